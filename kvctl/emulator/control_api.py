@@ -1,0 +1,98 @@
+"""`/_emulator/…` on the ARM port: switches for tests, reachable with the admin identity's token.
+
+- `GET  /_emulator/state`            every vault's secrets and versions (with values), knob counters
+- `PUT  /_emulator/knobs`            change latencyMs, faultRate, dropResponseRate, throttle at run time
+- `PATCH /_emulator/vaults/{name}`   set vault properties directly, even ones ARM refuses to change
+- `POST /_emulator/identities`       `{"name": N}`: a new identity (subject to the replication delay)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from .http import ApiError, Request, Response
+from .knobs import KnobSettings
+from .store import VaultRecord
+from .tokens import TokenError
+from .world import World, utc_iso
+
+PREFIX = "/_emulator/"
+_KNOB_NAMES = {
+    "latencyMs": "latency_ms",
+    "faultRate": "fault_rate",
+    "dropResponseRate": "drop_response_rate",
+    "throttle": "throttle",
+}
+
+
+def _knobs_json(settings: KnobSettings) -> dict[str, Any]:
+    raw = asdict(settings)
+    return {public: raw[private] for public, private in _KNOB_NAMES.items()}
+
+
+class ControlService:
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def _require_admin(self, request: Request) -> None:
+        token = request.bearer_token()
+        if token is None:
+            raise ApiError(401, "AuthenticationFailed", "The admin identity's bearer token is required.")
+        try:
+            claims = self.world.tokens.verify(token, None)
+        except TokenError as exc:
+            raise ApiError(401, "InvalidAuthenticationToken", "The access token is invalid.") from exc
+        if claims.get("oid") != self.world.admin().object_id:
+            raise ApiError(403, "AuthorizationFailed", "Only the admin identity may use /_emulator/.")
+
+    def handle(self, request: Request) -> Response:
+        self._require_admin(request)
+        path = request.path[len(PREFIX) :].strip("/")
+        if path == "state" and request.method == "GET":
+            return Response(200, self._state())
+        if path == "knobs" and request.method == "PUT":
+            body = request.json()
+            if not isinstance(body, dict):
+                raise ApiError(400, "BadParameter", "Expected a JSON object of knobs.")
+            unknown = set(body) - set(_KNOB_NAMES)
+            if unknown:
+                raise ApiError(400, "BadParameter", f"Unknown knob(s): {', '.join(sorted(unknown))}.")
+            try:
+                settings = self.world.knobs.update({_KNOB_NAMES[k]: v for k, v in body.items()})
+            except (TypeError, ValueError) as exc:
+                raise ApiError(400, "BadParameter", str(exc)) from exc
+            return Response(200, _knobs_json(settings))
+        if path.startswith("vaults/") and request.method == "PATCH":
+            return self._patch_vault(path.split("/", 1)[1], request)
+        if path == "identities" and request.method == "POST":
+            body = request.json()
+            name = body.get("name") if isinstance(body, dict) else None
+            if not isinstance(name, str) or not name:
+                raise ApiError(400, "BadParameter", 'Expected {"name": "..."}.')
+            identity = self.world.ensure_identity(name)
+            return Response(
+                200, {"name": identity.name, "clientId": identity.client_id, "objectId": identity.object_id}
+            )
+        raise ApiError(404, "NotFound", f"No emulator control endpoint at {request.path}.")
+
+    def _state(self) -> dict[str, Any]:
+        store = self.world.store
+        return {
+            "vaults": {v.name: store.dump_secrets(v.name) for v in store.list_vaults()},
+            "knobs": _knobs_json(self.world.knobs.settings),
+            "counters": dict(self.world.knobs.counters),
+        }
+
+    def _patch_vault(self, name: str, request: Request) -> Response:
+        record = self.world.store.get_vault(name)
+        if record is None:
+            raise ApiError(404, "ResourceNotFound", f"No emulated vault named {name}.")
+        body = request.json()
+        properties = body.get("properties") if isinstance(body, dict) else None
+        if not isinstance(properties, dict):
+            raise ApiError(400, "BadParameter", 'Expected {"properties": {...}}.')
+        merged = {**record.properties, **properties}
+        updated = VaultRecord(record.name, record.location, record.tags, merged, record.created, utc_iso())
+        self.world.store.put_vault(updated)
+        return Response(200, {"name": updated.name, "properties": merged})

@@ -1,0 +1,499 @@
+"""The Key Vault secrets data plane, answered as the service answers it (KEYVAULT-WIRE.md §1)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .authz import authorize_secret_operation
+from .http import ApiError, Request, Response
+from .store import DeletedInfo, NameConflict, SecretVersion
+from .tokens import VAULT_AUDIENCES, TokenError
+from .world import World, recovery_of
+
+NAME_PATTERN = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
+VERSION_PATTERN = re.compile(r"^[0-9a-fA-F]{32}$")
+MAX_VALUE_BYTES = 25 * 1024
+MAX_CONTENT_TYPE = 255
+MAX_TAGS = 15
+MAX_PAGE = 25
+SUPPORTED_API_VERSIONS = (
+    "2016-10-01",
+    "7.0",
+    "7.1",
+    "7.2",
+    "7.3",
+    "7.4",
+    "7.5",
+    "7.6",
+    "2025-07-01",
+    "2026-04-01",
+)
+_BACKUP_MAGIC = b"KVEMU1"
+_PURGE_SWEEP_SECONDS = 60.0
+_CREATE_OPERATIONS = frozenset({"set"})
+_WRITE_OPERATIONS = frozenset({"set", "update", "delete", "recover", "purge", "restore"})
+
+
+def _not_found(name: str, version: str | None = None) -> ApiError:
+    what = f"{name}/{version}" if version else name
+    return ApiError(
+        404,
+        "SecretNotFound",
+        f"A secret with (name/id) {what} was not found in this key vault. If you recently deleted this "
+        "secret you may be able to recover it using the correct recovery command. For help resolving this "
+        "issue, please see https://go.microsoft.com/fwlink/?linkid=2125182",
+    )
+
+
+def _deleted_not_found(name: str) -> ApiError:
+    return ApiError(404, "SecretNotFound", f"Deleted Secret not found: {name}")
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, "BadParameter", message)
+
+
+@dataclass(frozen=True)
+class _Route:
+    operation: str
+    secret: str | None
+    run: Callable[[Request], Response]
+
+
+class VaultService:
+    """One emulated vault, served on its own port."""
+
+    def __init__(self, world: World, vault_name: str, base_url: str) -> None:
+        self.world = world
+        self.vault_name = vault_name
+        self.base_url = base_url.rstrip("/")
+        self._next_sweep = 0.0
+
+    # -- request pipeline ----------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        knobs = self.world.knobs
+        knobs.before_work()
+        claims = self._authenticate(request)
+        self._check_api_version(request)
+        route = self._route(request)
+        authorize_secret_operation(self.world, self.vault_name, claims, route.operation, route.secret)
+        knobs.throttle(self.vault_name, route.operation in _CREATE_OPERATIONS)
+        response = route.run(request)
+        if route.operation in _WRITE_OPERATIONS and response.status < 300:
+            knobs.after_write()
+        return response
+
+    def _challenge(self, message: str) -> ApiError:
+        header = (
+            f'Bearer authorization="https://login.windows.net/{self.world.site.tenant_id}", '
+            'resource="https://vault.azure.net"'
+        )
+        return ApiError(401, "Unauthorized", message, headers={"WWW-Authenticate": header})
+
+    def _authenticate(self, request: Request) -> dict[str, Any]:
+        token = request.bearer_token()
+        if token is None:
+            raise self._challenge("AKV10000: Request is missing a Bearer or PoP token.")
+        try:
+            claims = self.world.tokens.verify(token, VAULT_AUDIENCES)
+        except TokenError as exc:
+            reason = {
+                "audience": "AKV10022: Invalid audience.",
+                "expired": "AKV10032: Token expired.",
+            }.get(str(exc), "AKV10031: The token could not be validated.")
+            raise self._challenge(reason) from exc
+        if self.world.find_identity(object_id=str(claims.get("oid"))) is None:
+            raise self._challenge("AKV10031: The token could not be validated.")
+        return claims
+
+    @staticmethod
+    def _check_api_version(request: Request) -> None:
+        version = request.query.get("api-version")
+        if not version:
+            raise _bad("The api-version query parameter is required.")
+        if version not in SUPPORTED_API_VERSIONS:
+            raise _bad(
+                f"The specified version ({version}) is not recognized. Consider using the latest supported "
+                f"version ({SUPPORTED_API_VERSIONS[-1]})."
+            )
+
+    def _route(self, request: Request) -> _Route:
+        segments = request.path.strip("/").split("/") if request.path.strip("/") else []
+        trailing = request.path.endswith("/") and len(segments) > 0
+        method = request.method
+        collection = segments[0].lower() if segments else ""
+        rest = segments[1:]
+
+        def name_at(index: int) -> str:
+            name = rest[index]
+            if not NAME_PATTERN.match(name):
+                raise _bad(f"The request URI contains an invalid name: {name}")
+            return name
+
+        if collection == "secrets":
+            if not rest and method == "GET":
+                return _Route("list", None, self._list)
+            if rest == ["restore"] and method == "POST":
+                return _Route("restore", None, self._restore)
+            if len(rest) == 1:
+                name = name_at(0)
+                if method == "PUT" and not trailing:
+                    return _Route("set", name, lambda r: self._set(r, name))
+                if method == "DELETE" and not trailing:
+                    return _Route("delete", name, lambda r: self._delete(name))
+                if method == "GET":
+                    return _Route("get", name, lambda r: self._get(name, None))
+                if method == "PATCH":
+                    return _Route("update", name, lambda r: self._update(r, name, None))
+            if len(rest) == 2:
+                name = name_at(0)
+                tail = rest[1]
+                if tail.lower() == "versions" and method == "GET":
+                    return _Route("list", name, lambda r: self._list_versions(r, name))
+                if tail.lower() == "backup" and method == "POST":
+                    return _Route("backup", name, lambda r: self._backup(name))
+                version = tail or None
+                if method == "GET":
+                    return _Route("get", name, lambda r: self._get(name, version))
+                if method == "PATCH":
+                    return _Route("update", name, lambda r: self._update(r, name, version))
+        elif collection == "deletedsecrets":
+            if not rest and method == "GET":
+                return _Route("list", None, self._list_deleted)
+            if len(rest) == 1:
+                name = name_at(0)
+                if method == "GET":
+                    return _Route("list", name, lambda r: self._get_deleted(name))
+                if method == "DELETE":
+                    return _Route("purge", name, lambda r: self._purge(name))
+            if len(rest) == 2 and rest[1].lower() == "recover" and method == "POST":
+                name = name_at(0)
+                return _Route("recover", name, lambda r: self._recover(name))
+        raise ApiError(404, "NotFound", f"The requested resource {request.path} was not found.")
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def _recovery(self) -> tuple[str, int | None]:
+        return recovery_of(self.world.vault(self.vault_name).properties)
+
+    def _attributes(self, v: SecretVersion) -> dict[str, Any]:
+        level, days = self._recovery()
+        attrs: dict[str, Any] = {"enabled": v.enabled}
+        if v.nbf is not None:
+            attrs["nbf"] = v.nbf
+        if v.exp is not None:
+            attrs["exp"] = v.exp
+        attrs["created"] = v.created
+        attrs["updated"] = v.updated
+        attrs["recoveryLevel"] = level
+        if days is not None:
+            attrs["recoverableDays"] = days
+        return attrs
+
+    def _bundle(self, v: SecretVersion, *, with_value: bool, versioned: bool = True) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if with_value:
+            body["value"] = v.value
+        body["id"] = f"{self.base_url}/secrets/{v.name}" + (f"/{v.version}" if versioned else "")
+        if v.content_type is not None:
+            body["contentType"] = v.content_type
+        body["attributes"] = self._attributes(v)
+        if v.tags is not None:
+            body["tags"] = v.tags
+        return body
+
+    def _deleted_bundle(self, v: SecretVersion, info: DeletedInfo, *, versioned: bool) -> dict[str, Any]:
+        return {
+            "recoveryId": f"{self.base_url}/deletedsecrets/{v.name}",
+            "deletedDate": info.deleted_date,
+            "scheduledPurgeDate": info.scheduled_purge_date,
+            **self._bundle(v, with_value=False, versioned=versioned),
+        }
+
+    # -- paging --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _page_size(request: Request) -> int:
+        raw = request.query.get("maxresults")
+        if raw is None or raw == "":
+            return MAX_PAGE
+        try:
+            size = int(raw)
+        except ValueError as exc:
+            raise _bad(f"Invalid value for maxresults: {raw}") from exc
+        if not 1 <= size <= MAX_PAGE:
+            raise _bad(f"The value of maxresults must be between 1 and {MAX_PAGE}.")
+        return size
+
+    @staticmethod
+    def _cursor(request: Request) -> Any:
+        token = request.query.get("$skiptoken")
+        if not token:
+            return None
+        try:
+            return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["after"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _bad("The $skiptoken is invalid.") from exc
+
+    def _next_link(self, request: Request, path: str, after: Any, size: int) -> str:
+        token = base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).rstrip(b"=").decode()
+        version = request.query.get("api-version", SUPPORTED_API_VERSIONS[-1])
+        return f"{self.base_url}{path}?api-version={version}&$skiptoken={token}&maxresults={size}"
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        now = time.time()
+        if now >= self._next_sweep:
+            self._next_sweep = now + _PURGE_SWEEP_SECONDS
+            self.world.store.purge_expired(self.vault_name, int(now))
+
+    def _set(self, request: Request, name: str) -> Response:
+        body = request.json()
+        if not isinstance(body, dict):
+            raise _bad("The request body must be a JSON object.")
+        value = body.get("value")
+        if not isinstance(value, str):
+            raise _bad("Property 'value' is required and must be a string.")
+        if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+            raise _bad(f"The secret value exceeds the maximum allowed size of {MAX_VALUE_BYTES} bytes.")
+        content_type = _content_type(body.get("contentType"))
+        tags = _tags(body.get("tags"))
+        attrs = _attributes_in(body.get("attributes"))
+        now = int(time.time())
+        self._sweep()
+        version = SecretVersion(
+            name=name,
+            version=uuid.uuid4().hex,
+            value=value,
+            content_type=content_type,
+            tags=tags,
+            enabled=attrs.get("enabled", True),
+            nbf=attrs.get("nbf"),
+            exp=attrs.get("exp"),
+            created=now,
+            updated=now,
+        )
+        try:
+            stored = self.world.store.add_version(self.vault_name, version)
+        except NameConflict as exc:
+            raise _deleted_conflict(name) from exc
+        return Response(200, self._bundle(stored, with_value=True))
+
+    def _readable(self, name: str, version: str | None) -> SecretVersion:
+        if version is not None and not VERSION_PATTERN.match(version):
+            raise _not_found(name, version)
+        found = self.world.store.get_version(self.vault_name, name, version)
+        if found is None:
+            raise _not_found(name, version)
+        return found
+
+    def _get(self, name: str, version: str | None) -> Response:
+        found = self._readable(name, version)
+        if not found.enabled:
+            raise ApiError(403, "Forbidden", "Operation get is not allowed on a disabled secret.")
+        return Response(200, self._bundle(found, with_value=True))
+
+    def _update(self, request: Request, name: str, version: str | None) -> Response:
+        found = self._readable(name, version)
+        body = request.json()
+        if not isinstance(body, dict):
+            raise _bad("The request body must be a JSON object.")
+        attrs = _attributes_in(body.get("attributes"))
+        updated = replace(
+            found,
+            content_type=_content_type(body["contentType"]) if "contentType" in body else found.content_type,
+            tags=_tags(body["tags"]) if "tags" in body else found.tags,
+            enabled=attrs.get("enabled", found.enabled),
+            nbf=attrs.get("nbf", found.nbf),
+            exp=attrs.get("exp", found.exp),
+            updated=int(time.time()),
+        )
+        self.world.store.update_version(self.vault_name, updated)
+        return Response(200, self._bundle(updated, with_value=False))
+
+    def _list(self, request: Request) -> Response:
+        size = self._page_size(request)
+        after = self._cursor(request) or ""
+        rows = self.world.store.list_latest(self.vault_name, after, size + 1)
+        items = [self._bundle(v, with_value=False, versioned=False) for v, _ in rows[:size]]
+        next_link = (
+            self._next_link(request, "/secrets", rows[size - 1][0].name.lower(), size) if len(rows) > size else None
+        )
+        return Response(200, {"value": items, "nextLink": next_link})
+
+    def _list_versions(self, request: Request, name: str) -> Response:
+        size = self._page_size(request)
+        after = self._cursor(request) or 0
+        if not isinstance(after, int):
+            raise _bad("The $skiptoken is invalid.")
+        rows = self.world.store.list_versions(self.vault_name, name, after, size + 1)
+        items = [self._bundle(v, with_value=False) for _, v in rows[:size]]
+        next_link = (
+            self._next_link(request, f"/secrets/{name}/versions", rows[size - 1][0], size) if len(rows) > size else None
+        )
+        return Response(200, {"value": items, "nextLink": next_link})
+
+    def _delete(self, name: str) -> Response:
+        store = self.world.store
+        found = store.get_version(self.vault_name, name, None)
+        if found is None:
+            raise _not_found(name)
+        properties = self.world.vault(self.vault_name).properties
+        _, days = recovery_of(properties)
+        if days is None:
+            store.erase(self.vault_name, name, only_deleted=False)
+            return Response(200, self._bundle(found, with_value=False))
+        now = int(time.time())
+        info = DeletedInfo(now, now + days * 86400)
+        if not store.soft_delete(self.vault_name, name, info):
+            raise _not_found(name)
+        return Response(200, self._deleted_bundle(found, info, versioned=True))
+
+    def _get_deleted(self, name: str) -> Response:
+        self._sweep()
+        found = self.world.store.get_version(self.vault_name, name, None, deleted=True)
+        info = self.world.store.deleted_info(self.vault_name, name)
+        if found is None or info is None:
+            raise _deleted_not_found(name)
+        return Response(200, self._deleted_bundle(found, info, versioned=True))
+
+    def _list_deleted(self, request: Request) -> Response:
+        self._sweep()
+        size = self._page_size(request)
+        after = self._cursor(request) or ""
+        rows = self.world.store.list_latest(self.vault_name, after, size + 1, deleted=True)
+        items = [self._deleted_bundle(v, info, versioned=False) for v, info in rows[:size] if info is not None]
+        next_link = (
+            self._next_link(request, "/deletedsecrets", rows[size - 1][0].name.lower(), size)
+            if len(rows) > size
+            else None
+        )
+        return Response(200, {"value": items, "nextLink": next_link})
+
+    def _recover(self, name: str) -> Response:
+        self._sweep()
+        if not self.world.store.recover(self.vault_name, name):
+            raise _deleted_not_found(name)
+        found = self.world.store.get_version(self.vault_name, name, None)
+        assert found is not None
+        return Response(200, self._bundle(found, with_value=False))
+
+    def _purge(self, name: str) -> Response:
+        if self.world.vault(self.vault_name).properties.get("enablePurgeProtection"):
+            if self.world.store.deleted_info(self.vault_name, name) is None:
+                raise _deleted_not_found(name)
+            raise ApiError(
+                403,
+                "Forbidden",
+                'Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault '
+                "service will automatically purge it after the retention period has passed.",
+            )
+        if not self.world.store.erase(self.vault_name, name, only_deleted=True):
+            raise _deleted_not_found(name)
+        return Response(204)
+
+    # -- backup and restore: an opaque, encrypted blob ------------------------------------------
+
+    def _backup_key(self) -> bytes:
+        store = self.world.store
+        key = store.meta("backup_key")
+        if key is None:
+            store.set_meta("backup_key", base64.b64encode(os.urandom(32)).decode())
+            key = store.meta("backup_key")
+        assert key is not None
+        return base64.b64decode(key)
+
+    def _backup(self, name: str) -> Response:
+        versions = self.world.store.all_versions(self.vault_name, name)
+        if not versions:
+            raise _not_found(name)
+        payload = json.dumps(
+            {"name": versions[0].name, "versions": [v.__dict__ for v in versions]}, separators=(",", ":")
+        ).encode()
+        nonce = os.urandom(12)
+        blob = _BACKUP_MAGIC + nonce + AESGCM(self._backup_key()).encrypt(nonce, payload, _BACKUP_MAGIC)
+        return Response(200, {"value": base64.urlsafe_b64encode(blob).rstrip(b"=").decode()})
+
+    def _restore(self, request: Request) -> Response:
+        body = request.json()
+        blob_text = body.get("value") if isinstance(body, dict) else None
+        if not isinstance(blob_text, str):
+            raise _bad("Property 'value' is required and must be a string.")
+        try:
+            blob = base64.urlsafe_b64decode(blob_text + "=" * (-len(blob_text) % 4))
+            if not blob.startswith(_BACKUP_MAGIC):
+                raise ValueError("magic")
+            nonce = blob[len(_BACKUP_MAGIC) : len(_BACKUP_MAGIC) + 12]
+            payload = AESGCM(self._backup_key()).decrypt(nonce, blob[len(_BACKUP_MAGIC) + 12 :], _BACKUP_MAGIC)
+            data = json.loads(payload)
+            versions = [SecretVersion(**v) for v in data["versions"]]
+        except Exception as exc:  # any tampering or foreign blob: the service's answer is the same
+            raise _bad("Backup blob contains invalid or corrupt version.") from exc
+        try:
+            latest = self.world.store.restore(self.vault_name, data["name"], versions)
+        except NameConflict as exc:
+            if exc.deleted:
+                raise _deleted_conflict(data["name"]) from exc
+            raise ApiError(409, "Conflict", f"Secret {data['name']} already exists.") from exc
+        return Response(200, self._bundle(latest, with_value=True))
+
+
+def _deleted_conflict(name: str) -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f"Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this "
+        "state, the secret can only be recovered or purged.",
+        inner="ObjectIsDeletedButRecoverable",
+    )
+
+
+def _content_type(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_CONTENT_TYPE:
+        raise _bad(f"Property 'contentType' must be a string of at most {MAX_CONTENT_TYPE} characters.")
+    return value
+
+
+def _tags(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise _bad("Property 'tags' must be an object of string values.")
+    if len(value) > MAX_TAGS:
+        raise _bad(f"A secret can have at most {MAX_TAGS} tags.")
+    for key, tag in value.items():
+        if not 1 <= len(key) <= 512 or len(tag) > 256:
+            raise _bad("Tag names are 1-512 characters and tag values at most 256 characters.")
+    return dict(value)
+
+
+def _attributes_in(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad("Property 'attributes' must be an object.")
+    out: dict[str, Any] = {}
+    if value.get("enabled") is not None:
+        if not isinstance(value["enabled"], bool):
+            raise _bad("Property 'attributes.enabled' must be a boolean.")
+        out["enabled"] = value["enabled"]
+    for key in ("nbf", "exp"):
+        if value.get(key) is not None:
+            if isinstance(value[key], bool) or not isinstance(value[key], int):
+                raise _bad(f"Property 'attributes.{key}' must be a Unix time in seconds.")
+            out[key] = value[key]
+    return out

@@ -1,0 +1,262 @@
+"""Start and stop the whole emulator: one HTTPS port per vault, one for ARM (and the Entra token
+endpoint), and one plain-HTTP port for the managed-identity endpoints."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shlex
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .arm_api import ArmService
+from .http import EmulatorHTTPServer, server_ssl_context
+from .identity_api import APP_SERVICE_PATH, IdentityService, federated_token
+from .knobs import Knobs, KnobSettings
+from .secrets_api import VaultService
+from .seed import Seed, SeedSecret, load_seed
+from .store import RoleAssignmentRecord, SecretVersion, Store
+from .tls import ensure_tls_files
+from .tokens import TokenAuthority
+from .world import (
+    ADMIN_IDENTITY,
+    DEFAULT_LOCATION,
+    KEY_VAULT_ADMINISTRATOR_GUID,
+    OWNER_ROLE_GUID,
+    Site,
+    World,
+    utc_iso,
+)
+
+DEFAULT_VAULT = "emulator"
+INFO_FILE = "emulator.json"
+ENV_FILE = "emulator.env"
+
+
+@dataclass
+class EmulatorOptions:
+    state_dir: Path | None = None
+    port: int = 0
+    vaults: list[str] = field(default_factory=lambda: [DEFAULT_VAULT])
+    identities: list[str] = field(default_factory=list)
+    seed: Path | None = None
+    knobs: KnobSettings = field(default_factory=KnobSettings)
+    principal_replication_delay: float = 0.0
+    random_seed: int | None = None
+
+
+def _write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+class Emulator:
+    def __init__(self, options: EmulatorOptions) -> None:
+        self.options = options
+        self._temporary = options.state_dir is None
+        self.state_dir = Path(options.state_dir or tempfile.mkdtemp(prefix="kvctl-emulator-")).resolve()
+        self._servers: list[EmulatorHTTPServer] = []
+        self._threads: list[threading.Thread] = []
+        self.info: dict[str, Any] = {}
+        self.env: dict[str, str] = {}
+        self.world: World | None = None
+        self._store: Store | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        options = self.options
+        seed = load_seed(options.seed, time.time()) if options.seed else Seed()
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for stale in (INFO_FILE, ENV_FILE):
+            (self.state_dir / stale).unlink(missing_ok=True)
+        store = self._store = Store(self.state_dir / "state.db")
+        site = Site(
+            subscription_id=self._meta(store, "subscription_id", lambda: str(uuid.uuid4())),
+            tenant_id=self._meta(store, "tenant_id", lambda: str(uuid.uuid4())),
+            resource_group=self._meta(store, "resource_group", lambda: "kvctl-emulator"),
+            location=self._meta(store, "location", lambda: DEFAULT_LOCATION),
+        )
+        signing_key = base64.b64decode(
+            self._meta(store, "signing_key", lambda: base64.b64encode(os.urandom(32)).decode())
+        )
+        identity_header = self._meta(store, "identity_header", lambda: secrets.token_urlsafe(24))
+        world = self.world = World(
+            store,
+            TokenAuthority(signing_key, site.tenant_id),
+            site,
+            Knobs(options.knobs, seed=options.random_seed),
+            principal_replication_delay=options.principal_replication_delay,
+        )
+        admin = world.ensure_identity(ADMIN_IDENTITY)
+        for name in options.identities:
+            world.ensure_identity(name)
+        self._grant_admin(world, admin.object_id)
+
+        tls = ensure_tls_files(self.state_dir)
+        context = server_ssl_context(str(tls.server_cert), str(tls.server_key))
+        vault_names = list(dict.fromkeys(options.vaults + [v for v in seed.vaults if v not in options.vaults]))
+
+        def next_port(index: int) -> int:
+            return options.port + index if options.port else 0
+
+        region = {"x-ms-keyvault-region": site.location, "x-ms-keyvault-service-version": "1.9.2800.1"}
+        vault_entries = []
+        for index, name in enumerate(vault_names):
+            server = self._serve(next_port(index), None, context, region)
+            url = f"https://127.0.0.1:{server.port}"
+            extra = seed.vaults[name].properties if name in seed.vaults else None
+            record = world.create_vault(name, url, extra)  # a restart keeps the stored settings
+            server.handler = VaultService(world, record.name, url).handle
+            vault_entries.append({"name": record.name, "url": url, "resourceId": world.vault_resource_id(record.name)})
+        arm_server = self._serve(next_port(len(vault_names)), None, context, {})
+        arm_url = f"https://127.0.0.1:{arm_server.port}"
+        arm_server.handler = ArmService(world, arm_url).handle
+        identity_server = self._serve(next_port(len(vault_names) + 1), None, None, {})
+        identity_server.handler = IdentityService(world, identity_header).handle
+        identity_root = f"http://127.0.0.1:{identity_server.port}"
+
+        self._apply_seed(world, vault_names[0], seed.default_secrets)
+        for name, spec in seed.vaults.items():
+            self._apply_seed(world, name, spec.secrets)
+
+        federated_dir = self.state_dir / "federated"
+        federated_dir.mkdir(exist_ok=True, mode=0o700)
+        identities = []
+        for identity in world.identities():
+            token_file = federated_dir / f"{identity.name}.jwt"
+            _write_atomic(token_file, federated_token(world, identity))
+            identities.append(
+                {
+                    "name": identity.name,
+                    "clientId": identity.client_id,
+                    "objectId": identity.object_id,
+                    "federatedTokenFile": str(token_file),
+                }
+            )
+        self.info = {
+            "vaults": vault_entries,
+            "armEndpoint": arm_url,
+            "authorityHost": arm_url,
+            "subscriptionId": site.subscription_id,
+            "resourceGroup": site.resource_group,
+            "tenantId": site.tenant_id,
+            "location": site.location,
+            "caFile": str(tls.ca_cert),
+            "identityEndpoint": identity_root + APP_SERVICE_PATH,
+            "identityHeader": identity_header,
+            "imdsEndpoint": identity_root,
+            "identities": identities,
+            "stateDir": str(self.state_dir),
+            "pid": os.getpid(),
+        }
+        self.env = {
+            "KVCTL_VAULT": vault_entries[0]["url"],
+            "KVCTL_CA_BUNDLE": str(tls.ca_cert),
+            "KVCTL_ARM_ENDPOINT": arm_url,
+            "AZURE_SUBSCRIPTION_ID": site.subscription_id,
+            "IDENTITY_ENDPOINT": self.info["identityEndpoint"],
+            "IDENTITY_HEADER": identity_header,
+        }
+        for server in self._servers:
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        _write_atomic(self.state_dir / ENV_FILE, self.env_text())
+        _write_atomic(self.state_dir / INFO_FILE, json.dumps(self.info, indent=2) + "\n")
+        return self.info
+
+    def env_text(self) -> str:
+        return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in self.env.items())
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        for name in (INFO_FILE, ENV_FILE):
+            (self.state_dir / name).unlink(missing_ok=True)
+        if self._temporary:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _serve(self, port: int, handler: Any, context: Any, headers: dict[str, str]) -> EmulatorHTTPServer:
+        server = EmulatorHTTPServer(port, handler or (lambda request: None), context, headers)
+        self._servers.append(server)
+        return server
+
+    @staticmethod
+    def _meta(store: Store, key: str, make: Any) -> str:
+        value = store.meta(key)
+        if value is None:
+            value = make()
+            store.set_meta(key, value)
+        return value
+
+    @staticmethod
+    def _grant_admin(world: World, admin_oid: str) -> None:
+        scope = f"/subscriptions/{world.site.subscription_id}"
+        existing = {(ra.scope, ra.role_definition_id.rsplit("/", 1)[-1]) for ra in world.store.role_assignments()}
+        for guid in (OWNER_ROLE_GUID, KEY_VAULT_ADMINISTRATOR_GUID):
+            if (scope, guid) in existing:
+                continue
+            world.store.add_role_assignment(
+                RoleAssignmentRecord(
+                    name=str(uuid.uuid4()),
+                    scope=scope,
+                    role_definition_id=f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
+                    principal_id=admin_oid,
+                    principal_type="ServicePrincipal",
+                    created_on=utc_iso(),
+                    created_by=None,
+                    description="The emulator's admin identity",
+                )
+            )
+
+    @staticmethod
+    def _apply_seed(world: World, vault: str, secrets_: list[SeedSecret]) -> None:
+        now = int(time.time())
+        for spec in secrets_:
+            if world.store.get_version(vault, spec.name, None) is not None:
+                continue
+            if world.store.deleted_info(vault, spec.name) is not None:
+                continue
+            world.store.add_version(
+                vault,
+                SecretVersion(
+                    name=spec.name,
+                    version=uuid.uuid4().hex,
+                    value=spec.value,
+                    content_type=spec.content_type,
+                    tags=spec.tags,
+                    enabled=spec.enabled,
+                    nbf=spec.not_before,
+                    exp=spec.expires,
+                    created=now,
+                    updated=now,
+                ),
+            )

@@ -1,0 +1,105 @@
+"""JWT-shaped access tokens that only this emulator issues and accepts.
+
+Tokens are HS256-signed with a key kept in the state directory, so a restarted emulator still
+accepts the tokens it issued before, and a token from anywhere else (or a forged one) is refused.
+The issuer is a `.localhost` URL: kvctl uses it to tell an emulator token from a real Azure one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+TOKEN_LIFETIME_SECONDS = 3600
+ISSUER_HOST = "sts.emulator.localhost"
+
+VAULT_AUDIENCES = frozenset({"https://vault.azure.net", "https://vault.azure.net/"})
+ARM_AUDIENCES = frozenset(
+    {
+        "https://management.azure.com",
+        "https://management.azure.com/",
+        "https://management.core.windows.net",
+        "https://management.core.windows.net/",
+    }
+)
+FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issuer_for(tenant_id: str) -> str:
+    return f"https://{ISSUER_HOST}/{tenant_id}/"
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    client_id: str
+    object_id: str
+    created: float
+
+
+class TokenError(Exception):
+    """The bearer token is missing, malformed, forged, expired or for another audience."""
+
+
+class TokenAuthority:
+    def __init__(self, signing_key: bytes, tenant_id: str) -> None:
+        self._key = signing_key
+        self.tenant_id = tenant_id
+
+    def issue(self, identity: Identity, audience: str, lifetime: int = TOKEN_LIFETIME_SECONDS) -> tuple[str, int]:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "aud": audience,
+            "iss": issuer_for(self.tenant_id),
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "oid": identity.object_id,
+            "sub": identity.object_id,
+            "tid": self.tenant_id,
+            "appid": identity.client_id,
+            "azp": identity.client_id,
+            "idtyp": "app",
+            "name": identity.name,
+            "ver": "1.0",
+        }
+        return self._sign(claims), claims["exp"]
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+        payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+        signing_input = f"{header}.{payload}".encode("ascii")
+        signature = hmac.new(self._key, signing_input, hashlib.sha256).digest()
+        return f"{header}.{payload}.{_b64url(signature)}"
+
+    def verify(self, token: str, audiences: frozenset[str] | None) -> dict[str, Any]:
+        """Return the claims of a token this emulator issued for one of `audiences` (None: any)."""
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise TokenError("malformed")
+        try:
+            signature = _b64url_decode(parts[2])
+            claims = json.loads(_b64url_decode(parts[1]))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TokenError("malformed") from exc
+        expected = hmac.new(self._key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest()
+        if not hmac.compare_digest(signature, expected) or not isinstance(claims, dict):
+            raise TokenError("signature")
+        if audiences is not None and claims.get("aud") not in audiences:
+            raise TokenError("audience")
+        if not isinstance(claims.get("exp"), int) or claims["exp"] < time.time():
+            raise TokenError("expired")
+        return claims

@@ -1,0 +1,158 @@
+"""Everything the emulator's endpoints share: the store, the token authority, the identities,
+the subscription and resource group, and the test knobs."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .knobs import Knobs
+from .store import IdentityRecord, Store, VaultRecord
+from .tokens import Identity, TokenAuthority
+
+ADMIN_IDENTITY = "admin"
+DEFAULT_LOCATION = "eastus"
+DEFAULT_RETENTION_DAYS = 90
+OWNER_ROLE_GUID = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+KEY_VAULT_ADMINISTRATOR_GUID = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
+
+
+def utc_iso(epoch: float | None = None) -> str:
+    moment = time.gmtime(epoch if epoch is not None else time.time())
+    return time.strftime("%Y-%m-%dT%H:%M:%S", moment) + ".0000000Z"
+
+
+def default_vault_properties(tenant_id: str, vault_url: str) -> dict[str, Any]:
+    """A vault as `az keyvault create` makes one today."""
+    return {
+        "sku": {"family": "A", "name": "standard"},
+        "tenantId": tenant_id,
+        "accessPolicies": [],
+        "enabledForDeployment": False,
+        "enabledForDiskEncryption": False,
+        "enabledForTemplateDeployment": False,
+        "enableSoftDelete": True,
+        "softDeleteRetentionInDays": DEFAULT_RETENTION_DAYS,
+        "enableRbacAuthorization": True,
+        "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": []},
+        "vaultUri": vault_url.rstrip("/") + "/",
+        "provisioningState": "Succeeded",
+        "publicNetworkAccess": "Enabled",
+    }
+
+
+def recovery_of(properties: dict[str, Any]) -> tuple[str, int | None]:
+    """The `recoveryLevel` and `recoverableDays` that secrets in a vault with these settings report."""
+    if not properties.get("enableSoftDelete", True):
+        return "Purgeable", None
+    days = int(properties.get("softDeleteRetentionInDays") or DEFAULT_RETENTION_DAYS)
+    level = "Recoverable" if days == DEFAULT_RETENTION_DAYS else "CustomizedRecoverable"
+    if not properties.get("enablePurgeProtection"):
+        level += "+Purgeable"
+    return level, days
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the emulator's endpoints are and what subscription it pretends to be."""
+
+    subscription_id: str
+    tenant_id: str
+    resource_group: str
+    location: str
+
+
+class World:
+    def __init__(
+        self,
+        store: Store,
+        tokens: TokenAuthority,
+        site: Site,
+        knobs: Knobs,
+        principal_replication_delay: float = 0.0,
+    ) -> None:
+        self.store = store
+        self.tokens = tokens
+        self.site = site
+        self.knobs = knobs
+        self.replication_delay = principal_replication_delay
+        self.vault_urls: dict[str, str] = {}
+        self._identities: list[Identity] = []
+        self._lock = threading.Lock()
+        self.reload_identities()
+
+    # -- identities ----------------------------------------------------------------------------
+
+    def reload_identities(self) -> None:
+        with self._lock:
+            self._identities = [
+                Identity(r.name, r.client_id, r.object_id, r.created) for r in self.store.get_identities()
+            ]
+
+    def ensure_identity(self, name: str) -> Identity:
+        for identity in self.identities():
+            if identity.name == name:
+                return identity
+        self.store.add_identity(IdentityRecord(name, str(uuid.uuid4()), str(uuid.uuid4()), time.time()))
+        self.reload_identities()
+        return next(i for i in self.identities() if i.name == name)
+
+    def identities(self) -> list[Identity]:
+        with self._lock:
+            return list(self._identities)
+
+    def find_identity(
+        self, *, client_id: str | None = None, object_id: str | None = None, name: str | None = None
+    ) -> Identity | None:
+        for identity in self.identities():
+            if client_id and identity.client_id.lower() == client_id.lower():
+                return identity
+            if object_id and identity.object_id.lower() == object_id.lower():
+                return identity
+            if name and identity.name == name:
+                return identity
+        return None
+
+    def admin(self) -> Identity:
+        admin = self.find_identity(name=ADMIN_IDENTITY)
+        assert admin is not None, "the admin identity is created at start"
+        return admin
+
+    def principal_known(self, object_id: str) -> bool:
+        """Directory lookup, with the replication delay a new identity has in Azure."""
+        identity = self.find_identity(object_id=object_id)
+        if identity is None:
+            return False
+        return time.time() >= identity.created + self.replication_delay
+
+    # -- vaults --------------------------------------------------------------------------------
+
+    def vault_resource_id(self, name: str) -> str:
+        s = self.site
+        return (
+            f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
+            f"/providers/Microsoft.KeyVault/vaults/{name}"
+        )
+
+    def vault(self, name: str) -> VaultRecord:
+        record = self.store.get_vault(name)
+        assert record is not None, f"vault {name} is created at start"
+        return record
+
+    def create_vault(self, name: str, url: str, properties: dict[str, Any] | None = None) -> VaultRecord:
+        existing = self.store.get_vault(name)
+        if existing is not None:
+            # The port may differ from the last run; the URL follows it.
+            props = {**existing.properties, "vaultUri": url.rstrip("/") + "/"}
+            record = VaultRecord(existing.name, existing.location, existing.tags, props, existing.created, utc_iso())
+        else:
+            props = default_vault_properties(self.site.tenant_id, url)
+            props.update(properties or {})
+            now = utc_iso()
+            record = VaultRecord(name, self.site.location, {}, props, now, now)
+        self.store.put_vault(record)
+        self.vault_urls[name.lower()] = url
+        return record

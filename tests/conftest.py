@@ -1,0 +1,237 @@
+"""Shared fixtures: a real emulator (started by the real `kvctl emulator` command), the real
+Azure SDK pointed at it, and the real kvctl CLI run in-process or as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Variables from the developer's or CI's environment that would change what kvctl does.
+_ISOLATED_ENV = (
+    "KVCTL_VAULT", "KVCTL_AUTH", "KVCTL_OUTPUT", "KVCTL_CLOUD", "KVCTL_CA_BUNDLE", "KVCTL_ARM_ENDPOINT",
+    "KVCTL_TIMEOUT", "KVCTL_RETRIES", "KVCTL_CONCURRENCY", "AZURE_CLIENT_ID", "AZURE_TENANT_ID",
+    "AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST",
+    "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "IMDS_ENDPOINT", "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    "REQUESTS_CA_BUNDLE", "NO_COLOR", "_KVCTL_RUN_DEPTH",
+)
+
+
+@dataclass
+class EmulatorProcess:
+    """`kvctl emulator` in a child process, as a user would run it."""
+
+    state_dir: Path
+    args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self, timeout: float = 30.0) -> EmulatorProcess:
+        info_file = self.state_dir / "emulator.json"
+        info_file.unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kvctl", "emulator", "--state-dir", str(self.state_dir), *self.args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV},
+        )
+        deadline = time.monotonic() + timeout
+        while not info_file.exists():
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"emulator exited with {self.process.returncode}: {err}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("emulator did not become ready")
+            time.sleep(0.05)
+        self.info = json.loads(info_file.read_text())
+        self.env = {}
+        for line in (self.state_dir / "emulator.env").read_text().splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            self.env[key] = value.strip("'")
+        return self
+
+    def stop(self) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+        self.process = None
+        return code
+
+    @property
+    def vault_url(self) -> str:
+        return str(self.info["vaults"][0]["url"])
+
+    def identity(self, name: str) -> dict[str, str]:
+        return next(i for i in self.info["identities"] if i["name"] == name)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.info["caFile"])
+
+    def token(self, resource: str = "https://management.azure.com", identity: str | None = None) -> str:
+        query = f"api-version=2019-08-01&resource={resource}"
+        if identity:
+            query += f"&client_id={self.identity(identity)['clientId']}"
+        request = urllib.request.Request(
+            f"{self.info['identityEndpoint']}?{query}", headers={"X-IDENTITY-HEADER": self.info["identityHeader"]}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(json.loads(response.read())["access_token"])
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the emulator's /_emulator/ switches with the admin's token."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.info['armEndpoint']}/_emulator/{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token()}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10, context=self.ssl_context()) as response:
+            return json.loads(response.read())
+
+    def knobs(self, **changes: Any) -> Any:
+        return self.control("PUT", "knobs", changes)
+
+    def state(self, vault: str | None = None) -> list[dict[str, Any]]:
+        return self.control("GET", "state")["vaults"][vault or self.info["vaults"][0]["name"]]
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """One emulator shared by the session's tests (tests use unique secret names)."""
+    process = EmulatorProcess(
+        tmp_path_factory.mktemp("emulator"), ["--identity", "app", "--identity", "reader", "--vault", "emulator",
+                                             "--vault", "second"]
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def fresh_emulator(tmp_path: Path) -> Iterator[Any]:
+    """A factory for emulators of one's own (for knobs, restarts and special settings)."""
+    started: list[EmulatorProcess] = []
+
+    def make(*args: str, state_dir: Path | None = None) -> EmulatorProcess:
+        directory = state_dir or tmp_path / f"emu{len(started)}"
+        process = EmulatorProcess(directory, list(args)).start()
+        started.append(process)
+        return process
+
+    yield make
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def unique() -> Any:
+    def make(prefix: str = "t") -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+    return make
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_kvctl(
+    args: list[str], *, emulator: EmulatorProcess | None = None, input: str | bytes | None = None,
+    env: Mapping[str, str | None] | None = None,
+) -> Result:
+    """Run the real kvctl CLI (its `main`, error handler included) in this process."""
+    from kvctl.cli.main import main
+
+    full_env: dict[str, str | None] = {name: None for name in _ISOLATED_ENV}
+    full_env["KVCTL_NO_PROGRESS"] = "1"
+    if emulator is not None:
+        full_env.update(emulator.env)
+    full_env.update(env or {})
+    runner = CliRunner()
+    with runner.isolation(input=input, env=full_env) as (out, err, _):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        stdout, stderr = out.getvalue(), err.getvalue()
+    return Result(code, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
+
+
+@pytest.fixture
+def kvctl(emulator: EmulatorProcess) -> Any:
+    """`kvctl(...)` runs the CLI in-process against the shared emulator."""
+
+    def call(*args: str, input: str | bytes | None = None, env: Mapping[str, str | None] | None = None) -> Result:
+        return run_kvctl(list(args), emulator=emulator, input=input, env=env)
+
+    return call
+
+
+def run_kvctl_process(
+    args: list[str], *, env: Mapping[str, str] | None = None, input: bytes | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    """The real `kvctl` in a child process, for what only a process shows (imports, signals)."""
+    base = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
+    return subprocess.run(
+        [sys.executable, "-m", "kvctl", *args], env={**base, **(env or {})}, input=input,
+        capture_output=True, timeout=timeout, check=False,
+    )
+
+
+def secret_client(emulator: EmulatorProcess, vault_url: str | None = None, **kwargs: Any) -> Any:
+    """The official SecretClient with ManagedIdentityCredential through the emulator's App Service
+    endpoint (the caller sets IDENTITY_ENDPOINT/IDENTITY_HEADER, e.g. with the `client` fixture)."""
+    from azure.identity import ManagedIdentityCredential
+    from azure.keyvault.secrets import SecretClient
+
+    credential = ManagedIdentityCredential(client_id=kwargs.pop("client_id", None))
+    return SecretClient(
+        vault_url or emulator.vault_url, credential, verify_challenge_resource=False,
+        connection_verify=emulator.info["caFile"], **kwargs,
+    )
+
+
+@pytest.fixture
+def identity_env(emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.info["identityEndpoint"])
+    monkeypatch.setenv("IDENTITY_HEADER", emulator.info["identityHeader"])
+
+
+@pytest.fixture
+def client(emulator: EmulatorProcess, identity_env: None) -> Any:
+    return secret_client(emulator)

@@ -1,0 +1,82 @@
+"""Builds (and reuses) credentials and SDK clients from settings: one session, one credential per
+target host, one SecretClient per vault."""
+
+from __future__ import annotations
+
+import threading
+import urllib.parse
+from typing import Any
+
+from ..core.clouds import host_of, is_loopback
+from ..core.errors import KvctlError
+from ..core.settings import Settings
+from .credentials import GuardedCredential, build_credential, resolve_mode, token_claims
+from .errors import translate
+from .secrets import AzureSecretBackend
+from .transport import client_options, make_session
+
+
+class AzureClients:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._session: Any = None
+        self._credentials: dict[str, GuardedCredential] = {}
+        self._backends: dict[str, AzureSecretBackend] = {}
+        self._lock = threading.Lock()
+
+    def _options(self) -> dict[str, Any]:
+        if self._session is None:
+            self._session = make_session(self.settings)
+        return client_options(self.settings, self._session)
+
+    def credential(self, target_url: str) -> GuardedCredential:
+        host = host_of(urllib.parse.urlsplit(target_url).netloc)
+        with self._lock:
+            if host not in self._credentials:
+                self._credentials[host] = build_credential(self.settings, target_url)
+            return self._credentials[host]
+
+    def secrets(self, vault_url: str) -> AzureSecretBackend:
+        """The backend for one vault (this is the core's BackendFactory)."""
+        key = vault_url.lower()
+        with self._lock:
+            backend = self._backends.get(key)
+        if backend is not None:
+            return backend
+        from azure.keyvault.secrets import SecretClient
+
+        loopback = is_loopback(host_of(urllib.parse.urlsplit(vault_url).netloc))
+        client = SecretClient(
+            vault_url,
+            self.credential(vault_url),
+            verify_challenge_resource=not loopback,  # a loopback host can never match the challenge
+            **self._options(),
+        )
+        backend = AzureSecretBackend(client, vault_url, self.settings.retries)
+        with self._lock:
+            return self._backends.setdefault(key, backend)
+
+    def token_info(self, target_url: str, scope: str) -> dict[str, Any]:
+        """Claims of a token for `scope` (never the token itself), and how it was obtained."""
+        credential = self.credential(target_url)
+        try:
+            token = credential.get_token(scope)
+        except KvctlError:
+            raise
+        except Exception as exc:
+            raise translate(exc, what="a token", where=target_url) from exc
+        host = host_of(urllib.parse.urlsplit(target_url).netloc)
+        return {
+            "mode": resolve_mode(self.settings, host),
+            "credential": credential.name,
+            "claims": token_claims(token.token),
+            "expires_on": token.expires_on,
+        }
+
+    def close(self) -> None:
+        for backend in self._backends.values():
+            backend.client.close()
+        for credential in self._credentials.values():
+            credential.close()
+        if self._session is not None:
+            self._session.close()

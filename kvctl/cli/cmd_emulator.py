@@ -1,0 +1,130 @@
+"""emulator: run the local Key Vault + ARM + managed identity emulator in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..core.errors import UsageError
+
+
+def _rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise click.BadParameter("must be between 0 and 1")
+    return value
+
+
+@click.command("emulator")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="First port: vaults use PORT, PORT+1, ..., then ARM, then the identity endpoint. 0 = free ports.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep state (secrets, versions, deleted secrets, CA) here across restarts. Default: a temp dir.",
+)
+@click.option(
+    "--vault", "vaults", multiple=True, metavar="NAME", help="A vault to serve (repeatable). Default: emulator."
+)
+@click.option(
+    "--identity",
+    "identities",
+    multiple=True,
+    metavar="NAME",
+    help="A managed identity besides the admin (repeatable); it starts with no roles.",
+)
+@click.option(
+    "--seed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON of secrets to preload: {name: value} or {name: {value, contentType, tags, expires}}.",
+)
+@click.option("--latency", type=click.FloatRange(0, 60000), default=0, metavar="MS", help="Delay every answer.")
+@click.option(
+    "--fault-rate",
+    type=float,
+    default=0.0,
+    callback=_rate,
+    metavar="F",
+    help="Fraction of requests answered 503 or reset before any work is done.",
+)
+@click.option(
+    "--drop-response-rate",
+    type=float,
+    default=0.0,
+    callback=_rate,
+    metavar="F",
+    help="Fraction of writes done and then answered with a reset connection.",
+)
+@click.option("--throttle", is_flag=True, help="Enforce the service limits: 4,000 ops / 10 s, 300 writes / 10 s.")
+@click.option(
+    "--principal-replication-delay",
+    type=click.FloatRange(0, 3600),
+    default=0,
+    metavar="SECONDS",
+    help="New identities are unknown to role assignments for this long (as in Azure).",
+)
+@click.option("--random-seed", type=int, help="Seed for the fault injection, for repeatable runs.")
+@click.option("-v", "--verbose", is_flag=True, help="Log each request (method, path, status) to stderr.")
+def emulator(
+    port: int,
+    state_dir: Path | None,
+    vaults: tuple[str, ...],
+    identities: tuple[str, ...],
+    seed: Path | None,
+    latency: float,
+    fault_rate: float,
+    drop_response_rate: float,
+    throttle: bool,
+    principal_replication_delay: float,
+    random_seed: int | None,
+    verbose: bool,
+) -> None:
+    """Run a local, faithful Azure Key Vault emulator until Ctrl-C.
+
+    It serves the secrets API over HTTPS (one port per vault), ARM (vaults, role definitions
+    and assignments) and managed-identity token endpoints. On start it writes
+    STATE_DIR/emulator.json and STATE_DIR/emulator.env and prints them;
+
+    \b
+      source STATE_DIR/emulator.env && kvctl list
+
+    then works with no other flag. The Azure SDK works too, with the CA in emulator.json and
+    verify_challenge_resource=False.
+    """
+    import logging
+    import re
+
+    from ..emulator import EmulatorOptions, KnobSettings
+    from ..emulator.runner import run_foreground
+    from ..emulator.seed import SeedError
+
+    for name in vaults:
+        if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", name):
+            raise UsageError(
+                f"invalid vault name {name!r}", hint="3-24 letters, digits and '-', starting with a letter"
+            )
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    options = EmulatorOptions(
+        state_dir=state_dir,
+        port=port,
+        vaults=list(vaults) or ["emulator"],
+        identities=list(identities),
+        seed=seed,
+        knobs=KnobSettings(latency, fault_rate, drop_response_rate, throttle),
+        principal_replication_delay=principal_replication_delay,
+        random_seed=random_seed,
+    )
+    try:
+        run_foreground(options)
+    except SeedError as exc:
+        raise UsageError(f"--seed: {exc}") from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot start the emulator: {exc.strerror or exc}", hint="try --port 0 for free ports"
+        ) from None

@@ -1,0 +1,122 @@
+"""The soft-delete lifecycle and backups: delete, recover, purge, backup, restore."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from ..core.errors import NotFoundError, UsageError
+from ..core.refs import parse_ref
+from .context import AppContext, confirm, global_options
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)
+RECORD_FORMATS = ("table", "json", "tsv", "plain")
+
+
+@click.command("delete")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask, even where the delete cannot be undone.")
+@global_options()
+@pass_app
+def delete(app: AppContext, name: str, yes: bool) -> None:
+    """Delete secret NAME and all its versions.
+
+    With soft delete (every vault made since 2020) it stays recoverable for the vault's
+    retention period: `kvctl recover NAME`. Where the vault has no soft delete, kvctl asks first.
+    """
+    from ..core.secrets import delete_secret, show_secret
+
+    settings = app.settings
+    ref = parse_ref(name, settings.vault, settings.cloud_info)
+    fmt = app.output_format(RECORD_FORMATS)
+    if not yes:
+        try:
+            level = show_secret(app.factory, ref).attributes.recovery_level or ""
+        except NotFoundError:
+            raise
+        except Exception:  # noqa: BLE001 - without metadata rights, the service's soft delete decides
+            level = ""
+        if level == "Purgeable":
+            confirm(app, f"Vault {ref.vault_url} has no soft delete: erase '{ref.name}' for good?", yes)
+    deleted = delete_secret(app.factory, ref)
+    if deleted.deleted and deleted.deleted.scheduled_purge_date:
+        until = f"{deleted.deleted.scheduled_purge_date:%Y-%m-%d}"
+        app.output.info(f"deleted '{deleted.name}'; recoverable until {until}: kvctl recover {deleted.name}")
+    else:
+        app.output.info(f"deleted '{deleted.name}' (this vault has no soft delete: it is gone)")
+    app.output.secret(deleted, fmt)
+
+
+@click.command("recover")
+@click.argument("name")
+@global_options()
+@pass_app
+def recover(app: AppContext, name: str) -> None:
+    """Recover deleted secret NAME, with all its versions."""
+    from ..core.secrets import recover_secret
+
+    settings = app.settings
+    ref = parse_ref(name, settings.vault, settings.cloud_info)
+    fmt = app.output_format(RECORD_FORMATS)
+    secret = recover_secret(app.factory, ref)
+    app.output.info(f"recovered '{secret.name}'")
+    app.output.secret(secret, fmt)
+
+
+@click.command("purge")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@global_options()
+@pass_app
+def purge(app: AppContext, name: str, yes: bool) -> None:
+    """Erase deleted secret NAME permanently. This cannot be undone, so kvctl asks first."""
+    from ..core.secrets import purge_secret
+
+    settings = app.settings
+    ref = parse_ref(name, settings.vault, settings.cloud_info)
+    confirm(app, f"Permanently erase deleted secret '{ref.name}' from {ref.vault_url}? This cannot be undone.", yes)
+    purge_secret(app.factory, ref)
+    app.output.info(f"purged '{ref.name}'")
+
+
+@click.command("backup")
+@click.argument("name")
+@click.option("--file", "file_path", required=True, type=click.Path(dir_okay=False), help="Where to write the blob.")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@global_options()
+@pass_app
+def backup(app: AppContext, name: str, file_path: str, force: bool) -> None:
+    """Save secret NAME (all versions) as the service's protected backup blob (mode 0600).
+
+    The blob can only be restored into a vault of the same subscription and geography.
+    """
+    from ..core.files import write_private
+    from ..core.secrets import backup_secret
+
+    settings = app.settings
+    ref = parse_ref(name, settings.vault, settings.cloud_info)
+    if os.path.exists(file_path) and not force:
+        raise UsageError(f"{file_path} exists", hint="pass --force to overwrite it")
+    blob = backup_secret(app.factory, ref)
+    write_private(file_path, blob)
+    app.output.info(f"backed up '{ref.name}' to {file_path} ({len(blob)} bytes, mode 0600)")
+
+
+@click.command("restore")
+@click.option("--file", "file_path", required=True, type=click.Path(dir_okay=False), help="A blob from `backup`.")
+@global_options()
+@pass_app
+def restore(app: AppContext, file_path: str) -> None:
+    """Restore a secret, with all its versions, from a backup file."""
+    from ..core.files import read_input_file
+    from ..core.secrets import restore_secret
+
+    vault = app.settings.require_vault_url()
+    fmt = app.output_format(RECORD_FORMATS)
+    blob = read_input_file(file_path, "backup file")
+    if not blob:
+        raise UsageError(f"backup file {file_path} is empty")
+    secret = restore_secret(app.factory, vault, blob)
+    app.output.info(f"restored '{secret.name}' into {vault}")
+    app.output.secret(secret, fmt)

@@ -1,0 +1,105 @@
+"""`kvctl`: the root command, and the one place errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from .. import __version__
+from ..core.errors import ExitCode, KvctlError
+from .context import AppContext, global_options
+from .lazy import LazyGroup
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "whoami": ("kvctl.cli.cmd_whoami:whoami", "Show who kvctl signs in as: tenant, object id, expiry (no token)."),
+    "list": ("kvctl.cli.cmd_read:list_cmd", "List secrets (or deleted secrets) with their attributes."),
+    "get": ("kvctl.cli.cmd_read:get", "Print the value of one or more secrets."),
+    "show": ("kvctl.cli.cmd_read:show", "Show a secret's attributes and tags, without its value."),
+    "set": ("kvctl.cli.cmd_write:set_cmd", "Store a new version of a secret (value from stdin, a file or a prompt)."),
+    "versions": ("kvctl.cli.cmd_read:versions", "List every version of a secret."),
+    "delete": ("kvctl.cli.cmd_lifecycle:delete", "Delete a secret (soft delete: it can be recovered)."),
+    "recover": ("kvctl.cli.cmd_lifecycle:recover", "Recover a deleted secret."),
+    "purge": ("kvctl.cli.cmd_lifecycle:purge", "Permanently erase a deleted secret (asks first)."),
+    "backup": ("kvctl.cli.cmd_lifecycle:backup", "Save a secret's protected backup blob to a file."),
+    "restore": ("kvctl.cli.cmd_lifecycle:restore", "Restore a secret from a backup file."),
+    "emulator": ("kvctl.cli.cmd_emulator:emulator", "Run the local Key Vault + ARM + managed identity emulator."),
+    "demo": ("kvctl.cli.cmd_demo:demo", "Start a throwaway emulator and tour the main commands against it."),
+    "completion": ("kvctl.cli.cmd_completion:completion", "Print the shell completion script (bash, zsh, fish)."),
+}
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings=CONTEXT_SETTINGS)
+@global_options(root=True)
+@click.version_option(__version__, "--version", prog_name="kvctl", message="%(prog)s %(version)s")
+def cli() -> None:
+    """kvctl: Azure Key Vault secrets from the command line, fast and safe.
+
+    \b
+    Examples:
+      kvctl demo                              a tour against a local emulator
+      kvctl --vault myvault list
+      kvctl get db-password                   prints the value
+      echo -n 's3cret' | kvctl set db-password
+      kvctl get akv://myvault/api-key -o json
+
+    A secret is named by NAME (in --vault), akv://VAULT/NAME[/VERSION] or its identifier URL.
+    Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 authentication, 5 forbidden,
+    6 conflict, 7 unavailable, 10 check failed.
+    """
+
+
+def _run(app: AppContext, argv: list[str] | None) -> int:
+    try:
+        result: Any = cli.main(args=argv, prog_name="kvctl", standalone_mode=False, obj=app)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    app = AppContext()
+    code: int
+    try:
+        code = _run(app, argv)
+    except KvctlError as exc:
+        app.output.error(exc.message, exc.hint)
+        if app.value("debug"):
+            _print_traceback()
+        code = int(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("kvctl: aborted\n")
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("kvctl: interrupted\n")
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, and a trace only with --debug
+        from ..core.redaction import redact
+
+        sys.stderr.write(f"kvctl: unexpected error: {type(exc).__name__}: {redact(str(exc))[:500]}\n")
+        sys.stderr.write("hint: rerun with --debug for details, and report it if it persists\n")
+        if app.value("debug"):
+            _print_traceback()
+        code = int(ExitCode.UNEXPECTED)
+    finally:
+        try:
+            app.close()
+        except Exception:  # noqa: BLE001, S110 - closing must not change the outcome
+            pass
+    sys.exit(code)
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    from ..core.redaction import redact
+
+    sys.stderr.write(redact(traceback.format_exc()))

@@ -1,0 +1,63 @@
+"""Files that hold secret values: written 0600, atomically, never left half-written."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import UsageError
+
+PRIVATE_MODE = 0o600
+
+
+def write_private(path: str | os.PathLike[str], data: bytes | str) -> Path:
+    """Write `data` to `path` with mode 0600 via a temporary file in the same directory."""
+    target = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    directory = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"{target} is a directory", hint="give a file path")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, PRIVATE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+    return target
+
+
+def read_input_file(path: str | os.PathLike[str], what: str = "file") -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {os.fspath(path)}: {exc.strerror}") from None
+
+
+def decode_value(raw: bytes, source: str, *, strip_newline: bool) -> str:
+    """Secret values are text; one trailing newline (as `echo` adds) is dropped when asked."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"the value from {source} is not UTF-8 text",
+            hint="Key Vault secrets are text; base64-encode binary data first (base64 -w0 FILE)",
+        ) from None
+    if strip_newline:
+        if text.endswith("\r\n"):
+            text = text[:-2]
+        elif text.endswith("\n"):
+            text = text[:-1]
+    return text

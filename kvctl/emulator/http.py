@@ -53,6 +53,10 @@ class ApiError(Exception):
         return {"error": error}
 
 
+def bad_request(message: str, code: str = "BadRequest") -> ApiError:
+    return ApiError(400, code, message)
+
+
 class ResetConnection(Exception):
     """Abort the connection with a TCP reset instead of answering."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import time
 import uuid
@@ -12,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from . import secret_rules as rules
 from .authz import authorize_secret_operation
+from .backup_blob import seal, unseal
 from .http import ApiError, Request, Response
 from .store import DeletedInfo, NameConflict, SecretVersion
 from .tokens import VAULT_AUDIENCES, TokenError
@@ -23,8 +22,6 @@ from .world import World, recovery_of
 NAME_PATTERN = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 VERSION_PATTERN = re.compile(r"^[0-9a-fA-F]{32}$")
 MAX_VALUE_BYTES = 25 * 1024
-MAX_CONTENT_TYPE = 255
-MAX_TAGS = 15
 MAX_PAGE = 25
 SUPPORTED_API_VERSIONS = (
     "2016-10-01",
@@ -38,7 +35,6 @@ SUPPORTED_API_VERSIONS = (
     "2025-07-01",
     "2026-04-01",
 )
-_BACKUP_MAGIC = b"KVEMU1"
 _PURGE_SWEEP_SECONDS = 60.0
 _CREATE_OPERATIONS = frozenset({"set"})
 _WRITE_OPERATIONS = frozenset({"set", "update", "delete", "recover", "purge", "restore"})
@@ -268,9 +264,9 @@ class VaultService:
             raise _bad("Property 'value' is required and must be a string.")
         if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
             raise _bad(f"The secret value exceeds the maximum allowed size of {MAX_VALUE_BYTES} bytes.")
-        content_type = _content_type(body.get("contentType"))
-        tags = _tags(body.get("tags"))
-        attrs = _attributes_in(body.get("attributes"))
+        content_type = rules.content_type(body.get("contentType"))
+        tags = rules.tags(body.get("tags"))
+        attrs = rules.attributes_in(body.get("attributes"))
         now = int(time.time())
         self._sweep()
         version = SecretVersion(
@@ -288,7 +284,7 @@ class VaultService:
         try:
             stored = self.world.store.add_version(self.vault_name, version)
         except NameConflict as exc:
-            raise _deleted_conflict(name) from exc
+            raise rules.deleted_conflict(name) from exc
         return Response(200, self._bundle(stored, with_value=True))
 
     def _readable(self, name: str, version: str | None) -> SecretVersion:
@@ -310,11 +306,11 @@ class VaultService:
         body = request.json()
         if not isinstance(body, dict):
             raise _bad("The request body must be a JSON object.")
-        attrs = _attributes_in(body.get("attributes"))
+        attrs = rules.attributes_in(body.get("attributes"))
         updated = replace(
             found,
-            content_type=_content_type(body["contentType"]) if "contentType" in body else found.content_type,
-            tags=_tags(body["tags"]) if "tags" in body else found.tags,
+            content_type=rules.content_type(body["contentType"]) if "contentType" in body else found.content_type,
+            tags=rules.tags(body["tags"]) if "tags" in body else found.tags,
             enabled=attrs.get("enabled", found.enabled),
             nbf=attrs.get("nbf", found.nbf),
             exp=attrs.get("exp", found.exp),
@@ -406,25 +402,11 @@ class VaultService:
 
     # -- backup and restore: an opaque, encrypted blob ------------------------------------------
 
-    def _backup_key(self) -> bytes:
-        store = self.world.store
-        key = store.meta("backup_key")
-        if key is None:
-            store.set_meta("backup_key", base64.b64encode(os.urandom(32)).decode())
-            key = store.meta("backup_key")
-        assert key is not None
-        return base64.b64decode(key)
-
     def _backup(self, name: str) -> Response:
         versions = self.world.store.all_versions(self.vault_name, name)
         if not versions:
             raise _not_found(name)
-        payload = json.dumps(
-            {"name": versions[0].name, "versions": [v.__dict__ for v in versions]}, separators=(",", ":")
-        ).encode()
-        nonce = os.urandom(12)
-        blob = _BACKUP_MAGIC + nonce + AESGCM(self._backup_key()).encrypt(nonce, payload, _BACKUP_MAGIC)
-        return Response(200, {"value": base64.urlsafe_b64encode(blob).rstrip(b"=").decode()})
+        return Response(200, {"value": seal(self.world.store, versions[0].name, versions)})
 
     def _restore(self, request: Request) -> Response:
         body = request.json()
@@ -432,68 +414,13 @@ class VaultService:
         if not isinstance(blob_text, str):
             raise _bad("Property 'value' is required and must be a string.")
         try:
-            blob = base64.urlsafe_b64decode(blob_text + "=" * (-len(blob_text) % 4))
-            if not blob.startswith(_BACKUP_MAGIC):
-                raise ValueError("magic")
-            nonce = blob[len(_BACKUP_MAGIC) : len(_BACKUP_MAGIC) + 12]
-            payload = AESGCM(self._backup_key()).decrypt(nonce, blob[len(_BACKUP_MAGIC) + 12 :], _BACKUP_MAGIC)
-            data = json.loads(payload)
-            versions = [SecretVersion(**v) for v in data["versions"]]
-        except Exception as exc:  # any tampering or foreign blob: the service's answer is the same
+            name, versions = unseal(self.world.store, blob_text)
+        except ValueError as exc:  # any tampering or foreign blob: the service's answer is the same
             raise _bad("Backup blob contains invalid or corrupt version.") from exc
         try:
-            latest = self.world.store.restore(self.vault_name, data["name"], versions)
+            latest = self.world.store.restore(self.vault_name, name, versions)
         except NameConflict as exc:
             if exc.deleted:
-                raise _deleted_conflict(data["name"]) from exc
-            raise ApiError(409, "Conflict", f"Secret {data['name']} already exists.") from exc
+                raise rules.deleted_conflict(name) from exc
+            raise ApiError(409, "Conflict", f"Secret {name} already exists.") from exc
         return Response(200, self._bundle(latest, with_value=True))
-
-
-def _deleted_conflict(name: str) -> ApiError:
-    return ApiError(
-        409,
-        "Conflict",
-        f"Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this "
-        "state, the secret can only be recovered or purged.",
-        inner="ObjectIsDeletedButRecoverable",
-    )
-
-
-def _content_type(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > MAX_CONTENT_TYPE:
-        raise _bad(f"Property 'contentType' must be a string of at most {MAX_CONTENT_TYPE} characters.")
-    return value
-
-
-def _tags(value: Any) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise _bad("Property 'tags' must be an object of string values.")
-    if len(value) > MAX_TAGS:
-        raise _bad(f"A secret can have at most {MAX_TAGS} tags.")
-    for key, tag in value.items():
-        if not 1 <= len(key) <= 512 or len(tag) > 256:
-            raise _bad("Tag names are 1-512 characters and tag values at most 256 characters.")
-    return dict(value)
-
-
-def _attributes_in(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _bad("Property 'attributes' must be an object.")
-    out: dict[str, Any] = {}
-    if value.get("enabled") is not None:
-        if not isinstance(value["enabled"], bool):
-            raise _bad("Property 'attributes.enabled' must be a boolean.")
-        out["enabled"] = value["enabled"]
-    for key in ("nbf", "exp"):
-        if value.get(key) is not None:
-            if isinstance(value[key], bool) or not isinstance(value[key], int):
-                raise _bad(f"Property 'attributes.{key}' must be a Unix time in seconds.")
-            out[key] = value[key]
-    return out

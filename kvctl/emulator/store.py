@@ -1,53 +1,25 @@
-"""The emulator's state: secrets and their versions, deleted secrets, vaults, identities and
-role assignments, in one SQLite database.
-
-SQLite gives the two things the emulator needs from its state: a restart keeps everything
-(`--state-dir`), and paging over tens of thousands of secrets is an index range scan rather
-than a sort of everything in memory. One connection, serialised by a lock: the handlers are
-short, and a single writer keeps every operation atomic.
-"""
+"""Secrets and their versions, live and deleted, as stored by the emulator; and `Store`, the
+whole state (secrets plus ARM records) in one database."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS secrets (
-    vault TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL,
-    latest TEXT NOT NULL,
-    deleted_date INTEGER, scheduled_purge_date INTEGER,
-    PRIMARY KEY (vault, key)
-);
-CREATE INDEX IF NOT EXISTS secrets_deleted ON secrets (vault, deleted_date, key);
-CREATE TABLE IF NOT EXISTS versions (
-    vault TEXT NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL, seq INTEGER NOT NULL,
-    value TEXT NOT NULL, content_type TEXT, tags TEXT, enabled INTEGER NOT NULL,
-    nbf INTEGER, exp INTEGER, created INTEGER NOT NULL, updated INTEGER NOT NULL,
-    PRIMARY KEY (vault, key, version)
-);
-CREATE INDEX IF NOT EXISTS versions_seq ON versions (vault, key, seq);
-CREATE TABLE IF NOT EXISTS vaults (
-    key TEXT PRIMARY KEY, name TEXT NOT NULL, location TEXT NOT NULL, tags TEXT NOT NULL,
-    properties TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, ordinal INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS identities (
-    name TEXT PRIMARY KEY, client_id TEXT NOT NULL, object_id TEXT NOT NULL,
-    created REAL NOT NULL, ordinal INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS role_assignments (
-    name TEXT PRIMARY KEY, scope TEXT NOT NULL, role_definition_id TEXT NOT NULL,
-    principal_id TEXT NOT NULL, principal_type TEXT NOT NULL, created_on TEXT NOT NULL,
-    created_by TEXT, description TEXT
-);
-"""
+from .arm_store import ArmRecords, IdentityRecord, RoleAssignmentRecord, VaultRecord
+from .db import Database
+
+__all__ = [
+    "DeletedInfo",
+    "IdentityRecord",
+    "NameConflict",
+    "RoleAssignmentRecord",
+    "SecretVersion",
+    "Store",
+    "VaultRecord",
+]
 
 
 @dataclass(frozen=True)
@@ -68,36 +40,6 @@ class SecretVersion:
 class DeletedInfo:
     deleted_date: int
     scheduled_purge_date: int
-
-
-@dataclass(frozen=True)
-class VaultRecord:
-    name: str
-    location: str
-    tags: dict[str, str]
-    properties: dict[str, Any]
-    created: str
-    updated: str
-
-
-@dataclass(frozen=True)
-class RoleAssignmentRecord:
-    name: str
-    scope: str
-    role_definition_id: str
-    principal_id: str
-    principal_type: str
-    created_on: str
-    created_by: str | None
-    description: str | None
-
-
-@dataclass(frozen=True)
-class IdentityRecord:
-    name: str
-    client_id: str
-    object_id: str
-    created: float
 
 
 class NameConflict(Exception):
@@ -129,48 +71,7 @@ def _version_from_row(row: sqlite3.Row | tuple[Any, ...]) -> SecretVersion:
     )
 
 
-class Store:
-    def __init__(self, path: Path | str) -> None:
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _one(self, sql: str, args: tuple[Any, ...]) -> Any:
-        with self._lock:
-            return self._db.execute(sql, args).fetchone()
-
-    def _all(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
-
-    # -- meta ----------------------------------------------------------------------------------
-
-    def meta(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
+class SecretRecords(Database):
     # -- secrets -------------------------------------------------------------------------------
 
     def _live_row(self, db: sqlite3.Connection, vault: str, key: str) -> Any:
@@ -372,90 +273,6 @@ class Store:
             )
         return out
 
-    # -- vaults --------------------------------------------------------------------------------
-
-    def get_vault(self, name: str) -> VaultRecord | None:
-        row = self._one(
-            "SELECT name, location, tags, properties, created, updated FROM vaults WHERE key = ?",
-            (name.lower(),),
-        )
-        return _vault_from_row(row) if row else None
-
-    def list_vaults(self) -> list[VaultRecord]:
-        rows = self._all("SELECT name, location, tags, properties, created, updated FROM vaults ORDER BY ordinal", ())
-        return [_vault_from_row(r) for r in rows]
-
-    def put_vault(self, vault: VaultRecord) -> None:
-        with self._lock:
-            ordinal = self._db.execute("SELECT COALESCE(MAX(ordinal), 0) + 1 FROM vaults").fetchone()[0]
-            self._db.execute(
-                "INSERT INTO vaults (key, name, location, tags, properties, created, updated, ordinal)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
-                " location = excluded.location, tags = excluded.tags, properties = excluded.properties,"
-                " updated = excluded.updated",
-                (
-                    vault.name.lower(),
-                    vault.name,
-                    vault.location,
-                    json.dumps(vault.tags),
-                    json.dumps(vault.properties),
-                    vault.created,
-                    vault.updated,
-                    ordinal,
-                ),
-            )
-
-    # -- identities ----------------------------------------------------------------------------
-
-    def get_identities(self) -> list[IdentityRecord]:
-        rows = self._all("SELECT name, client_id, object_id, created FROM identities ORDER BY ordinal", ())
-        return [IdentityRecord(*r) for r in rows]
-
-    def add_identity(self, identity: IdentityRecord) -> None:
-        with self._lock:
-            ordinal = self._db.execute("SELECT COALESCE(MAX(ordinal), 0) + 1 FROM identities").fetchone()[0]
-            self._db.execute(
-                "INSERT OR IGNORE INTO identities (name, client_id, object_id, created, ordinal)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (identity.name, identity.client_id, identity.object_id, identity.created, ordinal),
-            )
-
-    # -- role assignments ----------------------------------------------------------------------
-
-    def role_assignments(self) -> list[RoleAssignmentRecord]:
-        rows = self._all(
-            "SELECT name, scope, role_definition_id, principal_id, principal_type, created_on, created_by,"
-            " description FROM role_assignments ORDER BY created_on, name",
-            (),
-        )
-        return [RoleAssignmentRecord(*r) for r in rows]
-
-    def add_role_assignment(self, ra: RoleAssignmentRecord) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO role_assignments (name, scope, role_definition_id, principal_id, principal_type,"
-                " created_on, created_by, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    ra.name,
-                    ra.scope,
-                    ra.role_definition_id,
-                    ra.principal_id,
-                    ra.principal_type,
-                    ra.created_on,
-                    ra.created_by,
-                    ra.description,
-                ),
-            )
-
-    def delete_role_assignment(self, name: str) -> bool:
-        with self._lock:
-            return self._db.execute("DELETE FROM role_assignments WHERE name = ?", (name.lower(),)).rowcount == 1
-
-
-def _vault_from_row(row: Any) -> VaultRecord:
-    name, location, tags, properties, created, updated = row
-    return VaultRecord(name, location, json.loads(tags), json.loads(properties), created, updated)
-
 
 def _version_dump(v: SecretVersion) -> dict[str, Any]:
     return {
@@ -469,3 +286,7 @@ def _version_dump(v: SecretVersion) -> dict[str, Any]:
         "created": v.created,
         "updated": v.updated,
     }
+
+
+class Store(SecretRecords, ArmRecords):
+    """The emulator's whole state."""

@@ -1,0 +1,220 @@
+"""ARM: Key Vault resources (GET / PATCH / list, access policies) with the service's rules."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .authz import authorize_arm_action
+from .http import ApiError, Request, Response, bad_request
+from .store import VaultRecord
+from .world import World, utc_iso
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_PATCHABLE = (
+    "tenantId",
+    "sku",
+    "accessPolicies",
+    "enabledForDeployment",
+    "enabledForDiskEncryption",
+    "enabledForTemplateDeployment",
+    "enableSoftDelete",
+    "enableRbacAuthorization",
+    "softDeleteRetentionInDays",
+    "enablePurgeProtection",
+    "networkAcls",
+    "publicNetworkAccess",
+)
+_SECRET_PERMISSIONS = {"all", "get", "list", "set", "delete", "backup", "restore", "recover", "purge"}
+
+
+def vault_not_found(world: World, name: str) -> ApiError:
+    return ApiError(
+        404,
+        "ResourceNotFound",
+        f"The Resource 'Microsoft.KeyVault/vaults/{name}' under resource group "
+        f"'{world.site.resource_group}' was not found. For more details please go to "
+        "https://aka.ms/ARMResourceNotFoundFix",
+    )
+
+
+class VaultHandlers:
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def _vault_json(self, vault: VaultRecord) -> dict[str, Any]:
+        return {
+            "id": self.world.vault_resource_id(vault.name),
+            "name": vault.name,
+            "type": "Microsoft.KeyVault/vaults",
+            "location": vault.location,
+            "tags": vault.tags,
+            "systemData": {
+                "createdAt": vault.created,
+                "createdBy": self.world.admin().client_id,
+                "createdByType": "Application",
+                "lastModifiedAt": vault.updated,
+                "lastModifiedBy": self.world.admin().client_id,
+                "lastModifiedByType": "Application",
+            },
+            "properties": vault.properties,
+        }
+
+    def _readable_vaults(self, claims: dict[str, Any]) -> list[VaultRecord]:
+        out = []
+        for vault in self.world.store.list_vaults():
+            try:
+                authorize_arm_action(
+                    self.world, claims, "Microsoft.KeyVault/vaults/read", self.world.vault_resource_id(vault.name)
+                )
+            except ApiError:
+                continue
+            out.append(vault)
+        return out
+
+    def list_vaults(self, claims: dict[str, Any], request: Request) -> Response:
+        vaults = self._readable_vaults(claims)
+        top = request.query.get("$top")
+        if top:
+            if not top.isdigit() or int(top) < 1:
+                raise bad_request(f"The value of $top '{top}' is not valid.", "InvalidParameter")
+            vaults = vaults[: int(top)]
+        return Response(200, {"value": [self._vault_json(v) for v in vaults]})
+
+    def list_resources(self, request: Request, claims: dict[str, Any]) -> Response:
+        wanted = request.query.get("$filter", "")
+        match = re.fullmatch(r"\s*resourceType\s+eq\s+'([^']+)'\s*", wanted)
+        if wanted and not match:
+            raise bad_request(f"The $filter '{wanted}' is not supported here.", "InvalidFilterInQueryString")
+        if match and match.group(1).lower() != "microsoft.keyvault/vaults":
+            return Response(200, {"value": []})
+        items = [
+            {
+                "id": self.world.vault_resource_id(v.name),
+                "name": v.name,
+                "type": "Microsoft.KeyVault/vaults",
+                "location": v.location,
+                "tags": v.tags,
+            }
+            for v in self._readable_vaults(claims)
+        ]
+        return Response(200, {"value": items})
+
+    def vault(self, request: Request, name: str, claims: dict[str, Any]) -> Response:
+        vault = self.world.store.get_vault(name)
+        if vault is None:
+            raise vault_not_found(self.world, name)
+        resource_id = self.world.vault_resource_id(vault.name)
+        if request.method == "GET":
+            authorize_arm_action(self.world, claims, "Microsoft.KeyVault/vaults/read", resource_id)
+            return Response(200, self._vault_json(vault))
+        if request.method == "PATCH":
+            authorize_arm_action(self.world, claims, "Microsoft.KeyVault/vaults/write", resource_id)
+            body = request.json()
+            if not isinstance(body, dict):
+                raise bad_request(
+                    "The request content was invalid and could not be deserialized.", "InvalidRequestContent"
+                )
+            updated = self._patched(vault, body)
+            self.world.store.put_vault(updated)
+            return Response(200, self._vault_json(updated))
+        raise ApiError(405, "MethodNotAllowed", f"The method {request.method} is not supported on vaults here.")
+
+    def _patched(self, vault: VaultRecord, body: dict[str, Any]) -> VaultRecord:
+        changes = body.get("properties") or {}
+        if not isinstance(changes, dict):
+            raise bad_request("The request content was invalid and could not be deserialized.", "InvalidRequestContent")
+        current = vault.properties
+        merged = dict(current)
+        for key in _PATCHABLE:
+            if key in changes and changes[key] is not None:
+                merged[key] = changes[key]
+        if current.get("enableSoftDelete", True) and merged.get("enableSoftDelete") is False:
+            raise bad_request(
+                'The property "enableSoftDelete" cannot be set to false. Enabling the soft delete for a vault is an '
+                "irreversible action."
+            )
+        if current.get("enablePurgeProtection") and merged.get("enablePurgeProtection") is False:
+            raise bad_request(
+                'The property "enablePurgeProtection" cannot be set to false. Enabling the purge protection for a '
+                "vault is an irreversible action."
+            )
+        if merged.get("enablePurgeProtection") and not merged.get("enableSoftDelete", True):
+            raise bad_request("Purge protection can only be enabled on a vault that has soft delete enabled.")
+        retention = merged.get("softDeleteRetentionInDays")
+        if not isinstance(retention, int) or isinstance(retention, bool) or not 7 <= retention <= 90:
+            raise bad_request(
+                'The property "softDeleteRetentionInDays" must be an integer between 7 and 90.', "BadRequest"
+            )
+        for flag in ("enableSoftDelete", "enableRbacAuthorization", "enablePurgeProtection"):
+            if flag in merged and merged[flag] is not None and not isinstance(merged[flag], bool):
+                raise bad_request(f'The property "{flag}" must be a boolean.')
+        if merged.get("publicNetworkAccess") not in ("Enabled", "Disabled"):
+            raise bad_request('The property "publicNetworkAccess" must be "Enabled" or "Disabled".')
+        merged["accessPolicies"] = self._checked_policies(merged.get("accessPolicies") or [])
+        acls = merged.get("networkAcls")
+        if acls is not None and (not isinstance(acls, dict) or acls.get("defaultAction") not in ("Allow", "Deny")):
+            raise bad_request('The property "networkAcls.defaultAction" must be "Allow" or "Deny".')
+        tags = body.get("tags", vault.tags)
+        if not isinstance(tags, dict):
+            raise bad_request("Tags must be an object of strings.", "InvalidRequestContent")
+        return VaultRecord(vault.name, vault.location, tags, merged, vault.created, utc_iso())
+
+    def _checked_policies(self, policies: Any) -> list[dict[str, Any]]:
+        if not isinstance(policies, list):
+            raise bad_request('The property "accessPolicies" must be an array.')
+        for policy in policies:
+            if not isinstance(policy, dict) or not _GUID.match(str(policy.get("objectId", ""))):
+                raise bad_request("Each access policy needs a GUID objectId.")
+            if str(policy.get("tenantId", "")).lower() != self.world.site.tenant_id.lower():
+                raise bad_request("An access policy's tenantId must be the vault's tenant.")
+            secrets = (policy.get("permissions") or {}).get("secrets") or []
+            unknown = {str(p).lower() for p in secrets} - _SECRET_PERMISSIONS
+            if unknown:
+                raise bad_request(f"Unknown secret permission(s): {', '.join(sorted(unknown))}.")
+        return policies
+
+    def update_access_policy(self, request: Request, name: str, kind: str, claims: dict[str, Any]) -> Response:
+        vault = self.world.store.get_vault(name)
+        if vault is None:
+            raise vault_not_found(self.world, name)
+        resource_id = self.world.vault_resource_id(vault.name)
+        authorize_arm_action(self.world, claims, "Microsoft.KeyVault/vaults/accessPolicies/write", resource_id)
+        body = request.json()
+        entries = self._checked_policies(((body or {}).get("properties") or {}).get("accessPolicies") or [])
+        policies = [dict(p) for p in vault.properties.get("accessPolicies") or []]
+        by_oid = {p["objectId"].lower(): p for p in policies}
+        for entry in entries:
+            existing = by_oid.get(entry["objectId"].lower())
+            if kind == "replace" or existing is None:
+                if kind != "remove":
+                    if existing is not None:
+                        policies.remove(existing)
+                    policies.append(entry)
+                continue
+            merged_perms = dict(existing.get("permissions") or {})
+            for family, perms in (entry.get("permissions") or {}).items():
+                have = list(merged_perms.get(family) or [])
+                if kind == "add":
+                    have += [p for p in perms if p not in have]
+                else:
+                    have = [p for p in have if p not in perms]
+                merged_perms[family] = have
+            existing["permissions"] = merged_perms
+        updated = VaultRecord(
+            vault.name,
+            vault.location,
+            vault.tags,
+            {**vault.properties, "accessPolicies": policies},
+            vault.created,
+            utc_iso(),
+        )
+        self.world.store.put_vault(updated)
+        return Response(
+            200,
+            {
+                "id": f"{resource_id}/accessPolicies/{kind}",
+                "type": "Microsoft.KeyVault/vaults/accessPolicies",
+                "properties": {"accessPolicies": entries},
+            },
+        )

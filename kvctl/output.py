@@ -210,7 +210,7 @@ class Output:
     def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
         """A progress bar on a terminal (stderr); elsewhere, nothing."""
         if self.quiet or not self.is_terminal(self.stderr) or os.environ.get("KVCTL_NO_PROGRESS"):
-            yield lambda n=1: None
+            yield _no_progress
             return
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -225,7 +225,11 @@ class Output:
             transient=True,
         ) as bar:
             task = bar.add_task(description, total=total)
-            yield lambda n=1: bar.advance(task, n)
+
+            def advance(n: int = 1) -> None:
+                bar.advance(task, n)
+
+            yield advance
 
 
 def values_text(secrets: Sequence[Secret], fmt: str, *, newline: bool = True) -> str:
@@ -247,6 +251,10 @@ def values_text(secrets: Sequence[Secret], fmt: str, *, newline: bool = True) ->
         names[var] = s.name.lower()
     line = shell_line if fmt == "env" else dotenv_line
     return "".join(line(env_name(s.name), s.value or "") for s in secrets)
+
+
+def _no_progress(n: int = 1) -> None:
+    return None
 
 
 def _indent(text: str) -> str:

@@ -24,11 +24,29 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Variables from the developer's or CI's environment that would change what kvctl does.
 _ISOLATED_ENV = (
-    "KVCTL_VAULT", "KVCTL_AUTH", "KVCTL_OUTPUT", "KVCTL_CLOUD", "KVCTL_CA_BUNDLE", "KVCTL_ARM_ENDPOINT",
-    "KVCTL_TIMEOUT", "KVCTL_RETRIES", "KVCTL_CONCURRENCY", "AZURE_CLIENT_ID", "AZURE_TENANT_ID",
-    "AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST",
-    "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "IMDS_ENDPOINT", "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-    "REQUESTS_CA_BUNDLE", "NO_COLOR", "_KVCTL_RUN_DEPTH",
+    "KVCTL_VAULT",
+    "KVCTL_AUTH",
+    "KVCTL_OUTPUT",
+    "KVCTL_CLOUD",
+    "KVCTL_CA_BUNDLE",
+    "KVCTL_ARM_ENDPOINT",
+    "KVCTL_TIMEOUT",
+    "KVCTL_RETRIES",
+    "KVCTL_CONCURRENCY",
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_AUTHORITY_HOST",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "MSI_ENDPOINT",
+    "IMDS_ENDPOINT",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    "REQUESTS_CA_BUNDLE",
+    "NO_COLOR",
+    "_KVCTL_RUN_DEPTH",
 )
 
 
@@ -127,8 +145,8 @@ class EmulatorProcess:
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """One emulator shared by the session's tests (tests use unique secret names)."""
     process = EmulatorProcess(
-        tmp_path_factory.mktemp("emulator"), ["--identity", "app", "--identity", "reader", "--vault", "emulator",
-                                             "--vault", "second"]
+        tmp_path_factory.mktemp("emulator"),
+        ["--identity", "app", "--identity", "reader", "--vault", "emulator", "--vault", "second"],
     ).start()
     yield process
     process.stop()
@@ -170,13 +188,16 @@ class Result:
 
 
 def run_kvctl(
-    args: list[str], *, emulator: EmulatorProcess | None = None, input: str | bytes | None = None,
+    args: list[str],
+    *,
+    emulator: EmulatorProcess | None = None,
+    input: str | bytes | None = None,
     env: Mapping[str, str | None] | None = None,
 ) -> Result:
     """Run the real kvctl CLI (its `main`, error handler included) in this process."""
     from kvctl.cli.main import main
 
-    full_env: dict[str, str | None] = {name: None for name in _ISOLATED_ENV}
+    full_env: dict[str, str | None] = dict.fromkeys(_ISOLATED_ENV)
     full_env["KVCTL_NO_PROGRESS"] = "1"
     if emulator is not None:
         full_env.update(emulator.env)
@@ -208,8 +229,12 @@ def run_kvctl_process(
     """The real `kvctl` in a child process, for what only a process shows (imports, signals)."""
     base = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
     return subprocess.run(
-        [sys.executable, "-m", "kvctl", *args], env={**base, **(env or {})}, input=input,
-        capture_output=True, timeout=timeout, check=False,
+        [sys.executable, "-m", "kvctl", *args],
+        env={**base, **(env or {})},
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -221,8 +246,11 @@ def secret_client(emulator: EmulatorProcess, vault_url: str | None = None, **kwa
 
     credential = ManagedIdentityCredential(client_id=kwargs.pop("client_id", None))
     return SecretClient(
-        vault_url or emulator.vault_url, credential, verify_challenge_resource=False,
-        connection_verify=emulator.info["caFile"], **kwargs,
+        vault_url or emulator.vault_url,
+        credential,
+        verify_challenge_resource=False,
+        connection_verify=emulator.info["caFile"],
+        **kwargs,
     )
 
 

@@ -18,7 +18,9 @@ def test_committed_completion_scripts_are_current(shell):
 def test_completion_of_command_names(tmp_path):
     from tests.conftest import run_kvctl_process
 
-    result = run_kvctl_process([], env={"_KVCTL_COMPLETE": "bash_complete", "COMP_WORDS": "kvctl ver", "COMP_CWORD": "1"})
+    result = run_kvctl_process(
+        [], env={"_KVCTL_COMPLETE": "bash_complete", "COMP_WORDS": "kvctl ver", "COMP_CWORD": "1"}
+    )
     assert result.returncode == 0
     assert b"versions" in result.stdout
 

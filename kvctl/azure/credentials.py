@@ -142,7 +142,7 @@ class GuardedCredential:
 
 def _azure_identity_credential(settings: Settings) -> Any:
     mode = settings.auth
-    verify = {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
+    verify: dict[str, Any] = {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
     client_id = settings.client_id
     import azure.identity as identity  # deferred: costs ~0.3 s and is not needed for the emulator
 
@@ -153,7 +153,7 @@ def _azure_identity_credential(settings: Settings) -> Any:
     if mode == "workload-identity":
         return identity.WorkloadIdentityCredential(tenant_id=settings.tenant, client_id=client_id, **verify)
     if mode == "azure-cli":
-        return identity.AzureCliCredential(tenant_id=settings.tenant)
+        return identity.AzureCliCredential(tenant_id=settings.tenant or "")
     if mode == "environment":
         return identity.EnvironmentCredential(**verify)
     if mode == "device-code":

@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
             app.close()
         except Exception:  # noqa: BLE001, S110 - closing must not change the outcome
             pass
+        sys.stderr.flush()
     sys.exit(code)
 
 
@@ -103,3 +104,4 @@ def _print_traceback() -> None:
     from ..core.redaction import redact
 
     sys.stderr.write(redact(traceback.format_exc()))
+    sys.stderr.flush()

@@ -1,6 +1,6 @@
 """The seam between kvctl's operations and a secrets store.
 
-`kvctl.azure` implements it with the Azure SDK; unit tests use `kvctl.core.fake.FakeVault`.
+`kvctl.azure` implements it with the Azure SDK; unit tests use `tests/fakes.py`.
 Implementations raise kvctl errors (NotFoundError, ForbiddenError, ...), never SDK ones.
 """
 

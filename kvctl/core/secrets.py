@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .backend import BackendFactory, SecretBackend
-from .errors import ForbiddenError, NotFoundError, UsageError
+from .errors import ConflictError, ForbiddenError, NotFoundError, UsageError
 from .models import Secret
 from .refs import SecretRef
 
@@ -94,15 +94,21 @@ def set_secret(factory: BackendFactory, ref: SecretRef, value: str, props: Secre
     if ref.version:
         raise UsageError("a new value makes a new version; do not name a version", hint=f"use just {ref.name}")
     backend = factory(ref.vault_url)
-    return backend.set(
-        ref.name,
-        value,
-        content_type=props.content_type,
-        tags=props.tags,
-        enabled=props.enabled,
-        expires=props.expires,
-        not_before=props.not_before,
-    ).without_value()
+    try:
+        return backend.set(
+            ref.name,
+            value,
+            content_type=props.content_type,
+            tags=props.tags,
+            enabled=props.enabled,
+            expires=props.expires,
+            not_before=props.not_before,
+        ).without_value()
+    except ConflictError as exc:
+        raise ConflictError(
+            f"secret '{ref.name}' is deleted but recoverable, so its name cannot be reused yet",
+            hint=f"kvctl recover {ref.name} (to get it back) or kvctl purge {ref.name} (to erase it for good)",
+        ) from exc
 
 
 def list_secrets(
@@ -123,7 +129,9 @@ def list_versions(factory: BackendFactory, ref: SecretRef) -> list[Secret]:
         # The service answers an unknown name with an empty list; say what happened.
         raise _with_deleted_hint(backend, ref.name, NotFoundError(f"secret '{ref.name}' not found in {ref.vault_url}"))
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    return sorted(versions, key=lambda v: v.attributes.created or epoch, reverse=True)
+    # Newest first; versions made in the same second keep the service's (creation) order, reversed.
+    ordered = sorted(enumerate(versions), key=lambda iv: (iv[1].attributes.created or epoch, iv[0]), reverse=True)
+    return [v for _, v in ordered]
 
 
 def delete_secret(factory: BackendFactory, ref: SecretRef) -> Secret:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .arm_api import ArmService
-from .http import EmulatorHTTPServer, server_ssl_context
+from .http import EmulatorHTTPServer, Request, Response, server_ssl_context
 from .identity_api import APP_SERVICE_PATH, IdentityService, federated_token
 from .knobs import Knobs, KnobSettings
 from .secrets_api import VaultService
@@ -51,6 +51,10 @@ class EmulatorOptions:
     knobs: KnobSettings = field(default_factory=KnobSettings)
     principal_replication_delay: float = 0.0
     random_seed: int | None = None
+
+
+def _not_ready(request: Request) -> Response:
+    return Response(503, {"error": {"code": "ServiceUnavailable", "message": "The emulator is starting."}})
 
 
 def _write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
@@ -114,16 +118,16 @@ class Emulator:
         region = {"x-ms-keyvault-region": site.location, "x-ms-keyvault-service-version": "1.9.2800.1"}
         vault_entries = []
         for index, name in enumerate(vault_names):
-            server = self._serve(next_port(index), None, context, region)
+            server = self._serve(next_port(index), context, region)
             url = f"https://127.0.0.1:{server.port}"
             extra = seed.vaults[name].properties if name in seed.vaults else None
             record = world.create_vault(name, url, extra)  # a restart keeps the stored settings
             server.handler = VaultService(world, record.name, url).handle
             vault_entries.append({"name": record.name, "url": url, "resourceId": world.vault_resource_id(record.name)})
-        arm_server = self._serve(next_port(len(vault_names)), None, context, {})
+        arm_server = self._serve(next_port(len(vault_names)), context, {})
         arm_url = f"https://127.0.0.1:{arm_server.port}"
         arm_server.handler = ArmService(world, arm_url).handle
-        identity_server = self._serve(next_port(len(vault_names) + 1), None, None, {})
+        identity_server = self._serve(next_port(len(vault_names) + 1), None, {})
         identity_server.handler = IdentityService(world, identity_header).handle
         identity_root = f"http://127.0.0.1:{identity_server.port}"
 
@@ -204,8 +208,9 @@ class Emulator:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _serve(self, port: int, handler: Any, context: Any, headers: dict[str, str]) -> EmulatorHTTPServer:
-        server = EmulatorHTTPServer(port, handler or (lambda request: None), context, headers)
+    def _serve(self, port: int, context: Any, headers: dict[str, str]) -> EmulatorHTTPServer:
+        """Bind a port now (so its URL is known); its handler is attached once the URL is."""
+        server = EmulatorHTTPServer(port, _not_ready, context, headers)
         self._servers.append(server)
         return server
 

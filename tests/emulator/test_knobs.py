@@ -52,8 +52,11 @@ def test_sdk_retries_through_throttling(throttled, unique, monkeypatch):
     token = throttled.token("https://vault.azure.net")
     prefix = unique("fill")
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda i: raw(throttled, "PUT", f"/secrets/{prefix}-{i}?{API}", {"value": "x"}, token=token),
-                      range(300)))
+        list(
+            pool.map(
+                lambda i: raw(throttled, "PUT", f"/secrets/{prefix}-{i}?{API}", {"value": "x"}, token=token), range(300)
+            )
+        )
     # azure-core retries a status only 3 times by default (about 5 s of backoff), less than the
     # 10-second window; a client that should ride out throttling raises retry_status.
     client = secret_client(throttled, retry_status=6)

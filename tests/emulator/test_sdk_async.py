@@ -72,7 +72,9 @@ def test_sync_client_through_imds(emulator, monkeypatch, unique):
     monkeypatch.delenv("IDENTITY_HEADER", raising=False)
     monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", emulator.info["imdsEndpoint"])
     client = SecretClient(
-        emulator.vault_url, ManagedIdentityCredential(), verify_challenge_resource=False,
+        emulator.vault_url,
+        ManagedIdentityCredential(),
+        verify_challenge_resource=False,
         connection_verify=emulator.info["caFile"],
     )
     name = unique("imds")

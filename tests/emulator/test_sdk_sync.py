@@ -16,7 +16,7 @@ VERSION = re.compile(r"^[0-9a-f]{32}$")
 
 def test_every_operation_round_trip(client, emulator, unique):
     name = unique("crud")
-    expires = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=30)
+    expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=30)
     first = client.set_secret(name, "v1", content_type="text/plain", tags={"env": "test"}, expires_on=expires)
     assert first.value == "v1"
     assert VERSION.match(first.properties.version)

@@ -77,7 +77,9 @@ def test_every_operation_requires_the_challenge_and_changes_nothing(emulator, un
     name = unique("probe")
     before = emulator.state()
     headers = {"Content-Length": "0"} if body == b"" else None
-    status, response_headers, _ = raw(emulator, method, f"{path.format(n=name)}?{API}", body, token=None, headers=headers)
+    status, response_headers, _ = raw(
+        emulator, method, f"{path.format(n=name)}?{API}", body, token=None, headers=headers
+    )
     assert status == 401
     assert CHALLENGE.match(response_headers["www-authenticate"])
     assert emulator.state() == before
@@ -191,14 +193,20 @@ def test_backup_blob_is_base64url_without_padding(emulator, unique):
         ("GET", "/secrets/a_b/?" + API, None, None, 400, "BadParameter"),
         ("GET", "/secrets/" + "a" * 128 + "/?" + API, None, None, 400, "BadParameter"),
         ("GET", "/nothing/here?" + API, None, None, 404, "NotFound"),
-        ("PUT", "/secrets/x?" + API, b"x" * (2 * 1024 * 1024), {"Content-Type": "application/json"}, 413,
-         "RequestEntityTooLarge"),
+        (
+            "PUT",
+            "/secrets/x?" + API,
+            b"x" * (2 * 1024 * 1024),
+            {"Content-Type": "application/json"},
+            413,
+            "RequestEntityTooLarge",
+        ),
     ],
 )
 def test_bad_input_gets_the_service_error_shape_and_the_emulator_keeps_serving(
     emulator, method, path, body, headers, status, code
 ):
-    got_status, got_headers, got = raw(emulator, method, path, body, headers=headers)
+    got_status, _got_headers, got = raw(emulator, method, path, body, headers=headers)
     assert got_status == status
     assert got["error"]["code"] == code
     assert isinstance(got["error"]["message"], str) and "Traceback" not in got["error"]["message"]

@@ -1,0 +1,172 @@
+"""Security rules: values never in stderr or --debug output, tokens never printed, and a real
+Azure token never sent to a host that is not Azure's."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+MARKER = "MARKER-7f3c1e9b-do-not-leak"
+
+
+def _leaks(text: str) -> bool:
+    return MARKER in text
+
+
+def test_values_never_reach_stderr_even_with_debug(kvctl, unique, tmp_path):
+    name = unique("leak")
+    assert kvctl("--debug", "-v", "set", name, input=MARKER).exit_code == 0
+    runs = [
+        kvctl("--debug", "-v", "get", name),
+        kvctl("--debug", "-v", "get", name, "-o", "json"),
+        kvctl("--debug", "-v", "get", name, "-o", "dotenv", "--file", str(tmp_path / "f")),
+        kvctl("--debug", "-v", "show", name),
+        kvctl("--debug", "-v", "list", "-o", "json"),
+        kvctl("--debug", "-v", "versions", name),
+        kvctl("--debug", "-v", "set", name, "--value", MARKER),
+        kvctl("--debug", "-v", "backup", name, "--file", str(tmp_path / "b")),
+        kvctl("--debug", "-v", "delete", name),
+        kvctl("--debug", "-v", "set", name, input=MARKER),  # conflict: an error path holding the value
+        kvctl("--debug", "-v", "recover", name),
+    ]
+    assert runs[-2].exit_code == 6
+    for result in runs:
+        assert not _leaks(result.stderr), result.stderr
+        assert "eyJ" not in result.stderr, "no token in --debug output"
+    assert _leaks(runs[0].stdout) and _leaks(runs[1].stdout), "the value goes where it was asked for"
+    assert not any(_leaks(r.stdout) for r in runs[3:])
+    assert _leaks((tmp_path / "f").read_text())
+
+
+def test_unexpected_errors_mask_values(monkeypatch, kvctl, unique):
+    """Even a bug that puts a value into an exception message does not print it."""
+    from kvctl.core import secrets as core_secrets
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"bug with {MARKER}")
+
+    name = unique("bug")
+    kvctl("set", name, input=MARKER)
+    monkeypatch.setattr(core_secrets, "show_secret", broken)
+    result = kvctl("--debug", "show", name)
+    assert result.exit_code == 1
+    assert "unexpected error" in result.stderr and not _leaks(result.stderr)
+
+
+def _jwt(claims: dict) -> str:
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Plays Entra ID (issues a real-looking token) and a would-be vault (records what it is sent)."""
+
+    seen: ClassVar[list[dict]] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _reply(self, status: int, body: dict, headers: dict | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.endswith("/oauth2/v2.0/token"):
+            token = _jwt({"iss": "https://sts.windows.net/tenant/", "aud": "https://vault.azure.net", "oid": "x"})
+            self._reply(200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"})
+            return
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        _Recorder.seen.append({"path": self.path, "authorization": self.headers.get("Authorization")})
+        self._reply(
+            401,
+            {"error": {"code": "Unauthorized", "message": "no"}},
+            {
+                "WWW-Authenticate": 'Bearer authorization="https://login.windows.net/tenant", resource="https://vault.azure.net"'
+            },
+        )
+
+    do_PUT = do_GET
+
+
+@pytest.fixture
+def recorder(emulator):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(emulator.state_dir / "server.pem", emulator.state_dir / "server-key.pem")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    _Recorder.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_real_azure_token_is_never_sent_to_a_non_azure_host(kvctl, emulator, recorder, tmp_path):
+    token_file = tmp_path / "federated"
+    token_file.write_text("assertion")
+    result = kvctl(
+        "--auth",
+        "workload-identity",
+        "--vault",
+        recorder,
+        "get",
+        "a",
+        env={
+            "AZURE_AUTHORITY_HOST": recorder,
+            "AZURE_TENANT_ID": "tenant",
+            "AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
+            "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
+        },
+    )
+    assert result.exit_code == 2
+    assert "refusing to send an Azure token" in result.stderr
+    assert _Recorder.seen, "the unauthenticated probe reached the host"
+    assert all(request["authorization"] is None for request in _Recorder.seen)
+
+
+def test_emulator_tokens_may_go_to_loopback(kvctl, emulator):
+    assert kvctl("--auth", "emulator", "list", "-o", "plain").exit_code == 0
+
+
+def test_non_azure_vault_hosts_are_refused_before_any_request(kvctl):
+    result = kvctl("--vault", "https://vault.example.com", "list")
+    assert result.exit_code == 2 and "not a Key Vault host" in result.stderr
+
+
+def test_tables_print_names_verbatim(kvctl, unique):
+    """Rich markup is off: text like [bold] in data is printed as is (table path, forced)."""
+    import io
+
+    from kvctl.output import SECRET_COLUMNS, Output
+
+    out = io.StringIO()
+    Output(stdout=out).table(
+        [
+            {
+                "name": "a[bold]b[/bold]",
+                "attributes": {"enabled": True, "expires": None, "updated": None},
+                "contentType": "[red]x",
+                "tags": {},
+            }
+        ],
+        SECRET_COLUMNS,
+    )
+    assert "a[bold]b[/bold]" in out.getvalue() and "[red]x" in out.getvalue()

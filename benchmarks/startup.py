@@ -73,7 +73,10 @@ def main() -> None:
                 "kvctl --help / import click", [kvctl, "--help"], [sys.executable, "-c", "import click"], env, args.runs
             )
             get_ratio = compare(
-                "kvctl get / minimal SDK script", [kvctl, "get", "bench"], [sys.executable, str(script), "bench"], env,
+                "kvctl get / minimal SDK script",
+                [kvctl, "get", "bench"],
+                [sys.executable, str(script), "bench"],
+                env,
                 args.runs,
             )
         finally:

@@ -200,11 +200,14 @@ def _store(root: bool) -> Callable[[click.Context, click.Parameter, Any], None]:
     return callback
 
 
-def global_options(root: bool = False) -> Callable[[F], F]:
-    """Add the global options; at the root they read their environment variables."""
+def global_options(root: bool = False, exclude: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Add the global options; at the root they read their environment variables. A command
+    whose own option takes a global one's flag (inject's `-o OUT`) excludes that global one."""
 
     def decorate(fn: F) -> F:
         for name, flags, env, help_text, extra in reversed(_GLOBAL_OPTIONS):
+            if name in exclude:
+                continue
             kwargs = dict(extra)
             if root and env:
                 kwargs.update(envvar=env, show_envvar=True)

@@ -47,6 +47,17 @@ VERSION_COLUMNS = (
     Column("Expires", lambda r: _short_time(r["attributes"]["expires"])),
     Column("Content type", lambda r: r["contentType"]),
 )
+ACCESS_COLUMNS = (
+    Column("Principal", lambda r: r["principalId"]),
+    Column("Type", lambda r: r["principalType"]),
+    Column("Role / permissions", lambda r: r["role"] or "access policy: " + ", ".join(r["secretPermissions"])),
+    Column("Level", lambda r: r["level"] + (f" {r['secret']}" if r.get("secret") else "")),
+)
+ROLE_COLUMNS = (
+    Column("Role", lambda r: r["name"]),
+    Column("Id", lambda r: r["id"]),
+    Column("Allows with secrets", lambda r: ", ".join(r["allows"]) or "nothing with secrets"),
+)
 DELETED_COLUMNS = (
     Column("Name", lambda r: r["name"]),
     Column("Deleted", lambda r: _short_time(r.get("deletedDate"))),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.clouds import host_of, is_loopback
 from ..core.errors import KvctlError
@@ -15,6 +15,9 @@ from .errors import translate
 from .secrets import AzureSecretBackend
 from .transport import client_options, make_session
 
+if TYPE_CHECKING:
+    from .arm import AzureArm
+
 
 class AzureClients:
     def __init__(self, settings: Settings) -> None:
@@ -22,6 +25,7 @@ class AzureClients:
         self._session: Any = None
         self._credentials: dict[str, GuardedCredential] = {}
         self._backends: dict[str, AzureSecretBackend] = {}
+        self._arm: AzureArm | None = None
         self._lock = threading.Lock()
 
     def _options(self) -> dict[str, Any]:
@@ -56,6 +60,23 @@ class AzureClients:
         with self._lock:
             return self._backends.setdefault(key, backend)
 
+    def arm(self) -> AzureArm:
+        """The ARM backend (the core's ArmFactory), on the cloud's or the overridden endpoint."""
+        if self._arm is None:
+            from ..core.arm import az_cli_default_subscription, choose_subscription
+            from ..core.clouds import arm_endpoint
+            from .arm import AzureArm
+
+            cloud = self.settings.cloud_info
+            endpoint = arm_endpoint(self.settings.arm_endpoint, cloud)
+            given = self.settings.subscription
+
+            def subscription(arm: AzureArm) -> str:
+                return choose_subscription(given, az_cli_default_subscription(), arm.visible_subscriptions)
+
+            self._arm = AzureArm(self.credential(endpoint), endpoint, cloud.arm_scope, self._options(), subscription)
+        return self._arm
+
     def token_info(self, target_url: str, scope: str) -> dict[str, Any]:
         """Claims of a token for `scope` (never the token itself), and how it was obtained."""
         credential = self.credential(target_url)
@@ -76,6 +97,8 @@ class AzureClients:
     def close(self) -> None:
         for backend in self._backends.values():
             backend.client.close()
+        if self._arm is not None:
+            self._arm.close()
         for credential in self._credentials.values():
             credential.close()
         if self._session is not None:

@@ -26,7 +26,9 @@ def whoami(app: AppContext) -> None:
     if settings.vault:
         target, scope = settings.require_vault_url(), cloud.vault_scope
     else:
-        target, scope = settings.arm_endpoint or cloud.arm_endpoint, cloud.arm_scope
+        from ..core.clouds import arm_endpoint
+
+        target, scope = arm_endpoint(settings.arm_endpoint, cloud), cloud.arm_scope
     info = app.clients.token_info(target, scope)
     claims = info["claims"]
     record = {

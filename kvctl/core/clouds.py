@@ -70,6 +70,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def arm_endpoint(override: str | None, cloud: Cloud) -> str:
+    """The ARM endpoint: the cloud's, or an override (KVCTL_ARM_ENDPOINT) that must be https and
+    either that cloud's ARM host or loopback (the emulator)."""
+    if not override:
+        return cloud.arm_endpoint
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(override.strip())
+    host = host_of(parts.netloc)
+    if parts.scheme != "https" or not parts.netloc or parts.path not in ("", "/"):
+        raise UsageError(f"KVCTL_ARM_ENDPOINT={override!r} is not an https URL of a host")
+    if not (is_loopback(host) or host == cloud.arm_host):
+        raise UsageError(
+            f"KVCTL_ARM_ENDPOINT={override!r} is neither {cloud.arm_endpoint} nor a local emulator",
+            hint="kvctl only sends tokens to Azure hosts and to loopback",
+        )
+    return f"https://{parts.netloc.lower()}"
+
+
 def is_azure_vault_host(host: str, cloud: Cloud) -> bool:
     return host.lower().endswith(cloud.vault_suffix)
 

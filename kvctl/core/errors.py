@@ -40,6 +40,10 @@ class NotFoundError(KvctlError):
     exit_code = ExitCode.NOT_FOUND
 
 
+class PrincipalNotFoundError(NotFoundError):
+    """The directory does not know the principal (yet: replication takes a while after creation)."""
+
+
 class AuthenticationError(KvctlError):
     exit_code = ExitCode.AUTHENTICATION
 
@@ -64,6 +68,10 @@ class ForbiddenError(KvctlError):
 
 class ConflictError(KvctlError):
     exit_code = ExitCode.CONFLICT
+
+
+class AlreadyExistsError(ConflictError):
+    """The thing to create exists already (e.g. the same role assignment under another name)."""
 
 
 class UnavailableError(KvctlError):

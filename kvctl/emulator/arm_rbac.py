@@ -210,7 +210,15 @@ class RbacHandlers:
                 and role_guid_of(ra.role_definition_id) == role_guid
             ):
                 raise ApiError(409, "RoleAssignmentExists", "The role assignment already exists.")
-        if principal_type is None and not self.world.principal_known(principal_id):
+        identity = self.world.find_identity(object_id=principal_id)
+        known = self.world.principal_known(principal_id)
+        if principal_type is not None and known and principal_type != "ServicePrincipal":
+            raise bad_request(
+                f"The PrincipalId '{principal_id.replace('-', '')}' has type 'ServicePrincipal' , which is different "
+                f"from specified PrincipalType '{principal_type}'.",
+                "UnmatchedPrincipalType",
+            )
+        if principal_type is None and not known:
             raise bad_request(
                 f"Principal {principal_id.replace('-', '')} does not exist in the directory "
                 f"{self.world.site.tenant_id}. Check that you have the correct principal ID. If you are creating "
@@ -219,7 +227,6 @@ class RbacHandlers:
                 "as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype",
                 "PrincipalNotFound",
             )
-        identity = self.world.find_identity(object_id=principal_id)
         record = RoleAssignmentRecord(
             name=name.lower(),
             scope=scope,

@@ -1,0 +1,213 @@
+"""`ArmBackend` on the Azure management SDKs: vaults (azure-mgmt-keyvault) and role assignments
+(azure-mgmt-authorization), plus the subscription list through the same pipeline."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from azure.core.exceptions import HttpResponseError
+from azure.core.rest import HttpRequest
+
+from ..core.arm import RoleAssignment, VaultResource, scope_parts
+from ..core.errors import (
+    AlreadyExistsError,
+    KvctlError,
+    NotFoundError,
+    PrincipalNotFoundError,
+    UsageError,
+)
+from ..core.redaction import redact
+from .errors import translate
+
+T = TypeVar("T")
+SUBSCRIPTIONS_API = "2022-12-01"
+_PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+
+def _code(exc: HttpResponseError) -> str:
+    return str(getattr(getattr(exc, "error", None), "code", None) or "")
+
+
+def _message(exc: HttpResponseError) -> str:
+    return redact(str(getattr(getattr(exc, "error", None), "message", None) or exc.message or exc))
+
+
+def _vault_from(data: dict[str, Any]) -> VaultResource:
+    properties = dict(data.get("properties") or {})
+    return VaultResource(
+        id=str(data.get("id", "")),
+        name=str(data.get("name", "")),
+        location=str(data.get("location", "")),
+        vault_url=str(properties.get("vaultUri", "")).rstrip("/"),
+        properties=properties,
+        tags=dict(data.get("tags") or {}),
+    )
+
+
+def _assignment_from(model: Any) -> RoleAssignment:
+    role_id = str(model.role_definition_id or "")
+    return RoleAssignment(
+        id=str(model.id),
+        name=str(model.name),
+        scope=str(model.scope or str(model.id).split("/providers/Microsoft.Authorization/")[0]),
+        role_guid=role_id.rstrip("/").rsplit("/", 1)[-1].lower(),
+        principal_id=str(model.principal_id or "").lower(),
+        principal_type=str(model.principal_type) if model.principal_type else None,
+    )
+
+
+class AzureArm:
+    def __init__(
+        self,
+        credential: Any,
+        endpoint: str,
+        scope: str,
+        options: dict[str, Any],
+        subscription: Callable[[AzureArm], str],
+    ) -> None:
+        self._credential = credential
+        self._endpoint = endpoint.rstrip("/")
+        self._scope = scope
+        self._options = options
+        self._choose_subscription = subscription
+        self._subscription: str | None = None
+        self._kv: Any = None
+        self._auth: Any = None
+
+    def _common(self) -> dict[str, Any]:
+        return {"base_url": self._endpoint, "credential_scopes": [self._scope], **self._options}
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except KvctlError:
+            raise
+        except HttpResponseError as exc:
+            code = _code(exc)
+            if code == "PrincipalNotFound":
+                raise PrincipalNotFoundError(f"principal not found: {_message(exc).split('. ')[0]}") from exc
+            if code == "RoleAssignmentExists":
+                raise AlreadyExistsError("the role assignment already exists") from exc
+            if code in ("RoleDefinitionDoesNotExist",):
+                raise NotFoundError(f"{what}: {_message(exc)}") from exc
+            if code in ("ResourceNotFound", "ResourceGroupNotFound", "SubscriptionNotFound"):
+                raise NotFoundError(f"{what}: {_message(exc).split(' For more details')[0]}") from exc
+            if exc.status_code == 400 and code in ("BadRequest", "InvalidScope", "InvalidPrincipalId"):
+                raise UsageError(f"{what}: {_message(exc)}") from exc
+            raise translate(exc, what=what, where=self._endpoint) from exc
+        except Exception as exc:
+            raise translate(exc, what=what, where=self._endpoint) from exc
+
+    @property
+    def subscription_id(self) -> str:
+        if self._subscription is None:
+            self._subscription = self._choose_subscription(self)
+        return self._subscription
+
+    def _keyvault(self) -> Any:
+        if self._kv is None:
+            from azure.mgmt.keyvault import KeyVaultManagementClient
+
+            self._kv = KeyVaultManagementClient(self._credential, self.subscription_id, **self._common())
+        return self._kv
+
+    def _authorization(self) -> Any:
+        if self._auth is None:
+            from azure.mgmt.authorization import AuthorizationManagementClient
+
+            self._auth = AuthorizationManagementClient(self._credential, self.subscription_id, **self._common())
+        return self._auth
+
+    # -- subscriptions -------------------------------------------------------------------------
+
+    def visible_subscriptions(self) -> list[str]:
+        from azure.mgmt.keyvault import KeyVaultManagementClient
+
+        client = KeyVaultManagementClient(self._credential, _PLACEHOLDER_SUBSCRIPTION, **self._common())
+        found: list[str] = []
+        url: str | None = f"/subscriptions?api-version={SUBSCRIPTIONS_API}"
+        while url:
+            response = self._call("the subscription list", client.send_request, HttpRequest("GET", url))
+            self._call("the subscription list", response.raise_for_status)
+            page = response.json()
+            found += [s["subscriptionId"] for s in page.get("value", []) if s.get("state", "Enabled") == "Enabled"]
+            url = page.get("nextLink")
+        return found
+
+    # -- vaults --------------------------------------------------------------------------------
+
+    def list_vaults(self) -> Iterator[VaultResource]:
+        pages = self._call("the vault list", self._keyvault().vaults.list_by_subscription)
+        iterator = iter(pages)
+        while True:
+            vault = self._call("the vault list", next, iterator, None)
+            if vault is None:
+                return
+            yield _vault_from(vault.as_dict())
+
+    def get_vault(self, resource_id: str) -> VaultResource:
+        parts = scope_parts(resource_id)
+        vault = self._call(
+            f"vault {parts.get('vault')}", self._keyvault().vaults.get, parts["resourceGroup"], parts["vault"]
+        )
+        return _vault_from(vault.as_dict())
+
+    def update_vault(self, resource_id: str, properties: dict[str, Any]) -> VaultResource:
+        parts = scope_parts(resource_id)
+        vault = self._call(
+            f"vault {parts.get('vault')}",
+            self._keyvault().vaults.update,
+            parts["resourceGroup"],
+            parts["vault"],
+            {"properties": properties},
+        )
+        return _vault_from(vault.as_dict())
+
+    # -- role assignments ----------------------------------------------------------------------
+
+    def list_role_assignments(self, scope: str, *, principal_id: str | None = None) -> list[RoleAssignment]:
+        query = f"principalId eq '{principal_id}'" if principal_id else None
+        pages = self._call(
+            "role assignments", self._authorization().role_assignments.list_for_scope, scope, filter=query
+        )
+        found: list[Any] = self._call("role assignments", list, pages)
+        return [_assignment_from(a) for a in found]
+
+    def create_role_assignment(
+        self, scope: str, role_guid: str, principal_id: str, principal_type: str | None
+    ) -> RoleAssignment:
+        definition = (
+            f"/subscriptions/{self.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+        )
+        properties = {"roleDefinitionId": definition, "principalId": principal_id}
+        if principal_type:
+            properties["principalType"] = principal_type
+        # The SDK model defaults principalType to "User", which skips the directory lookup and
+        # mislabels service principals; the raw body sends exactly what was asked.
+        body = io.BytesIO(json.dumps({"properties": properties}).encode())
+        created = self._call(
+            f"the role assignment at {scope}",
+            self._authorization().role_assignments.create,
+            scope,
+            str(uuid.uuid4()),
+            body,
+            content_type="application/json",
+        )
+        return _assignment_from(created)
+
+    def delete_role_assignment(self, assignment_id: str) -> None:
+        # 200 (deleted) and 204 (already gone, e.g. after a retry whose first answer was lost) both
+        # leave the assignment absent, which is what was asked.
+        scope, _, name = assignment_id.partition("/providers/Microsoft.Authorization/roleAssignments/")
+        self._call("the role assignment", self._authorization().role_assignments.delete, scope, name)
+
+    def close(self) -> None:
+        for client in (self._kv, self._auth):
+            if client is not None:
+                client.close()

@@ -53,6 +53,13 @@ ACCESS_COLUMNS = (
     Column("Role / permissions", lambda r: r["role"] or "access policy: " + ", ".join(r["secretPermissions"])),
     Column("Level", lambda r: r["level"] + (f" {r['secret']}" if r.get("secret") else "")),
 )
+FINDING_COLUMNS = (
+    Column("Severity", lambda r: r["severity"]),
+    Column("Id", lambda r: r["id"]),
+    Column("Vault", lambda r: r["vault"]),
+    Column("Finding", lambda r: r["message"]),
+    Column("Fix", lambda r: r["remedy"]),
+)
 ROLE_COLUMNS = (
     Column("Role", lambda r: r["name"]),
     Column("Id", lambda r: r["id"]),

@@ -228,6 +228,6 @@ def confirm(app: AppContext, question: str, yes: bool) -> None:
     import sys
 
     if not sys.stdin.isatty():
-        raise UsageError(f"{question} needs confirmation", hint="pass --yes to confirm in a non-interactive run")
+        raise UsageError(f"confirmation needed: {question}", hint="pass --yes to confirm in a non-interactive run")
     if not click.confirm(question, default=False, err=True):
         raise UsageError("not confirmed; nothing was changed")

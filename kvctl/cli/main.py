@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backup": ("kvctl.cli.cmd_lifecycle:backup", "Save a secret's protected backup blob to a file."),
     "restore": ("kvctl.cli.cmd_lifecycle:restore", "Restore a secret from a backup file."),
     "access": ("kvctl.cli.cmd_access:access", "Grant, revoke and list RBAC roles on a vault (idempotent)."),
+    "check": ("kvctl.cli.cmd_check:check", "Check vault settings and secret hygiene (CI gate, SARIF, safe fixes)."),
     "emulator": ("kvctl.cli.cmd_emulator:emulator", "Run the local Key Vault + ARM + managed identity emulator."),
     "demo": ("kvctl.cli.cmd_demo:demo", "Start a throwaway emulator and tour the main commands against it."),
     "completion": ("kvctl.cli.cmd_completion:completion", "Print the shell completion script (bash, zsh, fish)."),

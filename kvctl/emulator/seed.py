@@ -3,7 +3,7 @@
     {"db-password": "s3cret",
      "api-key": {"value": "k", "contentType": "text/plain", "tags": {"team": "a"},
                  "expires": "30d" | "-1d" | "2030-01-01T00:00:00Z" | 1893456000,
-                 "notBefore": ..., "enabled": false},
+                 "notBefore": ..., "enabled": false, "created": "-400d"},
      "_vaults": {"legacy": {"properties": {"enableSoftDelete": false}, "secrets": {...}}}}
 
 Plain entries go to the first vault. `_vaults` (not a valid secret name, so it cannot clash)
@@ -41,6 +41,7 @@ class SeedSecret:
     expires: int | None = None
     not_before: int | None = None
     enabled: bool = True
+    created: int | None = None
 
 
 @dataclass
@@ -110,6 +111,7 @@ def _secrets(entries: Any, where: str, now: float) -> list[SeedSecret]:
                 expires=_instant(spec.get("expires"), f"{where}.{name}.expires", now),
                 not_before=_instant(spec.get("notBefore"), f"{where}.{name}.notBefore", now),
                 enabled=enabled,
+                created=_instant(spec.get("created"), f"{where}.{name}.created", now),
             )
         )
     return out

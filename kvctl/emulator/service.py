@@ -261,7 +261,7 @@ class Emulator:
                     enabled=spec.enabled,
                     nbf=spec.not_before,
                     exp=spec.expires,
-                    created=now,
-                    updated=now,
+                    created=spec.created or now,
+                    updated=spec.created or now,
                 ),
             )

@@ -1,0 +1,135 @@
+"""check: vault settings and secret hygiene, as a table, JSON or SARIF, with a CI gate and safe fixes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import click
+
+from ..core import validate
+from ..core.errors import UsageError
+from .context import AppContext, confirm, global_options
+
+if TYPE_CHECKING:
+    from ..core.checks import Finding, Fix
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)
+FORMATS = ("table", "json", "sarif", "tsv", "plain")
+THRESHOLDS = ("FAIL", "WARN", "INFO", "never")
+
+
+@click.command("check")
+@click.argument("vaults", nargs=-1, metavar="[VAULT...]")
+@click.option("--all", "all_vaults", is_flag=True, help="Every vault in the subscription, checked concurrently.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(THRESHOLDS, case_sensitive=False),
+    default="FAIL",
+    show_default=True,
+    help="Exit 10 when a finding is at or above this severity.",
+)
+@click.option(
+    "--expiring-within",
+    default="30d",
+    show_default=True,
+    metavar="DURATION",
+    help="Warn about secrets expiring within this window.",
+)
+@click.option("--max-age", metavar="DURATION", help="Warn about secrets whose latest version is older than this.")
+@click.option("--fix", is_flag=True, help="Enable soft delete and purge protection (irreversible: asks first).")
+@click.option(
+    "--retention",
+    type=click.IntRange(7, 90),
+    metavar="DAYS",
+    help="With --fix: raise soft-delete retention to DAYS (never lowers it).",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before irreversible fixes.")
+@global_options()
+@pass_app
+def check(
+    app: AppContext,
+    vaults: tuple[str, ...],
+    all_vaults: bool,
+    fail_on: str,
+    expiring_within: str,
+    max_age: str | None,
+    fix: bool,
+    retention: int | None,
+    yes: bool,
+) -> int:
+    """Check vault settings and secret hygiene; exit 10 when a finding reaches --fail-on.
+
+    \b
+    FAIL  KV001 soft delete off, KV002 purge protection off, KV010 expired enabled secret
+    WARN  KV003 retention < 90 days, KV004 access policies instead of RBAC, KV005 a policy grants
+          purge or everything, KV006 public network open, KV011 no expiry, KV012 expiring soon,
+          KV013 older than --max-age
+    INFO  KV020 secrets could not be listed
+    \b
+    -o sarif writes SARIF 2.1.0 for code scanning. --fix never deletes, disables or lowers anything.
+    """
+    from ..core.check_run import CheckRequest, run_checks
+    from ..core.checks import CheckOptions, at_or_above, summary
+    from ..core.refs import vault_url
+
+    settings = app.settings
+    if all_vaults and vaults:
+        raise UsageError("give vaults or --all, not both")
+    if retention is not None and not fix:
+        raise UsageError("--retention only applies with --fix", hint="kvctl check VAULT --fix --retention 90")
+    targets = [vault_url(v, settings.cloud_info) for v in vaults]
+    if not targets and not all_vaults:
+        targets = [settings.require_vault_url()]
+    request = CheckRequest(
+        vault_urls=targets,
+        all_vaults=all_vaults,
+        options=CheckOptions(
+            expiring_within=validate.duration(expiring_within),
+            max_age=validate.duration(max_age) if max_age else None,
+        ),
+        fix=fix,
+        retention=retention,
+    )
+    fmt = app.output_format(FORMATS)
+
+    def confirm_fixes(fixes: list[Fix]) -> None:
+        for planned in fixes:
+            app.output.info(f"will {planned.description}" + (" (irreversible)" if planned.irreversible else ""))
+        if any(planned.irreversible for planned in fixes):
+            confirm(app, "Apply these irreversible changes?", yes)
+
+    with app.output.progress("checking vaults", None) as advance:
+        results = run_checks(
+            app.clients.arm(),
+            app.factory,
+            request,
+            now=dt.datetime.now(dt.UTC),
+            confirm=confirm_fixes,
+            progress=advance,
+        )
+    for result in results:
+        for change in result.changes:
+            app.output.info(f"changed: {change}")
+    findings = [f for result in results for f in result.findings]
+    _render(app, findings, fmt)
+    counts = summary(findings)
+    app.output.info(
+        f"{len(results)} vault(s) checked: {counts['FAIL']} FAIL, {counts['WARN']} WARN, {counts['INFO']} INFO"
+    )
+    threshold = fail_on.upper()
+    if threshold != "NEVER" and any(at_or_above(f, threshold) for f in findings):
+        return 10
+    return 0
+
+
+def _render(app: AppContext, findings: list[Finding], fmt: str) -> None:
+    from .. import __version__
+    from ..output import FINDING_COLUMNS
+
+    if fmt == "sarif":
+        from ..core.sarif import to_sarif
+
+        app.output.json(to_sarif(findings, __version__))
+        return
+    app.output.rows((f.as_json() for f in findings), FINDING_COLUMNS, fmt, plain=lambda r: f"{r['id']} {r['resource']}")

@@ -1,0 +1,109 @@
+"""Running `check` over one vault, several, or every vault in the subscription."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .arm import ArmBackend, VaultResource, normalized_url
+from .backend import BackendFactory
+from .checks import (
+    SEVERITIES,
+    CheckOptions,
+    Finding,
+    Fix,
+    VaultCheck,
+    plan_fixes,
+    secret_findings,
+    unreadable_secrets,
+    vault_findings,
+)
+from .errors import ForbiddenError, NotFoundError
+
+MAX_PARALLEL_VAULTS = 8
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    vault_urls: Sequence[str] = ()
+    all_vaults: bool = False
+    options: CheckOptions = field(default_factory=CheckOptions)
+    fix: bool = False
+    retention: int | None = None
+
+
+def select_vaults(arm: ArmBackend, request: CheckRequest) -> list[VaultResource]:
+    vaults = list(arm.list_vaults())
+    if request.all_vaults:
+        return vaults
+    by_url = {normalized_url(v.vault_url): v for v in vaults}
+    selected = []
+    for url in request.vault_urls:
+        vault = by_url.get(normalized_url(url))
+        if vault is None:
+            raise NotFoundError(
+                f"no vault with URL {url} in subscription {arm.subscription_id}",
+                hint="check the vault and --subscription; ARM lists only vaults you may read (Reader on the vault)",
+            )
+        if vault not in selected:
+            selected.append(vault)
+    return selected
+
+
+def apply_fixes(
+    arm: ArmBackend, vaults: list[VaultResource], fixes: dict[str, list[Fix]]
+) -> tuple[list[VaultResource], dict[str, list[str]]]:
+    """Apply each vault's fixes in one update; return the vaults as they are now, and what changed."""
+    updated, changes = [], {}
+    for vault in vaults:
+        planned = fixes.get(vault.id, [])
+        if not planned:
+            updated.append(vault)
+            continue
+        properties: dict[str, Any] = {}
+        for fix in planned:
+            properties.update(fix.properties)
+        updated.append(arm.update_vault(vault.id, properties))
+        changes[vault.id] = [fix.description for fix in planned]
+    return updated, changes
+
+
+def evaluate(vault: VaultResource, factory: BackendFactory, now: dt.datetime, options: CheckOptions) -> list[Finding]:
+    findings = vault_findings(vault)
+    try:
+        findings += secret_findings(vault, factory(vault.vault_url).list(), now, options)
+    except ForbiddenError as exc:
+        findings.append(unreadable_secrets(vault, exc.action or "forbidden"))
+    order = {severity: index for index, severity in enumerate(reversed(SEVERITIES))}
+    return sorted(findings, key=lambda f: (order[f.severity], f.rule, f.resource))
+
+
+def run_checks(
+    arm: ArmBackend,
+    factory: BackendFactory,
+    request: CheckRequest,
+    *,
+    now: dt.datetime,
+    confirm: Callable[[list[Fix]], None],
+    progress: Callable[[int], None] = lambda n: None,
+) -> list[VaultCheck]:
+    """Check the requested vaults (fixing first, after one confirmation, when asked)."""
+    vaults = select_vaults(arm, request)
+    changes: dict[str, list[str]] = {}
+    if request.fix:
+        plans = {v.id: plan_fixes(v, request.retention) for v in vaults}
+        planned = [fix for fixes in plans.values() for fix in fixes]
+        if planned:
+            confirm(planned)
+            vaults, changes = apply_fixes(arm, vaults, plans)
+
+    def one(vault: VaultResource) -> VaultCheck:
+        result = VaultCheck(vault, evaluate(vault, factory, now, request.options), changes.get(vault.id, []))
+        progress(1)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_VAULTS, len(vaults)))) as pool:
+        return list(pool.map(one, vaults))

@@ -1,0 +1,327 @@
+"""`kvctl check`: findings about a vault's settings and its secrets' hygiene, and the safe fixes.
+
+Rule ids are stable (scripts and SARIF consumers key on them); severities are FAIL, WARN, INFO.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .arm import VaultResource
+from .models import Secret
+
+SEVERITIES = ("INFO", "WARN", "FAIL")
+MAX_RETENTION = 90
+_ALL_SECRET_PERMISSIONS = {"get", "list", "set", "delete", "backup", "restore", "recover", "purge"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str
+    title: str
+    description: str
+
+
+RULES = {
+    rule.id: rule
+    for rule in (
+        Rule(
+            "KV001",
+            "FAIL",
+            "Soft delete is off",
+            "Without soft delete, a deleted secret is gone at once: an accident or an attacker cannot be undone.",
+        ),
+        Rule(
+            "KV002",
+            "FAIL",
+            "Purge protection is off",
+            "Without purge protection, anyone who may purge can erase deleted secrets before their retention ends.",
+        ),
+        Rule(
+            "KV003",
+            "WARN",
+            "Soft-delete retention is short",
+            "Deleted secrets can be recovered for fewer than 90 days.",
+        ),
+        Rule(
+            "KV004",
+            "WARN",
+            "The vault uses access policies, not RBAC",
+            "Access policies grant vault-wide rights outside Azure RBAC (no per-secret scope, no PIM, no deny).",
+        ),
+        Rule(
+            "KV005",
+            "WARN",
+            "An access policy grants every secret permission or purge",
+            "A principal that may purge (or do everything) can destroy secrets for good.",
+        ),
+        Rule(
+            "KV006",
+            "WARN",
+            "Public network access is open",
+            "The vault accepts requests from any network (public access enabled, firewall default Allow).",
+        ),
+        Rule(
+            "KV010",
+            "FAIL",
+            "An enabled secret has expired",
+            "Readers get a value that its owner declared no longer valid.",
+        ),
+        Rule(
+            "KV011", "WARN", "An enabled secret has no expiry", "Without an expiry date nothing prompts its rotation."
+        ),
+        Rule("KV012", "WARN", "A secret expires soon", "It expires within the --expiring-within window."),
+        Rule("KV013", "WARN", "A secret is old", "Its latest version is older than --max-age."),
+        Rule(
+            "KV020",
+            "INFO",
+            "Secrets could not be checked",
+            "The caller may not list the vault's secrets, so secret hygiene was not checked.",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    vault: str
+    resource: str
+    message: str
+    remedy: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.rule,
+            "severity": self.severity,
+            "vault": self.vault,
+            "resource": self.resource,
+            "message": self.message,
+            "remedy": self.remedy,
+        }
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    expiring_within: dt.timedelta = dt.timedelta(days=30)
+    max_age: dt.timedelta | None = None
+
+
+def _finding(rule_id: str, vault: VaultResource, resource: str, message: str, remedy: str) -> Finding:
+    return Finding(rule_id, RULES[rule_id].severity, vault.name, resource, message, remedy)
+
+
+def vault_findings(vault: VaultResource) -> list[Finding]:
+    """Findings from the vault's ARM properties."""
+    props = vault.properties
+    name = vault.name if vault.vault_url.lower().startswith(f"https://{vault.name.lower()}.") else vault.vault_url
+    found: list[Finding] = []
+    if props.get("enableSoftDelete") is False:
+        found.append(
+            _finding(
+                "KV001",
+                vault,
+                vault.id,
+                f"vault {name} has soft delete off",
+                f"kvctl check {name} --fix   (enables soft delete and purge protection; irreversible)",
+            )
+        )
+    if not props.get("enablePurgeProtection"):
+        found.append(
+            _finding(
+                "KV002",
+                vault,
+                vault.id,
+                f"vault {name} has purge protection off",
+                f"kvctl check {name} --fix   (or: az keyvault update --name {name} "
+                "--enable-purge-protection true; irreversible)",
+            )
+        )
+    retention = props.get("softDeleteRetentionInDays")
+    if props.get("enableSoftDelete") is not False and isinstance(retention, int) and retention < MAX_RETENTION:
+        found.append(
+            _finding(
+                "KV003",
+                vault,
+                vault.id,
+                f"vault {name} keeps deleted secrets for {retention} days",
+                f"kvctl check {name} --fix --retention {MAX_RETENTION}",
+            )
+        )
+    if not vault.rbac:
+        found.append(
+            _finding(
+                "KV004",
+                vault,
+                vault.id,
+                f"vault {name} uses access policies instead of RBAC",
+                "grant roles with `kvctl access grant`, then: az keyvault update --name "
+                f"{name} --enable-rbac-authorization true",
+            )
+        )
+        for policy in vault.access_policies:
+            granted = {str(p).lower() for p in (policy.get("permissions") or {}).get("secrets") or []}
+            if "all" in granted or "purge" in granted or granted >= _ALL_SECRET_PERMISSIONS:
+                oid = policy.get("objectId")
+                what = "purge" if "purge" in granted and "all" not in granted else "every secret permission"
+                found.append(
+                    _finding(
+                        "KV005",
+                        vault,
+                        f"{vault.id}/accessPolicies/{oid}",
+                        f"access policy for {oid} in vault {name} grants {what}",
+                        f"az keyvault set-policy --name {name} --object-id {oid} --secret-permissions get list",
+                    )
+                )
+    acls = props.get("networkAcls") or {}
+    if props.get("publicNetworkAccess", "Enabled") != "Disabled" and acls.get("defaultAction", "Allow") == "Allow":
+        found.append(
+            _finding(
+                "KV006",
+                vault,
+                vault.id,
+                f"vault {name} accepts requests from any network",
+                f"az keyvault update --name {name} --default-action Deny (and add network rules), "
+                "or --public-network-access Disabled",
+            )
+        )
+    return found
+
+
+def secret_findings(
+    vault: VaultResource, secrets: Iterable[Secret], now: dt.datetime, options: CheckOptions
+) -> list[Finding]:
+    """Hygiene findings for enabled secrets (disabled ones cannot be read, so they harm no reader)."""
+    found: list[Finding] = []
+    # A name finds a vault only in Azure's DNS; elsewhere (the emulator) the URL does.
+    target = vault.name if vault.vault_url.lower().startswith(f"https://{vault.name.lower()}.") else vault.vault_url
+    for secret in secrets:
+        attrs = secret.attributes
+        if attrs.enabled is False:
+            continue
+        resource = secret.id
+        name = secret.name
+        if attrs.expires is None:
+            found.append(
+                _finding(
+                    "KV011",
+                    vault,
+                    resource,
+                    f"secret {name} in {vault.name} has no expiry",
+                    f"kvctl rotate {name} --vault {target} --expires-in 90d",
+                )
+            )
+        elif attrs.expires <= now:
+            found.append(
+                _finding(
+                    "KV010",
+                    vault,
+                    resource,
+                    f"secret {name} in {vault.name} expired on {attrs.expires:%Y-%m-%d}",
+                    f"kvctl rotate {name} --vault {target}",
+                )
+            )
+        elif attrs.expires <= now + options.expiring_within:
+            days = (attrs.expires - now).days
+            found.append(
+                _finding(
+                    "KV012",
+                    vault,
+                    resource,
+                    f"secret {name} in {vault.name} expires in {days} days ({attrs.expires:%Y-%m-%d})",
+                    f"kvctl rotate {name} --vault {target}",
+                )
+            )
+        updated = attrs.created or attrs.updated
+        if options.max_age is not None and updated is not None and now - updated > options.max_age:
+            found.append(
+                _finding(
+                    "KV013",
+                    vault,
+                    resource,
+                    f"secret {name} in {vault.name} was last set {(now - updated).days} days ago",
+                    f"kvctl rotate {name} --vault {target}",
+                )
+            )
+    return found
+
+
+def unreadable_secrets(vault: VaultResource, reason: str) -> Finding:
+    return _finding(
+        "KV020",
+        vault,
+        vault.id,
+        f"could not list the secrets of {vault.name}: {reason}",
+        f"ask for 'Key Vault Reader' on vault {vault.name} to check secret hygiene too",
+    )
+
+
+def at_or_above(finding: Finding, threshold: str) -> bool:
+    return SEVERITIES.index(finding.severity) >= SEVERITIES.index(threshold)
+
+
+@dataclass(frozen=True)
+class Fix:
+    vault: str
+    resource_id: str
+    properties: dict[str, Any]
+    description: str
+    irreversible: bool
+
+
+def plan_fixes(vault: VaultResource, retention: int | None) -> list[Fix]:
+    """The safe changes for this vault: turn on soft delete and purge protection, raise retention
+    when asked. Nothing is ever deleted, disabled or lowered."""
+    props = vault.properties
+    fixes: list[Fix] = []
+    if props.get("enableSoftDelete") is False:
+        fixes.append(
+            Fix(
+                vault.name,
+                vault.id,
+                {"enableSoftDelete": True},
+                f"enable soft delete on {vault.name}",
+                irreversible=True,
+            )
+        )
+    if not props.get("enablePurgeProtection"):
+        fixes.append(
+            Fix(
+                vault.name,
+                vault.id,
+                {"enablePurgeProtection": True},
+                f"enable purge protection on {vault.name}",
+                irreversible=True,
+            )
+        )
+    current = props.get("softDeleteRetentionInDays")
+    if retention is not None and (not isinstance(current, int) or current < retention):
+        fixes.append(
+            Fix(
+                vault.name,
+                vault.id,
+                {"softDeleteRetentionInDays": retention},
+                f"raise soft-delete retention of {vault.name} from {current} to {retention} days",
+                irreversible=False,
+            )
+        )
+    return fixes
+
+
+@dataclass
+class VaultCheck:
+    vault: VaultResource
+    findings: list[Finding] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+
+
+def summary(findings: Iterable[Finding]) -> dict[str, int]:
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for finding in findings:
+        counts[finding.severity] += 1
+    return counts

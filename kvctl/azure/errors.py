@@ -7,6 +7,7 @@ from typing import Any
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
+    DecodeError,
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
@@ -124,6 +125,13 @@ def translate(exc: BaseException, *, what: str, where: str) -> KvctlError:
     """Map an SDK exception raised while doing `what` (e.g. "secret 'x'") at `where` (a vault)."""
     if isinstance(exc, KvctlError):
         return exc
+    if isinstance(exc, ValueError) and "challenge" in str(exc).lower():
+        return AuthenticationError(
+            f"{where} asked for a token for another resource; kvctl sent none",
+            hint="the vault URL may be wrong, or something between you and the vault is impersonating it",
+        )
+    if isinstance(exc, (DecodeError, ValueError, TypeError, AttributeError, KeyError)):
+        return invalid_answer(exc, where)
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) != 401:
         return AuthenticationError(
             summarize_credential_failure(str(exc.message or exc)),
@@ -171,6 +179,15 @@ def translate(exc: BaseException, *, what: str, where: str) -> KvctlError:
             hint="check the vault URL, your network and proxy; retries ran out",
         )
     return KvctlError(f"{type(exc).__name__}: {redact(str(exc))[:300]}")
+
+
+def invalid_answer(exc: BaseException, where: str) -> UnavailableError:
+    """The service answered something that is not what the API promises (truncated, not JSON, wrong shape)."""
+    kind = "an incomplete answer" if "IncompleteRead" in type(exc).__name__ else "an answer kvctl could not read"
+    return UnavailableError(
+        f"{where} sent {kind} ({type(exc).__name__})",
+        hint="a proxy or the service misbehaved; retry, and rerun with --debug to see the details",
+    )
 
 
 def _network_reason(exc: Any) -> str:

@@ -45,13 +45,19 @@ def client_options(settings: Settings, session: requests.Session) -> dict[str, A
     """Keyword arguments shared by every SDK client kvctl builds."""
     from azure.core.pipeline.transport import RequestsTransport
 
+    # Timeouts belong to the transport: given to a client that is handed its own transport, they
+    # would silently not apply.
+    transport = RequestsTransport(
+        session=session,
+        session_owner=False,
+        connection_timeout=min(settings.timeout, 10.0),
+        read_timeout=settings.timeout,
+    )
     return {
-        "transport": RequestsTransport(session=session, session_owner=False),
+        "transport": transport,
         "retry_total": settings.retries,
         "retry_status": settings.retries,  # azure-core's default of 3 gives up inside a throttle window
         "retry_backoff_factor": 0.5,
         "retry_backoff_max": 8,
-        "connection_timeout": min(settings.timeout, 10.0),
-        "read_timeout": settings.timeout,
         "logging_enable": False,  # request bodies (secret values) are never logged
     }

@@ -23,6 +23,10 @@ from .core.redaction import redact
 class Column:
     header: str
     get: Callable[[dict[str, Any]], Any]
+    style: Callable[[dict[str, Any]], str] | None = None  # a rich style, on terminals only
+
+
+_SEVERITY_STYLES = {"FAIL": "bold red", "WARN": "yellow", "INFO": "cyan"}
 
 
 def _short_time(value: Any) -> str:
@@ -54,7 +58,7 @@ ACCESS_COLUMNS = (
     Column("Level", lambda r: r["level"] + (f" {r['secret']}" if r.get("secret") else "")),
 )
 FINDING_COLUMNS = (
-    Column("Severity", lambda r: r["severity"]),
+    Column("Severity", lambda r: r["severity"], lambda r: _SEVERITY_STYLES.get(r["severity"], "")),
     Column("Id", lambda r: r["id"]),
     Column("Vault", lambda r: r["vault"]),
     Column("Finding", lambda r: r["message"]),
@@ -183,7 +187,7 @@ class Output:
         for column in columns:
             table.add_column(column.header)
         for row in rows:
-            table.add_row(*(Text(_cell(c.get(row))) for c in columns))
+            table.add_row(*(Text(_cell(c.get(row)), style=c.style(row) if c.style else "") for c in columns))
         console.print(table)
 
     def secrets(

@@ -56,7 +56,18 @@ def test_only_output_imports_rich_and_only_azure_imports_the_sdk():
             assert relative.startswith("kvctl/azure/"), relative
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["get", "--help"], ["completion", "bash"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["get", "--help"],
+        ["check", "--help"],
+        ["access", "grant", "--help"],
+        ["emulator", "--help"],
+        ["completion", "bash"],
+    ],
+)
 def test_help_version_and_completion_load_no_heavy_module(args):
     code = (
         "import sys, json\n"

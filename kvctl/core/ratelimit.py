@@ -44,12 +44,14 @@ class SlidingWindowLimiter:
         while True:
             with self._lock:
                 now = self._clock()
-                while self._stamps and self._stamps[0] <= now - self.window:
+                while self._stamps and self._stamps[0] + self.window <= now:
                     self._stamps.popleft()
                 if len(self._stamps) < self.limit:
                     self._stamps.append(now)
                     return waited
-                delay = self._stamps[0] + self.window - now
+                # At least a microsecond: float rounding could leave the oldest stamp a hair inside
+                # the window after sleeping exactly the difference, and the loop would never end.
+                delay = max(self._stamps[0] + self.window - now, 1e-6)
             # Sleep outside the lock so other threads can look too; whoever wakes first wins.
             self._sleep(delay)
             waited += delay

@@ -48,6 +48,22 @@ def test_no_window_ever_holds_more_than_the_limit(gaps, limit, window):
         assert len(inside) <= limit
 
 
+def test_float_rounding_cannot_make_it_wait_for_ever():
+    # Sleeping exactly (oldest + window - now) lands a hair short of the window's end with these.
+    clock = FakeClock()
+    clock.now = 1015.5019177957421
+
+    def sleep(seconds: float) -> None:
+        assert len(clock.sleeps) < 5, "waiting in a loop"
+        clock.sleep(seconds)
+
+    limiter = SlidingWindowLimiter(1, 17.552264690697243, clock=clock, sleep=sleep)
+    limiter.acquire()
+    clock.now = 1019.9137372879434
+    limiter.acquire()
+    assert clock.now >= 1015.5019177957421 + 17.552264690697243
+
+
 def test_the_default_is_the_services_write_limit_with_a_margin():
     limiter = SlidingWindowLimiter()
     assert limiter.limit == 300 and limiter.window > 10.0

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "purge": ("kvctl.cli.cmd_lifecycle:purge", "Permanently erase a deleted secret (asks first)."),
     "backup": ("kvctl.cli.cmd_lifecycle:backup", "Save a secret's protected backup blob to a file."),
     "restore": ("kvctl.cli.cmd_lifecycle:restore", "Restore a secret from a backup file."),
+    "rotate": ("kvctl.cli.cmd_rotate:rotate", "Rotate secrets safely: one, several, or every one that is due."),
     "emulator": ("kvctl.cli.cmd_emulator:emulator", "Run the local Key Vault + ARM + managed identity emulator."),
     "demo": ("kvctl.cli.cmd_demo:demo", "Start a throwaway emulator and tour the main commands against it."),
     "completion": ("kvctl.cli.cmd_completion:completion", "Print the shell completion script (bash, zsh, fish)."),

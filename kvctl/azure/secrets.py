@@ -103,11 +103,19 @@ class AzureSecretBackend:
         self._sleep(delay * (0.75 + random.random() / 2))
 
     def _write(self, what: str, send: Callable[[], T], took_effect: Callable[[], T | None]) -> T:
-        """Send a write with kvctl's retries; after a lost response, ask `took_effect` first."""
+        """Send a write with kvctl's retries; after a lost response, ask `took_effect` first. Until
+        that check has answered, the write is not sent again: it may have been done already."""
         last: BaseException | None = None
+        unsure = False  # a write may have taken effect, and no check has said whether it did
         for attempt in range(self.retries + 1):
             if attempt:
                 self._backoff(attempt - 1, last)
+            if unsure:
+                done, unsure = self._check(took_effect)
+                if done is not None:
+                    return done
+                if unsure:
+                    continue
             try:
                 return send()
             except KvctlError:
@@ -125,11 +133,19 @@ class AzureSecretBackend:
                 last = exc
             except ServiceResponseError as exc:  # sent, but the answer was lost
                 last = exc
-            done = self._quietly(took_effect)
+            done, unsure = self._check(took_effect)
             if done is not None:
                 return done
         assert last is not None
         raise translate(last, what=what, where=self.vault_url) from last
+
+    @staticmethod
+    def _check(took_effect: Callable[[], T | None]) -> tuple[T | None, bool]:
+        """(the result if the write took effect, whether that is still unknown)."""
+        try:
+            return took_effect(), False
+        except (KvctlError, HttpResponseError, ServiceRequestError, ServiceResponseError):
+            return None, True
 
     @staticmethod
     def _quietly(check: Callable[[], T | None]) -> T | None:

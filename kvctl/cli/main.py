@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "purge": ("kvctl.cli.cmd_lifecycle:purge", "Permanently erase a deleted secret (asks first)."),
     "backup": ("kvctl.cli.cmd_lifecycle:backup", "Save a secret's protected backup blob to a file."),
     "restore": ("kvctl.cli.cmd_lifecycle:restore", "Restore a secret from a backup file."),
+    "rotate": ("kvctl.cli.cmd_rotate:rotate", "Rotate secrets safely: one, several, or every one that is due."),
     "access": ("kvctl.cli.cmd_access:access", "Grant, revoke and list RBAC roles on a vault (idempotent)."),
     "check": ("kvctl.cli.cmd_check:check", "Check vault settings and secret hygiene (CI gate, SARIF, safe fixes)."),
     "emulator": ("kvctl.cli.cmd_emulator:emulator", "Run the local Key Vault + ARM + managed identity emulator."),

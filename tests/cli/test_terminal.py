@@ -30,6 +30,7 @@ def in_terminal(args: list[str], env: dict[str, str], answers: list[str] = (), t
     os.close(secondary)
     output = b""
     pending = list(answers)
+    answered = 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ready, _, _ = select.select([primary], [], [], 0.1)
@@ -41,8 +42,11 @@ def in_terminal(args: list[str], env: dict[str, str], answers: list[str] = (), t
             if not chunk:
                 break
             output += chunk
-            if pending and output.rstrip().endswith(b":"):
+            fresh = output[answered:].strip()
+            if pending and fresh.endswith(b":"):  # a prompt shown since the last answer
+                time.sleep(0.2)  # getpass flushes typed-ahead input when it sets up the terminal
                 os.write(primary, pending.pop(0).encode() + b"\n")
+                answered = len(output)
         elif process.poll() is not None:
             break
     process.wait(timeout=10)

@@ -1,0 +1,121 @@
+"""Running the user's commands for `kvctl rotate`: the apply command and `--from-command`.
+
+Both run as `/bin/sh -c COMMAND` (the text is the user's own). A secret value travels only
+through pipes: the new value goes to the apply command's stdin, `--from-command` hands its value
+back on stdout. Never in argv or the environment, where other users (`ps`, /proc) could read it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Protocol
+
+SHELL = "/bin/sh"
+# After the shell exits, how long to wait for its output pipes to close: a daemon the command
+# started may hold them open for ever, and kvctl must not hang on it.
+PIPE_GRACE_SECONDS = 2.0
+KILL_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    exit_code: int | None  # None: stopped after the timeout
+    stdout: bytes = field(default=b"", repr=False)  # only when captured; it may be a secret
+
+    @property
+    def timed_out(self) -> bool:
+        return self.exit_code is None
+
+    def describe(self) -> str:
+        if self.exit_code is None:
+            return "timed out and was stopped"
+        if self.exit_code < 0:
+            return f"was killed by signal {-self.exit_code}"
+        return f"exit {self.exit_code}"
+
+
+class CommandRunner(Protocol):
+    def __call__(
+        self, command: str, *, stdin: bytes, env: Mapping[str, str], timeout: float, capture: bool
+    ) -> CommandOutcome: ...
+
+
+class ShellRunner:
+    """Runs commands via /bin/sh; what they print (stdout unless captured, and stderr) is relayed
+    line by line to `relay`, which the CLI points at its own stderr."""
+
+    def __init__(self, relay: Callable[[bytes], None]) -> None:
+        self.relay = relay
+
+    def __call__(
+        self, command: str, *, stdin: bytes, env: Mapping[str, str], timeout: float, capture: bool
+    ) -> CommandOutcome:
+        process = subprocess.Popen(
+            [SHELL, "-c", command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env),
+            process_group=0,  # its own group, so a timeout stops the command and all it started
+        )
+        captured: list[bytes] = []
+        assert process.stdout is not None and process.stderr is not None
+        readers = [
+            _reader(process.stdout, captured.append if capture else self.relay),
+            _reader(process.stderr, self.relay),
+        ]
+        try:
+            _feed(process, stdin)
+            try:
+                code: int | None = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _stop(process)
+                code = None
+        except BaseException:
+            _stop(process)  # Ctrl-C or any failure in kvctl: leave nothing running behind
+            raise
+        for reader in readers:
+            reader.join(PIPE_GRACE_SECONDS)
+        return CommandOutcome(code, b"".join(captured) if capture else b"")
+
+
+def _reader(stream: IO[bytes], sink: Callable[[bytes], None]) -> threading.Thread:
+    def pump() -> None:
+        with stream:
+            for line in iter(stream.readline, b""):
+                sink(line)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
+
+
+def _feed(process: subprocess.Popen[bytes], data: bytes) -> None:
+    assert process.stdin is not None
+    try:
+        process.stdin.write(data)
+    except BrokenPipeError:
+        pass  # the command did not read its stdin; its exit code tells the rest
+    finally:
+        try:
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    for sig, grace in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue

@@ -1,0 +1,353 @@
+"""Rotating a secret: a new version with a new value that can never be lost.
+
+The order of steps is the guarantee:
+
+1. read the current version (metadata only) and work out the new version's content type, tags
+   and expiry; refuse what cannot work before anything has a new value;
+2. get the new value, and save it in a recovery file (0600) before anyone else sees it;
+3. run the apply command (new value on stdin); if it fails, stop: the vault is unchanged;
+4. write the new version, tagged with a fresh rotation id. After a failed or unanswered write,
+   look for that id before concluding anything, so a write is never made twice;
+5. only when the vault has the new version, remove the recovery file. Otherwise the file stays,
+   and `resume` finishes the write later (never re-running the apply command).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import recovery, validate
+from .backend import BackendFactory, SecretBackend
+from .clouds import Cloud
+from .errors import ConflictError, ExitCode, KvctlError, UsageError
+from .hooks import CommandRunner
+from .models import Secret, iso
+from .ratelimit import VaultWriteLimits
+from .recovery import RecoveryRecord
+from .redaction import redact, register
+from .refs import SecretRef, vault_url
+from .secrets import list_versions
+
+ROTATION_TAG = "kvctl-rotation-id"
+DEFAULT_HOOK_TIMEOUT = 300.0
+
+ValueSource = Callable[[SecretRef, Secret], str]
+"""Gives the new value for a secret, given its current version."""
+
+
+class RotationError(KvctlError):
+    """A rotation step failed; the exit code is that of the cause (1 for the apply command)."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: ExitCode = ExitCode.UNEXPECTED) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class RotationOptions:
+    expires_in: dt.timedelta | None = None
+    apply_command: str | None = None
+    hook_timeout: float = DEFAULT_HOOK_TIMEOUT
+    disable_previous: bool = False
+    keep: int = 0
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    vault_url: str
+    name: str
+    status: str  # rotated | resumed | would-rotate | failed
+    old_version: str | None = None
+    new_version: str | None = None
+    new_id: str | None = None
+    expires: dt.datetime | None = None
+    rotation_id: str | None = None
+    disabled_versions: tuple[str, ...] = ()
+    recovery_file: str | None = None
+    error: KvctlError | None = field(default=None, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "vaultUrl": self.vault_url,
+            "status": self.status,
+            "oldVersion": self.old_version,
+            "newVersion": self.new_version,
+            "id": self.new_id,
+            "expires": iso(self.expires),
+            "rotationId": self.rotation_id,
+            "disabledVersions": list(self.disabled_versions),
+            "recoveryFile": self.recovery_file,
+            "error": self.error.message if self.error else None,
+        }
+
+
+def rotation_tags(current: dict[str, str] | None, rotation_id: str) -> dict[str, str]:
+    """The current tags, with this rotation's id replacing any earlier one."""
+    tags = {k: v for k, v in (current or {}).items() if k != ROTATION_TAG}
+    tags[ROTATION_TAG] = rotation_id
+    if len(tags) > validate.MAX_TAGS:
+        raise UsageError(
+            f"the secret has {len(tags) - 1} tags; with {ROTATION_TAG} that is more than Key Vault's "
+            f"{validate.MAX_TAGS}",
+            hint=f"remove a tag first (kvctl rotate marks each new version with {ROTATION_TAG})",
+        )
+    return tags
+
+
+def carried_expiry(current: Secret, now: dt.datetime, expires_in: dt.timedelta | None) -> dt.datetime | None:
+    """--expires-in from now; else the current version's validity period (exp - created) from now.
+    Whole seconds, as the service keeps them."""
+    if expires_in is not None:
+        return (now + expires_in).replace(microsecond=0)
+    expires, created = current.attributes.expires, current.attributes.created
+    if expires is None or created is None or expires <= created:
+        return None
+    return (now + (expires - created)).replace(microsecond=0)
+
+
+def find_rotation(backend: SecretBackend, name: str, rotation_id: str) -> Secret | None:
+    """The version carrying this rotation id, if the vault has one (newest versions first)."""
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    versions = sorted(backend.list_versions(name), key=lambda v: v.attributes.created or epoch, reverse=True)
+    return next((v for v in versions if (v.tags or {}).get(ROTATION_TAG) == rotation_id), None)
+
+
+@dataclass
+class Rotator:
+    """Rotates secrets with its collaborators: backends, recovery directory, command runner, clock."""
+
+    factory: BackendFactory
+    runner: CommandRunner
+    env: Mapping[str, str]
+    now: Callable[[], dt.datetime]
+    recovery_dir: Path | None = None  # needed unless dry run
+    limits: VaultWriteLimits = field(default_factory=VaultWriteLimits)
+    new_rotation_id: Callable[[], str] = lambda: secrets.token_hex(16)
+
+    def rotate(self, ref: SecretRef, source: ValueSource, options: RotationOptions) -> RotationResult:
+        """Rotate one secret. Failures come back in the result, so bulk work can go on."""
+        try:
+            return self._rotate(ref, source, options)
+        except RotationFailed as failed:
+            return failed.result
+        except KvctlError as exc:
+            return RotationResult(ref.vault_url, ref.name, "failed", error=exc)
+
+    def resume(self, path: Path, options: RotationOptions, cloud: Cloud, *, force: bool = False) -> RotationResult:
+        """Finish a rotation from its recovery file: write the value unless the vault has it already.
+        Never runs the apply command: it ran (or was not asked for) when the file was made."""
+        record = recovery.load(path)
+        # The file is input like any other: it must not send a token to a host that is not a vault.
+        if vault_url(record.vault_url, cloud) != record.vault_url.lower().rstrip("/"):
+            raise UsageError(f"{path} names an unusual vault URL {record.vault_url!r}")
+        validate.secret_name(record.name)
+        validate.secret_value(record.value)
+        backend = self.factory(record.vault_url)
+        versions = list_versions(self.factory, SecretRef(record.vault_url, record.name))
+        found = next((v for v in versions if (v.tags or {}).get(ROTATION_TAG) == record.rotation_id), None)
+        status = "already-stored" if found is not None else "resumed"
+        if found is None:
+            newest = versions[0]
+            if not force and record.old_version and newest.version != record.old_version:
+                raise ConflictError(
+                    f"'{record.name}' has a newer version ({newest.version}) than the one this rotation "
+                    f"replaced ({record.old_version}); writing the saved value would replace it",
+                    hint=f"check which value the target system uses; --force writes it anyway; {path} is kept",
+                )
+            try:
+                found = self._write(backend, record, fresh=False)
+            except Exception as raw:  # noqa: BLE001 - whatever went wrong, the file's path must be told
+                exc = _as_kvctl_error(raw)
+                raise RotationError(
+                    f"could not store the new version of '{record.name}' in {record.vault_url}: {exc.message}",
+                    hint=f"the value is still saved in {path}; try again later: kvctl rotate --resume {path}",
+                    exit_code=exc.exit_code,
+                ) from exc
+        recovery.remove(path)
+        result = self._result(record, found, status, None)
+        return self._finish(backend, result, options)
+
+    # -- the steps -------------------------------------------------------------------------------
+
+    def _rotate(self, ref: SecretRef, source: ValueSource, options: RotationOptions) -> RotationResult:
+        if ref.version:
+            raise UsageError("rotate makes a new version; name the secret without a version", hint=f"use {ref.name}")
+        current = list_versions(self.factory, ref)[0]
+        if current.managed:
+            raise UsageError(
+                f"'{ref.name}' is managed by a Key Vault certificate", hint="rotate the certificate instead"
+            )
+        rotation_id = self.new_rotation_id()
+        tags = rotation_tags(current.tags, rotation_id)
+        now = self.now()
+        expires = carried_expiry(current, now, options.expires_in)
+        planned = RotationResult(
+            ref.vault_url, ref.name, "would-rotate", current.version, expires=expires, rotation_id=rotation_id
+        )
+        if options.dry_run:
+            return planned
+        value = source(ref, current)
+        register(value)
+        validate.secret_value(value)
+        if not value:
+            raise UsageError(f"the new value for '{ref.name}' is empty")
+        record = RecoveryRecord(
+            ref.vault_url, ref.name, value, rotation_id, current.content_type, tags, expires, current.version, now
+        )
+        if self.recovery_dir is None:
+            raise UsageError("no recovery directory")
+        path = recovery.save(self.recovery_dir, record)
+        if options.apply_command:
+            self._apply(options, record, path, planned)
+        backend = self.factory(ref.vault_url)
+        try:
+            written = self._write(backend, record, fresh=True)
+        except Exception as raw:  # noqa: BLE001 - whatever went wrong, the file's path must be told
+            exc = _as_kvctl_error(raw)
+            applied = " (the apply command has already applied it)" if options.apply_command else ""
+            error = RotationError(
+                f"could not store the new version of '{ref.name}' in {ref.vault_url}: {exc.message}. "
+                f"The new value{applied} is saved in {path}",
+                hint=f"once the vault is reachable: kvctl rotate --resume {path}",
+                exit_code=exc.exit_code,
+            )
+            raise RotationFailed(_failed(planned, error, str(path))) from exc
+        recovery.remove(path)
+        return self._finish(backend, self._result(record, written, "rotated", None), options)
+
+    def _apply(self, options: RotationOptions, record: RecoveryRecord, path: Path, planned: RotationResult) -> None:
+        assert options.apply_command is not None
+        env = {
+            **self.env,
+            "KVCTL_SECRET_NAME": record.name,
+            "KVCTL_SECRET_VERSION_OLD": record.old_version or "",
+            "KVCTL_VAULT_URL": record.vault_url,
+        }
+        outcome = self.runner(
+            options.apply_command,
+            stdin=record.value.encode("utf-8"),
+            env=env,
+            timeout=options.hook_timeout,
+            capture=False,
+        )
+        if outcome.exit_code == 0:
+            return
+        if outcome.timed_out:
+            # It may have applied the value before it was stopped: keep the value, just in case.
+            error = RotationError(
+                f"the apply command for '{record.name}' timed out after {options.hook_timeout:g} s and was "
+                f"stopped; the vault is unchanged. In case the target took the new value, it is saved in {path}",
+                hint=f"if the target uses the new value now: kvctl rotate --resume {path}; else delete {path}",
+            )
+            raise RotationFailed(_failed(planned, error, str(path)))
+        recovery.remove(path)
+        error = RotationError(
+            f"the apply command for '{record.name}' failed ({outcome.describe()}); the vault is unchanged",
+            hint="its output is above; the rotation can simply be run again",
+        )
+        raise RotationFailed(_failed(planned, error, None))
+
+    def _write(self, backend: SecretBackend, record: RecoveryRecord, *, fresh: bool) -> Secret:
+        """Write the new version once. The backend retries and checks lost answers itself; here the
+        rotation id is the final word on whether a write happened."""
+        if not fresh:
+            found = find_rotation(backend, record.name, record.rotation_id)
+            if found is not None:
+                return found
+        self.limits.for_vault(backend.vault_url).acquire()
+        try:
+            return backend.set(
+                record.name,
+                record.value,
+                content_type=record.content_type,
+                tags=record.tags,
+                expires=record.expires,
+            ).without_value()
+        except Exception as exc:
+            try:
+                found = find_rotation(backend, record.name, record.rotation_id)
+            except Exception:  # noqa: BLE001 - the vault may still be unreachable; the write's error says it
+                found = None
+            if found is not None:
+                return found
+            if isinstance(exc, ConflictError):
+                raise ConflictError(
+                    f"'{record.name}' was deleted meanwhile (deleted but recoverable)", hint=exc.hint
+                ) from exc
+            raise
+
+    def _finish(self, backend: SecretBackend, result: RotationResult, options: RotationOptions) -> RotationResult:
+        if not options.disable_previous or result.new_version is None:
+            return result
+        disabled: list[str] = []
+        try:
+            for version in older_enabled(backend, result.name, result.new_version, options.keep):
+                backend.update(result.name, version, enabled=False)
+                disabled.append(version)
+        except KvctlError as exc:
+            error = RotationError(
+                f"rotated '{result.name}' to version {result.new_version}, but could not disable the older "
+                f"versions ({len(disabled)} done): {exc.message}",
+                hint=exc.hint or f"kvctl versions {result.name} shows which are still enabled",
+                exit_code=exc.exit_code,
+            )
+            return _replace(result, disabled_versions=tuple(disabled), error=error)
+        return _replace(result, disabled_versions=tuple(disabled))
+
+    @staticmethod
+    def _result(record: RecoveryRecord, written: Secret, status: str, path: str | None) -> RotationResult:
+        return RotationResult(
+            record.vault_url,
+            record.name,
+            status,
+            record.old_version,
+            written.version,
+            written.id,
+            written.attributes.expires,
+            record.rotation_id,
+            recovery_file=path,
+        )
+
+
+def older_enabled(backend: SecretBackend, name: str, new_version: str, keep: int) -> list[str]:
+    """Enabled versions older than `new_version`, except the newest `keep` of them."""
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    # Oldest first; versions made in the same second keep the service's (creation) order.
+    indexed = sorted(enumerate(backend.list_versions(name)), key=lambda iv: (iv[1].attributes.created or epoch, iv[0]))
+    ordered = [v for _, v in indexed]
+    position = next((i for i, v in enumerate(ordered) if v.version == new_version), len(ordered))
+    older = [v.version for v in reversed(ordered[:position]) if v.attributes.enabled and v.version]
+    return older[keep:]
+
+
+class RotationFailed(Exception):
+    """Internal: carries a failed result (with what is known so far) out of the steps."""
+
+    def __init__(self, result: RotationResult) -> None:
+        super().__init__(result.name)
+        self.result = result
+
+
+def _failed(planned: RotationResult, error: KvctlError, recovery_file: str | None) -> RotationResult:
+    return _replace(planned, status="failed", recovery_file=recovery_file, error=error)
+
+
+def _replace(result: RotationResult, **changes: Any) -> RotationResult:
+    return replace(result, **changes)
+
+
+def _as_kvctl_error(exc: Exception) -> KvctlError:
+    if isinstance(exc, KvctlError):
+        return exc
+    return KvctlError(f"unexpected error: {type(exc).__name__}: {redact(str(exc))[:300]}")

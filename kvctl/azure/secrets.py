@@ -224,7 +224,10 @@ class AzureSecretBackend:
             )
 
         def took_effect() -> Secret | None:
-            latest = self.client.get_secret(name)
+            try:
+                latest = self.client.get_secret(name)
+            except ResourceNotFoundError:
+                return None  # a definite answer: a new secret that was not written
             created = latest.properties.created_on
             same = (
                 latest.value == value

@@ -11,6 +11,7 @@ value, so a duplicate version (a write sent twice) is visible in the final state
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
 import time
@@ -20,10 +21,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from kvctl.azure.clients import AzureClients
-from kvctl.core import access, secrets
+from kvctl.core import access, recovery, secrets
 from kvctl.core.errors import KvctlError
+from kvctl.core.hooks import ShellRunner
 from kvctl.core.refs import SecretRef
 from kvctl.core.roles import find_role
+from kvctl.core.rotation import ROTATION_TAG, RotationOptions, Rotator
+from kvctl.core.rotation_bulk import fixed_source
 from kvctl.core.settings import Settings
 
 pytestmark = pytest.mark.faults
@@ -56,7 +60,16 @@ def _record(ledger: Ledger, operation: str, fn, *args, **kwargs):
     return result, None
 
 
-def _worker(index: int, clients: AzureClients, vault: str, app_oid: str, ledger: Ledger, count: int) -> None:
+def _rotate(rotator: Rotator, ref: SecretRef, value: str):
+    result = rotator.rotate(ref, fixed_source(value), RotationOptions())
+    if result.error is not None:
+        raise result.error
+    return result
+
+
+def _worker(
+    index: int, clients: AzureClients, vault: str, app_oid: str, ledger: Ledger, count: int, rotator: Rotator
+) -> None:
     rng = random.Random(index)
     names = [f"w{index}-s{j}" for j in range(SECRETS_PER_WORKER)]
     factory = clients.secrets
@@ -75,10 +88,16 @@ def _worker(index: int, clients: AzureClients, vault: str, app_oid: str, ledger:
             _, error = _record(ledger, "set", secrets.set_secret, factory, ref, value, secrets.SecretProperties())
             if error is None:
                 ledger.acknowledged[name].append(value)
-        elif roll < 0.80:
+        elif roll < 0.70:
             got, _ = _record(ledger, "get", secrets.get_secret, factory, ref)
             if got is not None:
                 assert got.value in ledger.attempted[name], "a read returned a value nobody wrote"
+        elif roll < 0.80:
+            value = f"{name}-r{step}-{rng.getrandbits(48):012x}"
+            ledger.attempted[name].append(value)
+            _, error = _record(ledger, "rotate", _rotate, rotator, ref, value)
+            if error is None:
+                ledger.acknowledged[name].append(value)
         elif roll < 0.90:
             _, error = _record(ledger, "delete", secrets.delete_secret, factory, ref)
             if error is None:
@@ -105,7 +124,7 @@ def _worker(index: int, clients: AzureClients, vault: str, app_oid: str, ledger:
                 break
 
 
-def test_no_acknowledged_write_is_lost_and_nothing_is_written_twice(fresh_emulator):
+def test_no_acknowledged_write_is_lost_and_nothing_is_written_twice(fresh_emulator, tmp_path):
     emulator = fresh_emulator(
         "--fault-rate",
         "0.1",
@@ -132,6 +151,13 @@ def test_no_acknowledged_write_is_lost_and_nothing_is_written_twice(fresh_emulat
         concurrency=WORKERS,
     )
     clients = AzureClients(settings)
+    rotator = Rotator(
+        clients.secrets,
+        ShellRunner(relay=lambda _: None),
+        {},
+        lambda: dt.datetime.now(dt.UTC),
+        recovery_dir=recovery.prepare_dir(tmp_path / "recovery"),
+    )
     ledgers = [Ledger() for _ in range(WORKERS)]
     started = time.monotonic()
     threads = [
@@ -144,6 +170,7 @@ def test_no_acknowledged_write_is_lost_and_nothing_is_written_twice(fresh_emulat
                 emulator.identity("app")["objectId"],
                 ledgers[i],
                 OPERATIONS // WORKERS,
+                rotator,
             ),
         )
         for i in range(WORKERS)
@@ -175,6 +202,10 @@ def test_no_acknowledged_write_is_lost_and_nothing_is_written_twice(fresh_emulat
                 assert stored[-1] in attempted[attempted.index(ledger.acknowledged[name][-1]) :], (
                     "the latest version is the last acknowledged write or a later attempt"
                 )
+    rotation_ids = [
+        v["tags"][ROTATION_TAG] for s in state.values() for v in s["versions"] if (v["tags"] or {}).get(ROTATION_TAG)
+    ]
+    duplicates += len(rotation_ids) - len(set(rotation_ids))
     failure_codes = Counter(code for ledger in ledgers for _, code, _ in ledger.failures)
     print(
         f"\nfault suite: {operations} operations in {took:.0f}s; emulator served {counters['requests']} requests, "
@@ -182,6 +213,7 @@ def test_no_acknowledged_write_is_lost_and_nothing_is_written_twice(fresh_emulat
         f"{counters['throttled']} throttled; failures reported by exit code {dict(failure_codes)}; "
         f"values lost {lost}, duplicate versions {duplicates}, unknown values {strangers}; {dict(outcomes)}"
     )
+    assert outcomes["rotate ok"] > 50
     assert operations >= 1000
     assert lost == 0 and duplicates == 0 and strangers == 0
     assert set(failure_codes) <= DOCUMENTED

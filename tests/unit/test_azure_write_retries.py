@@ -68,3 +68,36 @@ def test_when_no_check_ever_answers_the_write_is_still_sent_once():
     with pytest.raises(UnavailableError):
         backend(client, retries=3).set("db", "v1")
     assert client.set_calls == 1
+
+
+class NewSecretClient:
+    """The first write of a new secret fails before reaching the service, but looks lost (a reset);
+    the check then finds no secret at all (404), which is a definite "not written"."""
+
+    def __init__(self) -> None:
+        self.inner = StubClient(get_failures=0)
+        self.set_calls = 0
+
+    def set_secret(self, name, value, **kwargs):
+        self.set_calls += 1
+        if self.set_calls == 1:
+            raise ServiceResponseError("connection reset before the work")
+        try:
+            self.inner.set_secret(name, value, **kwargs)
+        except ServiceResponseError:
+            pass
+        return self.inner.stored[-1]
+
+    def get_secret(self, name, version=None):
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if not self.inner.stored:
+            raise ResourceNotFoundError("SecretNotFound")
+        return self.inner.stored[-1]
+
+
+def test_a_new_secret_not_found_by_the_check_is_written_again():
+    client = NewSecretClient()
+    secret = backend(client).set("fresh", "v1")
+    assert client.set_calls == 2, "404 from the check means the write did not happen: send it again"
+    assert secret.value == "v1"

@@ -4,31 +4,33 @@ an extra trusted CA added to (not replacing) the usual trust store, timeouts and
 from __future__ import annotations
 
 import ssl
+import threading
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from urllib3.util.ssl_ import create_urllib3_context
 
 from ..core.settings import Settings
 
 
 class _TrustAdapter(HTTPAdapter):
-    """An adapter whose connections share one TLS context: requests' CA bundle (certifi), plus,
-    with `ca_file`, the system's CAs and that one (e.g. the emulator's).
+    """An adapter whose connections share one TLS context, each CA bundle loaded into it once.
 
-    requests would otherwise hand every new connection the CA bundle's path, and urllib3 then
-    parses the whole bundle again for each (~25 ms of CPU per connection): with a pool of 20 for
-    bulk work, that was most of the client's CPU time. The trust is the same, loaded once.
+    requests hands every new connection the path of the bundle to trust (certifi, or
+    REQUESTS_CA_BUNDLE), and urllib3 then parses the whole bundle again for each (~25 ms of CPU
+    per connection; a bulk fetch opens up to concurrency + 4). The trust is the same: the bundle
+    requests chose, plus, with `ca_file`, the system's CAs and that one (e.g. the emulator's).
     """
 
     def __init__(self, ca_file: str | None, **kwargs: Any) -> None:
         if ca_file:
             self._context = ssl.create_default_context()
-            self._context.load_verify_locations(cafile=DEFAULT_CA_BUNDLE_PATH)
             self._context.load_verify_locations(cafile=ca_file)
         else:
-            self._context = ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH)
+            self._context = create_urllib3_context()  # what urllib3 itself would use
+        self._loaded: set[tuple[str | None, str | None]] = set()
+        self._lock = threading.Lock()
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -41,9 +43,14 @@ class _TrustAdapter(HTTPAdapter):
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         super().cert_verify(conn, url, verify, cert)
-        if verify is True and url.lower().startswith("https"):
-            conn.ca_certs = None  # already in the shared context
-            conn.ca_cert_dir = None
+        bundle = (conn.ca_certs, conn.ca_cert_dir)
+        if bundle == (None, None):
+            return
+        with self._lock:
+            if bundle not in self._loaded:
+                self._context.load_verify_locations(cafile=bundle[0], capath=bundle[1])
+                self._loaded.add(bundle)
+        conn.ca_certs = conn.ca_cert_dir = None  # in the shared context now
 
 
 def make_session(settings: Settings) -> requests.Session:

@@ -12,6 +12,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.ssl_ import create_urllib3_context
 
 from ..core.settings import Settings
+from ..core.throttle import ThrottleGate
 
 
 class _TrustAdapter(HTTPAdapter):
@@ -74,3 +75,21 @@ def client_options(settings: Settings, session: requests.Session) -> dict[str, A
         "read_timeout": settings.timeout,
         "logging_enable": False,  # request bodies (secret values) are never logged
     }
+
+
+def throttle_hooks(gate: ThrottleGate) -> dict[str, Any]:
+    """SDK hooks that run for every attempt, retries included (they sit inside the retry policy):
+    each request first waits out the gate's pause, and each 429 starts one."""
+
+    def on_request(request: Any) -> None:
+        gate.wait()
+
+    def on_response(response: Any) -> None:
+        status = response.http_response.status_code
+        if status == 429:
+            header = response.http_response.headers.get("Retry-After") or ""
+            gate.throttled(float(header) if header.isdigit() else None)
+        elif status < 400:
+            gate.succeeded()
+
+    return {"raw_request_hook": on_request, "raw_response_hook": on_response}

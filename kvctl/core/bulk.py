@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .backend import BackendFactory
-from .errors import KvctlError, PartialFailure
+from .errors import KvctlError, PartialFailure, UnavailableError
 from .models import Secret
 from .refs import SecretRef
 from .secrets import ListFilter, get_secret, list_secrets
@@ -80,7 +80,7 @@ def fetch_bulk(
     and referenced is fetched once. If any get fails, one error names every failure.
     """
     futures: dict[tuple[str, str, str | None], Future[Secret]] = {}
-    names: dict[tuple[str, str, str | None], str] = {}
+    by_key: dict[tuple[str, str, str | None], SecretRef] = {}
     listed: dict[tuple[str, str, str | None], None] = {}  # ordered, without repeats
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
 
@@ -90,7 +90,7 @@ def fetch_bulk(
                 if on_fetched is not None:
                     future.add_done_callback(lambda _: on_fetched(1))
                 futures[ref.key] = future
-                names[ref.key] = ref.name
+                by_key[ref.key] = ref
             return ref.key
 
         wanted = [submit(ref) for ref in refs]
@@ -102,12 +102,23 @@ def fetch_bulk(
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         results: dict[tuple[str, str, str | None], Secret] = {}
-        failures: list[tuple[str, KvctlError]] = []
+        failed: dict[tuple[str, str, str | None], KvctlError] = {}
         for key, future in futures.items():
             try:
                 results[key] = future.result()
             except KvctlError as exc:
-                failures.append((names[key], exc))
+                failed[key] = exc
+    # Throttled after the SDK's retries while many requests competed for the vault's budget:
+    # one more try each, one at a time. A vault that is down fails the first of these again,
+    # and then the rest are not tried (each try can take the whole retry schedule).
+    for key in [k for k, exc in failed.items() if isinstance(exc, UnavailableError)]:
+        try:
+            results[key] = get_secret(factory, by_key[key])
+            del failed[key]
+        except KvctlError as exc:
+            failed[key] = exc
+            break
+    failures = [(by_key[key].name, exc) for key, exc in failed.items()]
     if failures:
         raise partial_failure(failures, len(futures))
     return BulkValues([results[k] for k in listed], [results[k] for k in wanted], len(futures))

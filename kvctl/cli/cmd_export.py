@@ -23,13 +23,14 @@ pass_app = click.make_pass_decorator(AppContext, ensure=True)
 def export(app: AppContext, prefix: str | None, tags: tuple[str, ...], fmt: str, file_path: str | None) -> None:
     """Every enabled secret's current value as environment variables, fetched concurrently.
 
-    \b
-    Variable names: upper-case, '-' -> '_', the --prefix (and a '-' after it) stripped:
-    with --prefix myapp-, secret myapp-db-password becomes DB_PASSWORD.
+    Variable names are upper-case with '-' -> '_', and the --prefix (and a '-' after it) is
+    stripped: with --prefix myapp-, secret myapp-db-password becomes DB_PASSWORD.
+
     \b
       --format dotenv  DB_PASSWORD='value' lines (any value reads back exactly)
       --format shell   export DB_PASSWORD='value' lines, for eval
       --format json    {"DB_PASSWORD": "value", ...}
+
     If any value cannot be fetched, nothing is written and every failure is listed.
     """
     import datetime as dt

@@ -28,7 +28,7 @@ class _DashDashCommand(click.Command):
         return rest
 
 
-@click.command("run", cls=_DashDashCommand)
+@click.command("run", cls=_DashDashCommand, options_metavar="[OPTIONS] -- CMD [ARGS]...")
 @click.option(
     "--env-file",
     "env_files",
@@ -39,7 +39,7 @@ class _DashDashCommand(click.Command):
 @click.option("--env", "env_refs", multiple=True, metavar="VAR=REF", help="Set VAR to a secret's value (repeatable).")
 @click.option("--prefix", help="Every enabled secret whose name starts with this, as PREFIX-stripped VAR names.")
 @click.option("--pristine", is_flag=True, help="Start from an empty environment (keeps only PATH, HOME and a few).")
-@global_options()
+@global_options(exclude=("output",))
 @pass_app
 def run(
     app: AppContext,
@@ -83,7 +83,8 @@ def run(
     listing = None
     if prefix is not None:
         listing = Listing(settings.require_vault_url(), ListFilter(prefix=prefix), dt.datetime.now(dt.UTC))
-    resolved = resolve(app.factory, entries, listing, prefix, concurrency=settings.concurrency)
+    with app.output.progress("fetching secrets", None) as advance:
+        resolved = resolve(app.factory, entries, listing, prefix, concurrency=settings.concurrency, on_fetched=advance)
     if listing is not None and not resolved.matched:
         app.output.warn(f"no enabled secret in {listing.vault_url} starts with {prefix!r}")
     env, overridden = child_environment(os.environ, resolved.variables, pristine=pristine)

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 from ..core.clouds import host_of, is_loopback
 from ..core.errors import KvctlError
 from ..core.settings import Settings
+from ..core.throttle import ThrottleGate
 from .credentials import GuardedCredential, build_credential, resolve_mode, token_claims
 from .errors import translate
 from .secrets import AzureSecretBackend
-from .transport import client_options, make_session
+from .transport import client_options, make_session, throttle_hooks
 
 if TYPE_CHECKING:
     from .arm import AzureArm
@@ -55,6 +56,7 @@ class AzureClients:
             self.credential(vault_url),
             verify_challenge_resource=not loopback,  # a loopback host can never match the challenge
             **self._options(),
+            **throttle_hooks(ThrottleGate()),  # throttling is per vault
         )
         backend = AzureSecretBackend(client, vault_url, self.settings.retries)
         with self._lock:

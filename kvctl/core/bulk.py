@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import datetime as dt
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from .backend import BackendFactory
-from .errors import KvctlError, PartialFailure
+from .errors import KvctlError, PartialFailure, UnavailableError
 from .models import Secret
 from .refs import SecretRef
-from .secrets import get_secret
+from .secrets import ListFilter, get_secret, list_secrets
 
 
 def fetch_values(factory: BackendFactory, refs: Sequence[SecretRef], *, concurrency: int) -> list[Secret]:
@@ -45,3 +47,78 @@ def partial_failure(failures: list[tuple[str, KvctlError]], total: int) -> Parti
         failures,
         hint="nothing was written; fix or leave out the secrets above",
     )
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every secret of one vault that passes `filters` (disabled ones are skipped by default)."""
+
+    vault_url: str
+    filters: ListFilter
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class BulkValues:
+    matched: list[Secret]  # the listed secrets with their values, in the service's list order
+    referenced: list[Secret]  # the values of the references, in the order given
+    count: int  # distinct secrets fetched
+
+
+def fetch_bulk(
+    factory: BackendFactory,
+    refs: Sequence[SecretRef] = (),
+    *,
+    listing: Listing | None = None,
+    concurrency: int,
+    on_fetched: Callable[[int], None] | None = None,
+) -> BulkValues:
+    """Values of `refs` and of every secret `listing` finds, all or nothing.
+
+    The list is paged in this thread while a bounded pool fetches each value as soon as its name
+    arrives, so fetching every value costs little more than listing them. A secret both listed
+    and referenced is fetched once. If any get fails, one error names every failure.
+    """
+    futures: dict[tuple[str, str, str | None], Future[Secret]] = {}
+    by_key: dict[tuple[str, str, str | None], SecretRef] = {}
+    listed: dict[tuple[str, str, str | None], None] = {}  # ordered, without repeats
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+
+        def submit(ref: SecretRef) -> tuple[str, str, str | None]:
+            if ref.key not in futures:
+                future = pool.submit(get_secret, factory, ref)
+                if on_fetched is not None:
+                    future.add_done_callback(lambda _: on_fetched(1))
+                futures[ref.key] = future
+                by_key[ref.key] = ref
+            return ref.key
+
+        wanted = [submit(ref) for ref in refs]
+        if listing is not None:
+            try:
+                for item in list_secrets(factory, listing.vault_url, listing.filters, listing.now):
+                    listed[submit(SecretRef(listing.vault_url, item.name))] = None
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        results: dict[tuple[str, str, str | None], Secret] = {}
+        failed: dict[tuple[str, str, str | None], KvctlError] = {}
+        for key, future in futures.items():
+            try:
+                results[key] = future.result()
+            except KvctlError as exc:
+                failed[key] = exc
+    # Throttled after the SDK's retries while many requests competed for the vault's budget:
+    # one more try each, one at a time. A vault that is down fails the first of these again,
+    # and then the rest are not tried (each try can take the whole retry schedule).
+    for key in [k for k, exc in failed.items() if isinstance(exc, UnavailableError)]:
+        try:
+            results[key] = get_secret(factory, by_key[key])
+            del failed[key]
+        except KvctlError as exc:
+            failed[key] = exc
+            break
+    failures = [(by_key[key].name, exc) for key, exc in failed.items()]
+    if failures:
+        raise partial_failure(failures, len(futures))
+    return BulkValues([results[k] for k in listed], [results[k] for k in wanted], len(futures))

@@ -61,3 +61,12 @@ def decode_value(raw: bytes, source: str, *, strip_newline: bool) -> str:
         elif text.endswith("\n"):
             text = text[:-1]
     return text
+
+
+def read_text(path: str | os.PathLike[str], what: str) -> str:
+    """A UTF-8 text file the user names (an env file, a template), or a clear usage error."""
+    raw = read_input_file(path, what)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {os.fspath(path)} is not UTF-8 text (byte {exc.start})") from None

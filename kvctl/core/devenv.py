@@ -1,0 +1,163 @@
+"""Secrets as a process environment: which variables `run` sets and `export` writes, and from where.
+
+Sources, later ones winning: every secret under `--prefix` (named by `env_name` of the name
+with the prefix stripped), then each `--env-file` in order, then each `--env VAR=REF`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from . import validate
+from .backend import BackendFactory
+from .bulk import Listing, fetch_bulk
+from .clouds import CLOUDS, Cloud, host_of, is_azure_vault_host, is_loopback
+from .envformat import dotenv_line, env_name, parse_dotenv, shell_line
+from .errors import PartialFailure, UsageError
+from .models import Secret
+from .refs import SCHEME, SecretRef, parse_ref
+
+RUN_DEPTH_VAR = "_KVCTL_RUN_DEPTH"
+# What a --pristine child keeps from kvctl's own environment, so that ordinary programs still
+# start: where to find them, who and where the user is, and how text is encoded.
+PRISTINE_KEEP = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL", "TZ", "TMPDIR")
+EXPORT_FORMATS = ("dotenv", "json", "shell")
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One variable from an env file or `--env`: a reference to resolve, or a plain value."""
+
+    var: str
+    source: str
+    ref: SecretRef | None = None
+    value: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    variables: dict[str, str] = field(repr=False)
+    sources: dict[str, str]  # variable -> where its value came from (for messages; never the value)
+    secrets: int  # how many distinct secrets were fetched
+    matched: int  # how many of them the prefix found
+
+
+def is_reference(text: str) -> bool:
+    """In an env file, only `akv://…` and Key Vault secret identifiers are references; any other
+    value (including other https URLs) is passed through unchanged."""
+    given = text.strip()
+    if given.lower().startswith(SCHEME):
+        return True
+    if not given.lower().startswith("https://"):
+        return False
+    parts = urlsplit(given)
+    host = host_of(parts.netloc)
+    vault_host = is_loopback(host) or any(is_azure_vault_host(host, c) for c in CLOUDS.values())
+    return vault_host and parts.path.lower().startswith("/secrets/")
+
+
+def entries_from_env_file(text: str, source: str, default_vault: str | None, cloud: Cloud) -> list[EnvEntry]:
+    entries = []
+    for var, value, line in parse_dotenv(text, source):
+        where = f"{source}:{line}"
+        if is_reference(value):
+            entries.append(EnvEntry(var, where, ref=_parse(value, where, default_vault, cloud)))
+        else:
+            entries.append(EnvEntry(var, where, value=value))
+    return entries
+
+
+def entry_from_option(text: str, default_vault: str | None, cloud: Cloud) -> EnvEntry:
+    """`--env VAR=REF`: here REF may also be a bare secret name (in --vault)."""
+    var, sep, ref = text.partition("=")
+    if not sep or not ref.strip():
+        raise UsageError(f"invalid --env {text!r}", hint="use --env VAR=REF, e.g. --env DB_PASSWORD=db-password")
+    validate.env_var_name(var)
+    return EnvEntry(var, f"--env {var}", ref=_parse(ref, f"--env {var}", default_vault, cloud))
+
+
+def _parse(text: str, where: str, default_vault: str | None, cloud: Cloud) -> SecretRef:
+    try:
+        return parse_ref(text, default_vault, cloud)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc.message}", exc.hint) from None
+
+
+def variable_names(secrets: Sequence[Secret], prefix: str | None) -> dict[str, Secret]:
+    """Variable name -> secret: upper-case, `-` -> `_`, the prefix (and a `-` after it) stripped.
+    Two secrets mapping to one variable is an error that lists every such collision."""
+    by_var: dict[str, list[Secret]] = {}
+    empty: list[str] = []
+    for secret in secrets:
+        rest = secret.name[len(prefix) :].lstrip("-") if prefix else secret.name
+        if not rest:
+            empty.append(secret.name)
+            continue
+        by_var.setdefault(env_name(rest), []).append(secret)
+    clashes = [f"${var} <- {', '.join(s.name for s in group)}" for var, group in by_var.items() if len(group) > 1]
+    problems = clashes + [f"'{name}' leaves no variable name once the prefix is stripped" for name in empty]
+    if problems:
+        raise UsageError(
+            "secret names do not map to distinct environment variables: " + "; ".join(problems),
+            hint="rename a secret, narrow --prefix, or map the others one by one with --env VAR=REF",
+        )
+    return {var: group[0] for var, group in by_var.items()}
+
+
+def resolve(
+    factory: BackendFactory,
+    entries: Sequence[EnvEntry],
+    listing: Listing | None,
+    prefix: str | None,
+    *,
+    concurrency: int,
+    on_fetched: Callable[[int], None] | None = None,
+) -> Resolved:
+    """Fetch everything at once (all or nothing), then lay the sources over each other."""
+    refs = [e.ref for e in entries if e.ref is not None]
+    try:
+        fetched = fetch_bulk(factory, refs, listing=listing, concurrency=concurrency, on_fetched=on_fetched)
+    except PartialFailure as exc:
+        exc.hint = "the command was not started; fix or leave out the secrets above"
+        raise
+    variables: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for var, secret in variable_names(fetched.matched, prefix).items():
+        variables[var] = secret.value or ""
+        sources[var] = f"secret '{secret.name}'"
+    values = iter(fetched.referenced)
+    for entry in entries:
+        value = next(values).value if entry.ref is not None else entry.value
+        variables[entry.var] = value or ""
+        sources[entry.var] = entry.source
+    for var, value in variables.items():
+        if "\0" in value:
+            raise UsageError(f"the value for ${var} ({sources[var]}) contains a NUL byte; no environment can hold it")
+    return Resolved(variables, sources, fetched.count, len(fetched.matched))
+
+
+def refuse_nested(environ: Mapping[str, str]) -> None:
+    if RUN_DEPTH_VAR in environ:
+        raise UsageError(
+            "kvctl run inside kvctl run",
+            hint=f"the secrets are already in this environment; run the command directly (or unset {RUN_DEPTH_VAR})",
+        )
+
+
+def child_environment(
+    environ: Mapping[str, str], variables: Mapping[str, str], *, pristine: bool
+) -> tuple[dict[str, str], list[str]]:
+    """The child's environment, and the inherited variables that a secret replaces."""
+    base = {k: environ[k] for k in PRISTINE_KEEP if k in environ} if pristine else dict(environ)
+    overridden = [var for var in variables if var in base and base[var] != variables[var]]
+    return {**base, **variables, RUN_DEPTH_VAR: "1"}, overridden
+
+
+def export_text(variables: Mapping[str, str], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(dict(variables), indent=2) + "\n"
+    line = shell_line if fmt == "shell" else dotenv_line
+    return "".join(line(var, value) for var, value in variables.items())

@@ -170,3 +170,24 @@ def test_tables_print_names_verbatim(kvctl, unique):
         SECRET_COLUMNS,
     )
     assert "a[bold]b[/bold]" in out.getvalue() and "[red]x" in out.getvalue()
+
+
+def test_a_certificate_for_another_host_is_refused(kvctl, emulator):
+    """The shared TLS context still checks host names: the emulator's own (trusted) certificate names
+    127.0.0.1, so the same server reached as 127.0.0.2 must be refused."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(emulator.state_dir / "server.pem", emulator.state_dir / "server-key.pem")
+    server = ThreadingHTTPServer(("127.0.0.2", 0), _Recorder)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _Recorder.seen = []
+        result = kvctl(
+            "--vault", f"https://127.0.0.2:{server.server_address[1]}", "get", "a", env={"KVCTL_RETRIES": "0"}
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 7
+    assert "certificate" in result.stderr
+    assert _Recorder.seen == [], "no request got through the TLS handshake"

@@ -47,7 +47,30 @@ refs = st.one_of(
     st.just("https://evil.example.com/secrets/a"),
     st.just("http://x.vault.azure.net/secrets/a"),
 )
-FILE_KINDS = ("missing", "text", "binary", "directory", "new")
+FILE_KINDS = ("missing", "text", "binary", "directory", "new", "structured")
+template_text = st.lists(
+    st.one_of(
+        garbage,
+        st.just("{{"),
+        st.just("}}"),
+        st.builds(lambda r: f"{{{{ {r} }}}}", refs),
+        st.just('{{ "{{" }}'),
+        st.just("\n"),
+    ),
+    max_size=8,
+).map("".join)
+env_keys = st.from_regex(r"[A-Z_]{1,6}", fullmatch=True)
+env_file_text = st.lists(
+    st.one_of(
+        st.builds(lambda k, r: f"{k}={r}", env_keys, refs),
+        st.builds(lambda k, v: f"{k}='{v}'", env_keys, garbage),
+        garbage,
+        st.just("export X=akv://127.0.0.1:1/a"),
+        st.just("# comment"),
+        st.just('Q="unterminated'),
+    ),
+    max_size=6,
+).map("\n".join)
 
 
 def _option(flag: str, value) -> st.SearchStrategy:
@@ -79,6 +102,10 @@ def command_lines(draw) -> tuple[list[str], str | None, bool]:
                 "access",
                 "completion",
                 "garbage",
+                "run",
+                "export",
+                "inject",
+                "rotate",
             ]
         )
     )
@@ -143,10 +170,45 @@ def command_lines(draw) -> tuple[list[str], str | None, bool]:
         argv = ["completion", draw(st.one_of(st.sampled_from(["bash", "zsh", "fish"]), garbage))]
     elif command == "whoami":
         argv = ["whoami"]
+    elif command == "export":
+        argv = [
+            "export",
+            *draw(_option("--prefix", garbage)),
+            *draw(_option("--tag", tags)),
+            *draw(_option("--format", st.one_of(st.sampled_from(["dotenv", "json", "shell"]), garbage))),
+            *draw(st.sampled_from([[], ["--file", "{OUT}"]])),
+        ]
+    elif command == "inject":
+        argv = ["inject", "-i", draw(st.sampled_from(["{FILE}", "-"])), *draw(st.sampled_from([[], ["-o", "{OUT}"]]))]
+    elif command == "run":
+        argv = [
+            "run",
+            *draw(st.sampled_from([[], ["--env-file", "{FILE}"]])),
+            *draw(_option("--env", st.builds(lambda k, r: f"{k}={r}", st.one_of(st.just("A"), garbage), refs))),
+            *draw(_option("--prefix", garbage)),
+            *draw(_flags("--pristine")),
+            "--",
+            "true",
+        ]
+    elif command == "rotate":
+        generators = st.one_of(st.sampled_from(["password", "base64", "hex", "uuid"]), garbage)
+        argv = [
+            "rotate",
+            *draw(st.lists(refs, max_size=2)),
+            *draw(_option("--generator", generators)),
+            *draw(_option("--length", st.one_of(st.integers(-5, 5000).map(str), garbage))),
+            *draw(_option("--classes", st.one_of(st.just("lower,digits"), garbage))),
+            *draw(_option("--expires-in", durations)),
+            *draw(_option("--due-within", durations)),
+            *draw(st.sampled_from([[], ["--value-file", "{FILE}"], ["--apply-command", "true"]])),
+            *draw(_flags("--dry-run", "--disable-previous")),
+        ]
     else:
         argv = draw(st.lists(garbage, min_size=1, max_size=4))
     argv += draw(st.one_of(st.just([]), st.tuples(st.just("-o"), formats).map(list)))
-    return argv, draw(st.sampled_from(FILE_KINDS)), draw(st.booleans())
+    kind = draw(st.sampled_from(FILE_KINDS))
+    text = draw(template_text if command == "inject" else env_file_text) if kind == "structured" else ""
+    return argv, (kind, text), draw(st.booleans())
 
 
 @pytest.fixture(scope="module")
@@ -166,16 +228,19 @@ def fuzz_emulator(tmp_path_factory):
 )
 @given(case=command_lines(), content=st.binary(max_size=64))
 def test_random_command_lines_fail_cleanly(fuzz_emulator, tmp_path_factory, case, content):
-    argv, file_kind, with_stdin = case
+    argv, (file_kind, structured), with_stdin = case
     work = tmp_path_factory.mktemp("case")
     target = work / "file"
-    if file_kind == "text":
+    if file_kind == "structured":
+        target.write_text(structured)
+    elif file_kind == "text":
         target.write_bytes(content.decode("utf-8", "replace").encode())
     elif file_kind == "binary":
         target.write_bytes(b"\xff\xfe" + content)
     elif file_kind == "directory":
         target.mkdir()
-    argv = [str(target) if a == "{FILE}" else a for a in argv]
+    out = work / "out"
+    argv = [str(target) if a == "{FILE}" else str(out) if a == "{OUT}" else a for a in argv]
     before_state = fuzz_emulator.control("GET", "state")["vaults"]
     before_files = sorted(p.name for p in work.iterdir())
 
@@ -183,7 +248,11 @@ def test_random_command_lines_fail_cleanly(fuzz_emulator, tmp_path_factory, case
         argv,
         emulator=fuzz_emulator,
         input=content if with_stdin else b"",
-        env={"KVCTL_RETRIES": "0", "KVCTL_TIMEOUT": "5"},
+        env={
+            "KVCTL_RETRIES": "0",
+            "KVCTL_TIMEOUT": "5",
+            "KVCTL_RECOVERY_DIR": str(tmp_path_factory.getbasetemp() / "fuzz-recovery"),
+        },
     )
 
     assert "Traceback" not in result.stderr, (argv, result.stderr)
@@ -193,3 +262,4 @@ def test_random_command_lines_fail_cleanly(fuzz_emulator, tmp_path_factory, case
         assert sorted(p.name for p in work.iterdir()) == before_files, (argv, "invalid input made a file")
         if file_kind == "new":
             assert not Path(target).exists()
+        assert not out.exists(), (argv, "invalid input wrote the output file")

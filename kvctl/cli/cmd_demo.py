@@ -32,6 +32,10 @@ TOUR: list[tuple[str, str | None]] = [
     ("list --deleted -o table", None),
     ("recover api-key -o table", None),
     ("get api-key", None),
+    ("run --env DB_PASSWORD=db-password -- sh -c 'echo \"the app sees a ${#DB_PASSWORD}-character password\"'", None),
+    ("export --format shell", None),
+    ("rotate api-key --generator password --length 24 --expires-in 90d -o table", None),
+    ("check -o table --fail-on never", None),
 ]
 
 

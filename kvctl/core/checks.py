@@ -116,10 +116,17 @@ def _finding(rule_id: str, vault: VaultResource, resource: str, message: str, re
     return Finding(rule_id, RULES[rule_id].severity, vault.name, resource, message, remedy)
 
 
+def _kvctl_target(vault: VaultResource) -> str:
+    """How a kvctl command names this vault: a name finds it only in Azure's DNS; elsewhere (the
+    emulator) its URL does."""
+    return vault.name if vault.vault_url.lower().startswith(f"https://{vault.name.lower()}.") else vault.vault_url
+
+
 def vault_findings(vault: VaultResource) -> list[Finding]:
     """Findings from the vault's ARM properties."""
     props = vault.properties
-    name = vault.name if vault.vault_url.lower().startswith(f"https://{vault.name.lower()}.") else vault.vault_url
+    name = vault.name
+    target = _kvctl_target(vault)
     found: list[Finding] = []
     if props.get("enableSoftDelete") is False:
         found.append(
@@ -128,7 +135,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} has soft delete off",
-                f"kvctl check {name} --fix   (enables soft delete and purge protection; irreversible)",
+                f"kvctl check {target} --fix   (enables soft delete and purge protection; irreversible)",
             )
         )
     if not props.get("enablePurgeProtection"):
@@ -138,7 +145,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} has purge protection off",
-                f"kvctl check {name} --fix   (or: az keyvault update --name {name} "
+                f"kvctl check {target} --fix   (or: az keyvault update --name {name} "
                 "--enable-purge-protection true; irreversible)",
             )
         )
@@ -150,7 +157,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} keeps deleted secrets for {retention} days",
-                f"kvctl check {name} --fix --retention {MAX_RETENTION}",
+                f"kvctl check {target} --fix --retention {MAX_RETENTION}",
             )
         )
     if not vault.rbac:
@@ -198,8 +205,7 @@ def secret_findings(
 ) -> list[Finding]:
     """Hygiene findings for enabled secrets (disabled ones cannot be read, so they harm no reader)."""
     found: list[Finding] = []
-    # A name finds a vault only in Azure's DNS; elsewhere (the emulator) the URL does.
-    target = vault.name if vault.vault_url.lower().startswith(f"https://{vault.name.lower()}.") else vault.vault_url
+    target = _kvctl_target(vault)
     for secret in secrets:
         attrs = secret.attributes
         if attrs.enabled is False:

@@ -8,7 +8,7 @@ import re
 from .errors import UsageError
 
 _NOT_ENV = re.compile(r"[^A-Za-z0-9_]")
-_SHELL_SAFE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
+_SHELL_SAFE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+\Z")
 
 
 def env_name(secret_name: str) -> str:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .backend import BackendFactory, SecretBackend
 from .errors import ConflictError, ForbiddenError, NotFoundError, UsageError
 from .models import Secret
 from .refs import SecretRef
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,17 @@ def _with_deleted_hint(backend: SecretBackend, name: str, error: NotFoundError) 
     return error
 
 
+def _on_live_secret(backend: SecretBackend, name: str, operation: Callable[[], T]) -> T:
+    """Run an operation on a live secret; if it is not found, say whether it can be recovered."""
+    try:
+        return operation()
+    except NotFoundError as exc:
+        raise _with_deleted_hint(backend, name, exc) from None
+
+
 def get_secret(factory: BackendFactory, ref: SecretRef) -> Secret:
     backend = factory(ref.vault_url)
-    try:
-        return backend.get(ref.name, ref.version)
-    except NotFoundError as exc:
-        raise _with_deleted_hint(backend, ref.name, exc) from None
+    return _on_live_secret(backend, ref.name, lambda: backend.get(ref.name, ref.version))
 
 
 def show_secret(factory: BackendFactory, ref: SecretRef) -> Secret:
@@ -136,10 +144,7 @@ def list_versions(factory: BackendFactory, ref: SecretRef) -> list[Secret]:
 
 def delete_secret(factory: BackendFactory, ref: SecretRef) -> Secret:
     backend = factory(ref.vault_url)
-    try:
-        return backend.delete(ref.name)
-    except NotFoundError as exc:
-        raise _with_deleted_hint(backend, ref.name, exc) from None
+    return _on_live_secret(backend, ref.name, lambda: backend.delete(ref.name))
 
 
 def recover_secret(factory: BackendFactory, ref: SecretRef) -> Secret:
@@ -169,10 +174,7 @@ def purge_secret(factory: BackendFactory, ref: SecretRef) -> None:
 
 def backup_secret(factory: BackendFactory, ref: SecretRef) -> bytes:
     backend = factory(ref.vault_url)
-    try:
-        return backend.backup(ref.name)
-    except NotFoundError as exc:
-        raise _with_deleted_hint(backend, ref.name, exc) from None
+    return _on_live_secret(backend, ref.name, lambda: backend.backup(ref.name))
 
 
 def restore_secret(factory: BackendFactory, vault_url: str, blob: bytes) -> Secret:

@@ -11,11 +11,11 @@ import re
 
 from .errors import UsageError
 
-SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
-VAULT_NAME = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
-VERSION = re.compile(r"^[0-9a-fA-F]{32}$")
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}\Z")
+VAULT_NAME = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]\Z")
+VERSION = re.compile(r"^[0-9a-fA-F]{32}\Z")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_VALUE_BYTES = 25 * 1024
 MAX_CONTENT_TYPE = 255
 MAX_TAGS = 15

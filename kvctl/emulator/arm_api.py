@@ -19,7 +19,7 @@ from .identity_api import entra_token, openid_configuration
 from .tokens import ARM_AUDIENCES, TokenError
 from .world import World
 
-_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?\Z")
 
 
 class ArmService:

@@ -14,7 +14,7 @@ from .http import ApiError, Request, Response, bad_request
 from .store import RoleAssignmentRecord
 from .world import World, utc_iso
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device")
 _ROLE_DEFINITIONS = "/providers/Microsoft.Authorization/roleDefinitions"
 

@@ -10,7 +10,7 @@ from .http import ApiError, Request, Response, bad_request
 from .store import VaultRecord
 from .world import World, utc_iso
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _PATCHABLE = (
     "tenantId",
     "sku",

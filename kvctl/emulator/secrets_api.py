@@ -19,8 +19,8 @@ from .store import DeletedInfo, NameConflict, SecretVersion
 from .tokens import VAULT_AUDIENCES, TokenError
 from .world import World, recovery_of
 
-NAME_PATTERN = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
-VERSION_PATTERN = re.compile(r"^[0-9a-fA-F]{32}$")
+NAME_PATTERN = re.compile(r"^[0-9a-zA-Z-]{1,127}\Z")
+VERSION_PATTERN = re.compile(r"^[0-9a-fA-F]{32}\Z")
 MAX_VALUE_BYTES = 25 * 1024
 MAX_PAGE = 25
 SUPPORTED_API_VERSIONS = (

@@ -23,7 +23,7 @@ from typing import Any
 
 from .secrets_api import MAX_VALUE_BYTES, NAME_PATTERN
 
-_DURATION = re.compile(r"^(-?)(\d+)([smhdw])$")
+_DURATION = re.compile(r"^(-?)(\d+)([smhdw])\Z")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 VAULTS_KEY = "_vaults"
 

@@ -15,27 +15,8 @@ import pytest
 
 from kvctl.core.envformat import parse_dotenv
 from tests.conftest import run_kvctl
+from tests.hostile_values import HOSTILE
 
-HOSTILE = [
-    "",
-    "'",
-    '"',
-    "$HOME",
-    "${HOME}",
-    "a\nb",
-    "\\n",
-    "back\\slash",
-    'it\'s "both" $x `y`',
-    "#not-a-comment",
-    " padded ",
-    "line\r\nbreak",
-    "tab\there",
-    "$(cmd)",
-    "'; rm -rf / #",
-    "ünïcødé ✓",
-    "{{ not-a-placeholder }}",
-    "trailing newline\n",
-]
 MARKER = "MARKER-5b1d0c-never-in-stderr"
 
 

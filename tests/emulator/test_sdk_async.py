@@ -40,8 +40,18 @@ async def _every_operation(emulator, credential, name: str) -> None:
         assert restored.name == name
 
 
-def test_async_client_through_app_service_identity(emulator, identity_env, unique):
+@pytest.fixture
+def imds_env(emulator, monkeypatch):
+    monkeypatch.delenv("IDENTITY_ENDPOINT", raising=False)
+    monkeypatch.delenv("IDENTITY_HEADER", raising=False)
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", emulator.info["imdsEndpoint"])
+
+
+@pytest.mark.parametrize("endpoint", ["identity_env", "imds_env"])
+def test_async_client_through_each_identity_endpoint(emulator, request, unique, endpoint):
     from azure.identity.aio import ManagedIdentityCredential
+
+    request.getfixturevalue(endpoint)
 
     async def scenario() -> None:
         async with ManagedIdentityCredential() as credential:
@@ -50,27 +60,10 @@ def test_async_client_through_app_service_identity(emulator, identity_env, uniqu
     _run(scenario())
 
 
-def test_async_client_through_imds(emulator, monkeypatch, unique):
-    from azure.identity.aio import ManagedIdentityCredential
-
-    monkeypatch.delenv("IDENTITY_ENDPOINT", raising=False)
-    monkeypatch.delenv("IDENTITY_HEADER", raising=False)
-    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", emulator.info["imdsEndpoint"])
-
-    async def scenario() -> None:
-        async with ManagedIdentityCredential() as credential:
-            await _every_operation(emulator, credential, unique("aio-imds"))
-
-    _run(scenario())
-
-
-def test_sync_client_through_imds(emulator, monkeypatch, unique):
+def test_sync_client_through_imds(emulator, imds_env, unique):
     from azure.identity import ManagedIdentityCredential
     from azure.keyvault.secrets import SecretClient
 
-    monkeypatch.delenv("IDENTITY_ENDPOINT", raising=False)
-    monkeypatch.delenv("IDENTITY_HEADER", raising=False)
-    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", emulator.info["imdsEndpoint"])
     client = SecretClient(
         emulator.vault_url,
         ManagedIdentityCredential(),

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kvctl.core.envformat import dotenv_line, env_name, parse_dotenv, shell_line
+from tests.hostile_values import HOSTILE
 
 values = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=200)
-HOSTILE = [
-    "",
-    "'",
-    '"',
-    "$HOME",
-    "${HOME}",
-    "a\nb",
-    "\\n",
-    "back\\slash",
-    'it\'s "both"',
-    "#not-a-comment",
-    " padded ",
-    "line\r\nbreak",
-    "tab\there",
-    "`cmd`",
-    "$(cmd)",
-    "'; rm -rf / #",
-]
 
 
 @given(st.lists(values, min_size=1, max_size=5))
@@ -53,3 +37,10 @@ def test_shell_lines_evaluate_to_the_same_bytes(items):
 def test_env_names():
     assert env_name("db-password") == "DB_PASSWORD"
     assert env_name("1st") == "_1ST"
+
+
+@pytest.mark.parametrize("value", ["abc\n", "plain\n\n", "x\r\n"])
+def test_a_trailing_newline_is_kept_in_shell_and_dotenv_lines(value):
+    script = shell_line("V", value) + 'printf "%s" "$V"\n'
+    assert subprocess.run(["sh", "-c", script], capture_output=True, check=True).stdout.decode() == value
+    assert [v for _, v, _ in parse_dotenv(dotenv_line("V", value))] == [value]

@@ -115,3 +115,10 @@ def test_vault_urls_are_https_azure_or_loopback(text):
     assert url.startswith("https://")
     host = url.removeprefix("https://").rsplit(":", 1)[0]
     assert host.endswith(".vault.azure.net") or host in ("127.0.0.1", "localhost", "[::1]") or host.startswith("127.")
+
+
+@pytest.mark.parametrize("text", ["name\n", "0\n", "a" * 127 + "\n"])
+def test_a_trailing_newline_is_not_a_valid_name(text):
+    with pytest.raises(UsageError):
+        validate.secret_name(text)
+    assert not NAME_PATTERN.match(text)

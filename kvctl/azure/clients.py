@@ -27,7 +27,7 @@ class AzureClients:
         self._credentials: dict[str, GuardedCredential] = {}
         self._backends: dict[str, AzureSecretBackend] = {}
         self._arm: AzureArm | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def _options(self) -> dict[str, Any]:
         if self._session is None:
@@ -44,23 +44,21 @@ class AzureClients:
     def secrets(self, vault_url: str) -> AzureSecretBackend:
         """The backend for one vault (this is the core's BackendFactory)."""
         key = vault_url.lower()
-        with self._lock:
+        with self._lock:  # one client per vault, even when threads ask at once (it owns the vault's gate)
             backend = self._backends.get(key)
-        if backend is not None:
-            return backend
-        from azure.keyvault.secrets import SecretClient
+            if backend is None:
+                from azure.keyvault.secrets import SecretClient
 
-        loopback = is_loopback(host_of(urllib.parse.urlsplit(vault_url).netloc))
-        client = SecretClient(
-            vault_url,
-            self.credential(vault_url),
-            verify_challenge_resource=not loopback,  # a loopback host can never match the challenge
-            **self._options(),
-            **throttle_hooks(ThrottleGate()),  # throttling is per vault
-        )
-        backend = AzureSecretBackend(client, vault_url, self.settings.retries)
-        with self._lock:
-            return self._backends.setdefault(key, backend)
+                loopback = is_loopback(host_of(urllib.parse.urlsplit(vault_url).netloc))
+                client = SecretClient(
+                    vault_url,
+                    self.credential(vault_url),
+                    verify_challenge_resource=not loopback,  # a loopback host can never match the challenge
+                    **self._options(),
+                    **throttle_hooks(ThrottleGate()),  # throttling is per vault
+                )
+                backend = self._backends[key] = AzureSecretBackend(client, vault_url, self.settings.retries)
+            return backend
 
     def arm(self) -> AzureArm:
         """The ARM backend (the core's ArmFactory), on the cloud's or the overridden endpoint."""

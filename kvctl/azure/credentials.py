@@ -16,7 +16,7 @@ from typing import Any
 from azure.core.credentials import AccessToken
 
 from ..core import validate
-from ..core.clouds import Cloud, host_of, is_azure_arm_host, is_azure_vault_host, is_loopback
+from ..core.clouds import Cloud, host_of, is_azure_arm_host, is_azure_vault_host, is_loopback, parse_netloc
 from ..core.errors import AuthenticationError, UsageError
 from ..core.settings import Settings
 
@@ -39,8 +39,8 @@ def token_claims(token: str) -> dict[str, Any]:
 
 def is_emulator_token(token: str) -> bool:
     issuer = str(token_claims(token).get("iss", ""))
-    netloc = urllib.parse.urlsplit(issuer).netloc
-    return bool(netloc) and is_loopback(host_of(netloc))
+    parsed = parse_netloc(urllib.parse.urlsplit(issuer).netloc)
+    return parsed is not None and is_loopback(parsed.host)
 
 
 class EmulatorCredential:

@@ -149,7 +149,10 @@ def translate(exc: BaseException, *, what: str, where: str) -> KvctlError:
         if status == 403:
             if code == "Forbidden" and "disabled secret" in message:
                 return ForbiddenError(
-                    f"{what} is disabled", hint="enable it first: kvctl set ... or update it with --enabled"
+                    f"{what} is disabled, so its value cannot be read",
+                    hint="store a new version (kvctl set / kvctl rotate), or re-enable this one "
+                    "(az keyvault secret set-attributes --enabled true)",
+                    action="Microsoft.KeyVault/vaults/secrets/getSecret/action",
                 )
             if "purge protection" in message:
                 return ForbiddenError(
@@ -164,7 +167,7 @@ def translate(exc: BaseException, *, what: str, where: str) -> KvctlError:
         if status == 429:
             return UnavailableError(
                 f"{where} is throttling requests ({code or 'Throttled'}) and retries ran out",
-                hint="slow down, or lower --concurrency / KVCTL_CONCURRENCY",
+                hint="slow down, or lower KVCTL_CONCURRENCY",
             )
         if status >= 500:
             return UnavailableError(

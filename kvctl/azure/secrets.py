@@ -160,32 +160,29 @@ class AzureSecretBackend:
         what = f"secret '{name}'" + (f" version {version}" if version else "")
         return _from_kv_secret(self._call(what, self.client.get_secret, name, version))
 
-    def list(self) -> Iterator[Secret]:
-        pages = self._call("the secret list", self.client.list_properties_of_secrets, max_page_size=25)
-        iterator = iter(pages)
+    def _stream(self, what: str, pages: Any, convert: Callable[[Any], Secret]) -> Iterator[Secret]:
+        """Items as the pages arrive (errors translated at each page fetch): a page at a time in memory."""
+        iterator = iter(pages)  # the pager sends nothing until the first next()
         while True:
-            item = self._call("the secret list", next, iterator, None)
+            item = self._call(what, next, iterator, None)
             if item is None:
                 return
-            yield _secret_from(item)
+            yield convert(item)
+
+    def list(self) -> Iterator[Secret]:
+        what = "the secret list"
+        return self._stream(
+            what, self._call(what, self.client.list_properties_of_secrets, max_page_size=25), _secret_from
+        )
 
     def list_versions(self, name: str) -> Iterator[Secret]:
-        pages = self._call(f"secret '{name}'", self.client.list_properties_of_secret_versions, name, max_page_size=25)
-        iterator = iter(pages)
-        while True:
-            item = self._call(f"secret '{name}'", next, iterator, None)
-            if item is None:
-                return
-            yield _secret_from(item)
+        what = f"secret '{name}'"
+        pages = self._call(what, self.client.list_properties_of_secret_versions, name, max_page_size=25)
+        return self._stream(what, pages, _secret_from)
 
     def list_deleted(self) -> Iterator[Secret]:
-        pages = self._call("the deleted secret list", self.client.list_deleted_secrets, max_page_size=25)
-        iterator = iter(pages)
-        while True:
-            item = self._call("the deleted secret list", next, iterator, None)
-            if item is None:
-                return
-            yield _from_deleted(item)
+        what = "the deleted secret list"
+        return self._stream(what, self._call(what, self.client.list_deleted_secrets, max_page_size=25), _from_deleted)
 
     def get_deleted(self, name: str) -> Secret:
         return _from_deleted(self._call(f"deleted secret '{name}'", self.client.get_deleted_secret, name))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..core import validate
+from ..core.access import PRINCIPAL_TYPES
 from ..core.errors import UsageError
 from .context import AppContext, global_options
 
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
-PRINCIPAL_TYPES = ("ServicePrincipal", "User", "Group", "ForeignGroup", "Device")
 RECORD_FORMATS = ("table", "json", "tsv", "plain")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import UsageError
+from ..core.validate import VAULT_NAME
 
 
 def _rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -97,14 +98,13 @@ def emulator(
     verify_challenge_resource=False.
     """
     import logging
-    import re
 
     from ..emulator import EmulatorOptions, KnobSettings
     from ..emulator.runner import run_foreground
     from ..emulator.seed import SeedError
 
     for name in vaults:
-        if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", name):
+        if not VAULT_NAME.match(name):
             raise UsageError(
                 f"invalid vault name {name!r}", hint="3-24 letters, digits and '-', starting with a letter"
             )

@@ -85,16 +85,9 @@ def inject(app: AppContext, template: str, out: str | None) -> None:
 
     if app.root.get("output_explicit"):
         raise UsageError("inject's -o is the output file and goes after the command", hint="kvctl inject -i T -o OUT")
-    if template == "-":
-        raw = sys.stdin.buffer.read()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UsageError("the template on stdin is not UTF-8 text") from None
-    else:
-        text = read_text(template, "template")
-        if out and os.path.exists(out) and os.path.samefile(template, out):
-            raise UsageError("-o would overwrite the template itself", hint="write to another file")
+    text = read_text(template, "template", sys.stdin.buffer)
+    if template != "-" and out and os.path.exists(out) and os.path.samefile(template, out):
+        raise UsageError("-o would overwrite the template itself", hint="write to another file")
     settings = app.settings
     source = "stdin" if template == "-" else template
     result = render_template(

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from ..core.errors import NotFoundError, UsageError
+from ..core.errors import KvctlError, NotFoundError, UsageError
 from ..core.refs import parse_ref
 from .context import AppContext, confirm, global_options
 
@@ -32,12 +32,15 @@ def delete(app: AppContext, name: str, yes: bool) -> None:
     fmt = app.output_format(RECORD_FORMATS)
     if not yes:
         try:
-            level = show_secret(app.factory, ref).attributes.recovery_level or ""
+            level = show_secret(app.factory, ref).attributes.recovery_level
         except NotFoundError:
             raise
-        except Exception:  # noqa: BLE001 - without metadata rights, the service's soft delete decides
-            level = ""
-        if level == "Purgeable":
+        except KvctlError:
+            level = None
+        if level is None:
+            # Without the vault's recovery level, the delete might be permanent: ask, as if it were.
+            confirm(app, f"Cannot tell whether {ref.vault_url} has soft delete: delete '{ref.name}' anyway?", yes)
+        elif "Recoverable" not in level:
             confirm(app, f"Vault {ref.vault_url} has no soft delete: erase '{ref.name}' for good?", yes)
     deleted = delete_secret(app.factory, ref)
     if deleted.deleted and deleted.deleted.scheduled_purge_date:

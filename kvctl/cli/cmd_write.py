@@ -15,9 +15,9 @@ from .context import AppContext, global_options
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
 
-def read_value(app: AppContext, value: str | None, file_path: str | None) -> str:
+def read_value(app: AppContext, value: str | None, file_path: str | None, allow_empty: bool) -> str:
     """The new value: --value (warned), --file PATH or - (exact bytes), piped stdin, or a hidden prompt."""
-    from ..core.files import decode_value, read_input_file
+    from ..core.files import decode_value, read_text
     from ..core.redaction import register
 
     if value is not None and file_path is not None:
@@ -25,15 +25,16 @@ def read_value(app: AppContext, value: str | None, file_path: str | None) -> str
     if value is not None:
         app.output.warn("--value puts the secret in shell history and the process list; prefer stdin or --file")
         text = value
-    elif file_path == "-":
-        text = decode_value(sys.stdin.buffer.read(), "stdin", strip_newline=False)
     elif file_path is not None:
-        text = decode_value(read_input_file(file_path), file_path, strip_newline=False)
+        text = read_text(file_path, "the value", sys.stdin.buffer)
     elif not sys.stdin.isatty():
         text = decode_value(sys.stdin.buffer.read(), "stdin", strip_newline=True)
     else:
         text = click.prompt("Value", hide_input=True, confirmation_prompt=True, err=True)
     register(text)
+    if not text and not allow_empty:
+        # Most often an unset variable piped in (echo -n "$TOKEN" | kvctl set ...).
+        raise UsageError("the value is empty; nothing was stored", hint="pass --allow-empty to store an empty value")
     return validate.secret_value(text)
 
 
@@ -46,6 +47,7 @@ def read_value(app: AppContext, value: str | None, file_path: str | None) -> str
 @click.option("--expires", metavar="DURATION|DATE", help="Expiry: a duration from now (90d) or a date.")
 @click.option("--not-before", metavar="DURATION|DATE", help="Not valid before: a duration from now or a date.")
 @click.option("--disabled", is_flag=True, help="Store the new version disabled.")
+@click.option("--allow-empty", is_flag=True, help="Store an empty value (refused otherwise, as a likely mistake).")
 @global_options()
 @pass_app
 def set_cmd(
@@ -58,6 +60,7 @@ def set_cmd(
     expires: str | None,
     not_before: str | None,
     disabled: bool,
+    allow_empty: bool,
 ) -> None:
     """Store a new version of secret NAME.
 
@@ -84,7 +87,7 @@ def set_cmd(
     if props.expires and props.not_before and props.not_before >= props.expires:
         raise UsageError("--not-before must be earlier than --expires")
     fmt = app.output_format(("table", "json", "tsv", "plain"))
-    secret_value = read_value(app, value, file_path)
+    secret_value = read_value(app, value, file_path, allow_empty)
     secret = set_secret(app.factory, ref, secret_value, props)
     app.output.info(f"stored version {secret.version} of '{secret.name}' in {ref.vault_url}")
     app.output.secret(secret, fmt)

@@ -113,11 +113,10 @@ def recovery_dir(opts: dict[str, Any]) -> Path | None:
 
 
 def read_value(path: str) -> str:
-    from ..core.files import decode_value, read_input_file
+    from ..core.files import read_text
     from ..core.redaction import register
 
-    raw = sys.stdin.buffer.read() if path == "-" else read_input_file(path)
-    text = decode_value(raw, "stdin" if path == "-" else path, strip_newline=False)
+    text = read_text(path, "the new value", sys.stdin.buffer)
     register(text)
     if not text:
         raise UsageError(f"the new value from {'stdin' if path == '-' else path} is empty")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import UsageError
 
@@ -53,11 +55,56 @@ def cloud_named(name: str) -> Cloud:
         raise UsageError(f"unknown cloud {name!r}", hint=f"use one of: {', '.join(CLOUDS)}") from None
 
 
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\Z")
+# Characters that make URL parsers disagree about where the host ends (userinfo, path, query,
+# fragment, escapes): a host with any of them could be Azure's to a string check and another
+# host to the HTTP client.
+_NOT_IN_HOSTS = frozenset("@/\\#?% \t\r\n")
+
+
+class Netloc(NamedTuple):
+    host: str
+    port: int | None
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port is None else f"{host}:{self.port}"
+
+
+def parse_netloc(netloc: str) -> Netloc | None:
+    """`host`, `host:port` or `[v6]:port`, strictly: None for anything else."""
+    text = netloc.strip().lower()
+    if not text or any(c in _NOT_IN_HOSTS for c in text):
+        return None
+    if text.startswith("["):
+        end = text.find("]")
+        host, rest = text[1:end], text[end + 1 :]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+    else:
+        if text.count(":") > 1:
+            return None
+        host, colon, port_text = text.partition(":")
+        rest = colon + port_text
+        if len(host) > 253 or not _HOSTNAME.match(host):
+            return None
+    port = None
+    if rest:
+        if not rest.startswith(":") or not rest[1:].isdigit() or not 1 <= int(rest[1:]) <= 65535:
+            return None
+        port = int(rest[1:])
+    return Netloc(host, port)
+
+
 def host_of(netloc: str) -> str:
-    """The host part of `host`, `host:port` or `[v6]:port`, lower-cased."""
-    if netloc.startswith("["):
-        return netloc[1:].split("]", 1)[0].lower()
-    return netloc.rsplit(":", 1)[0].lower() if netloc.count(":") == 1 else netloc.lower()
+    """The host of a user-given `host[:port]`, lower-cased; anything that is not one is refused."""
+    parsed = parse_netloc(netloc)
+    if parsed is None:
+        raise UsageError(f"{netloc!r} is not a valid host or host:port")
+    return parsed.host
 
 
 def is_loopback(host: str) -> bool:
@@ -77,7 +124,10 @@ def arm_endpoint(override: str | None, cloud: Cloud) -> str:
         return cloud.arm_endpoint
     from urllib.parse import urlsplit
 
-    parts = urlsplit(override.strip())
+    try:
+        parts = urlsplit(override.strip())
+    except ValueError:
+        raise UsageError(f"KVCTL_ARM_ENDPOINT={override!r} is not a valid URL") from None
     host = host_of(parts.netloc)
     if parts.scheme != "https" or not parts.netloc or parts.path not in ("", "/"):
         raise UsageError(f"KVCTL_ARM_ENDPOINT={override!r} is not an https URL of a host")

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from . import validate
 from .backend import BackendFactory
 from .bulk import Listing, fetch_bulk
-from .clouds import CLOUDS, Cloud, host_of, is_azure_vault_host, is_loopback
+from .clouds import CLOUDS, Cloud, is_azure_vault_host, is_loopback, parse_netloc
 from .envformat import dotenv_line, env_name, parse_dotenv, shell_line
 from .errors import PartialFailure, UsageError
 from .models import Secret
@@ -54,7 +54,10 @@ def is_reference(text: str) -> bool:
     if not given.lower().startswith("https://"):
         return False
     parts = urlsplit(given)
-    host = host_of(parts.netloc)
+    parsed = parse_netloc(parts.netloc)
+    if parsed is None:
+        return False
+    host = parsed.host
     vault_host = is_loopback(host) or any(is_azure_vault_host(host, c) for c in CLOUDS.values())
     return vault_host and parts.path.lower().startswith("/secrets/")
 

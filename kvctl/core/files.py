@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import UsageError
 
@@ -63,10 +64,16 @@ def decode_value(raw: bytes, source: str, *, strip_newline: bool) -> str:
     return text
 
 
-def read_text(path: str | os.PathLike[str], what: str) -> str:
-    """A UTF-8 text file the user names (an env file, a template), or a clear usage error."""
-    raw = read_input_file(path, what)
+def read_text(path: str | os.PathLike[str], what: str, stdin: BinaryIO | None = None) -> str:
+    """A UTF-8 text file the user names (an env file, a template, a value), exactly; `-` reads
+    `stdin` when one is given. Anything else is a clear usage error."""
+    from_stdin = stdin is not None and os.fspath(path) == "-"
+    raw = stdin.read() if from_stdin and stdin is not None else read_input_file(path, what)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{what} {os.fspath(path)} is not UTF-8 text (byte {exc.start})") from None
+        where = f"{what} on stdin" if from_stdin else f"{what} {os.fspath(path)}"
+        raise UsageError(
+            f"{where} is not UTF-8 text (byte {exc.start})",
+            hint="Key Vault secrets are text; base64-encode binary data first (base64 -w0 FILE)",
+        ) from None

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
+from .redaction import register
+
 SHELL = "/bin/sh"
 # After the shell exits, how long to wait for its output pipes to close: a daemon the command
 # started may hold them open for ever, and kvctl must not hang on it.
@@ -64,10 +66,13 @@ class ShellRunner:
             process_group=0,  # its own group, so a timeout stops the command and all it started
         )
         captured: list[bytes] = []
+        # A captured stdout is a secret value; stderr may echo it, and it can only be masked once
+        # the value is known, so stderr waits until the command is done.
+        held_errors: list[bytes] = []
         assert process.stdout is not None and process.stderr is not None
         readers = [
             _reader(process.stdout, captured.append if capture else self.relay),
-            _reader(process.stderr, self.relay),
+            _reader(process.stderr, held_errors.append if capture else self.relay),
         ]
         try:
             _feed(process, stdin)
@@ -81,6 +86,10 @@ class ShellRunner:
             raise
         for reader in readers:
             reader.join(PIPE_GRACE_SECONDS)
+        if capture:
+            register(b"".join(captured).decode("utf-8", "replace"))
+            for line in held_errors:
+                self.relay(line)
         return CommandOutcome(code, b"".join(captured) if capture else b"")
 
 

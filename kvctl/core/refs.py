@@ -8,10 +8,10 @@ name or `host:port`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from . import validate
-from .clouds import CLOUDS, Cloud, host_of, is_azure_vault_host, is_loopback
+from .clouds import CLOUDS, Cloud, is_azure_vault_host, is_loopback, parse_netloc
 from .errors import UsageError
 
 SCHEME = "akv://"
@@ -33,10 +33,23 @@ class SecretRef:
         return (self.vault_url.lower(), self.name.lower(), self.version)
 
 
-def _check_vault_host(netloc: str, cloud: Cloud, given: str) -> None:
-    host = host_of(netloc)
+def _split(url: str) -> SplitResult:
+    try:
+        return urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise UsageError(f"{url!r} is not a valid URL") from None
+
+
+def _checked_netloc(netloc: str, cloud: Cloud, given: str) -> str:
+    """The host[:port] of a vault, as the HTTP client will read it, if it is a vault host."""
+    parsed = parse_netloc(netloc)
+    if parsed is None:
+        raise UsageError(
+            f"{given!r} does not name a valid host", hint="a vault is NAME, https://NAME.vault.azure.net or host:port"
+        )
+    host = parsed.host
     if is_loopback(host) or is_azure_vault_host(host, cloud):
-        return
+        return str(parsed)
     for other in CLOUDS.values():
         if is_azure_vault_host(host, other):
             raise UsageError(
@@ -55,18 +68,14 @@ def vault_url(vault: str, cloud: Cloud) -> str:
     if not given:
         raise UsageError("the vault is empty", hint="pass --vault NAME or a vault URL")
     if "://" in given:
-        parts = urlsplit(given)
+        parts = _split(given)
         if parts.scheme.lower() != "https":
             raise UsageError(f"vault URL {given!r} must use https", hint="Key Vault only speaks HTTPS")
         if parts.username or parts.password or parts.query or parts.fragment or parts.path not in ("", "/"):
             raise UsageError(f"invalid vault URL {given!r}", hint="a vault URL is https://NAME.vault.azure.net")
-        netloc = parts.netloc.lower()
-        _check_vault_host(netloc, cloud, given)
-        return f"https://{netloc}"
-    if ":" in given or "." in given or given.lower() == "localhost":
-        netloc = given.lower()
-        _check_vault_host(netloc, cloud, given)
-        return f"https://{netloc}"
+        return f"https://{_checked_netloc(parts.netloc, cloud, given)}"
+    if ":" in given or "." in given or given.lower() == "localhost" or any(c in given for c in "@/\\#?% "):
+        return f"https://{_checked_netloc(given, cloud, given)}"
     return f"https://{validate.vault_name(given).lower()}{cloud.vault_suffix}"
 
 
@@ -92,7 +101,7 @@ def parse_ref(text: str, default_vault: str | None, cloud: Cloud, version: str |
         url = vault_url(vault, cloud)
         name, ref_version = _name_and_version(rest.split("/"), text)
     elif given.lower().startswith("https://") or given.lower().startswith("http://"):
-        parts = urlsplit(given)
+        parts = _split(given)
         if parts.scheme.lower() != "https":
             raise UsageError(f"secret identifier {text!r} must use https")
         url = vault_url(f"https://{parts.netloc}", cloud)

@@ -31,7 +31,7 @@ from .ratelimit import VaultWriteLimits
 from .recovery import RecoveryRecord
 from .redaction import redact, register
 from .refs import SecretRef, vault_url
-from .secrets import list_versions
+from .secrets import list_versions, newest_first
 
 ROTATION_TAG = "kvctl-rotation-id"
 DEFAULT_HOOK_TIMEOUT = 300.0
@@ -118,8 +118,7 @@ def carried_expiry(current: Secret, now: dt.datetime, expires_in: dt.timedelta |
 
 def find_rotation(backend: SecretBackend, name: str, rotation_id: str) -> Secret | None:
     """The version carrying this rotation id, if the vault has one (newest versions first)."""
-    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    versions = sorted(backend.list_versions(name), key=lambda v: v.attributes.created or epoch, reverse=True)
+    versions = newest_first(backend.list_versions(name))
     return next((v for v in versions if (v.tags or {}).get(ROTATION_TAG) == rotation_id), None)
 
 
@@ -322,10 +321,7 @@ class Rotator:
 
 def older_enabled(backend: SecretBackend, name: str, new_version: str, keep: int) -> list[str]:
     """Enabled versions older than `new_version`, except the newest `keep` of them."""
-    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    # Oldest first; versions made in the same second keep the service's (creation) order.
-    indexed = sorted(enumerate(backend.list_versions(name)), key=lambda iv: (iv[1].attributes.created or epoch, iv[0]))
-    ordered = [v for _, v in indexed]
+    ordered = list(reversed(newest_first(backend.list_versions(name))))
     position = next((i for i, v in enumerate(ordered) if v.version == new_version), len(ordered))
     older = [v.version for v in reversed(ordered[:position]) if v.attributes.enabled and v.version]
     return older[keep:]

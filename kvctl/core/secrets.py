@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -95,7 +95,7 @@ def show_secret(factory: BackendFactory, ref: SecretRef) -> Secret:
             versions = [v for v in versions if v.version == ref.version]
         if not versions:
             raise
-        return max(versions, key=lambda v: v.attributes.created or dt.datetime.min.replace(tzinfo=dt.UTC))
+        return newest_first(versions)[0]
 
 
 def set_secret(factory: BackendFactory, ref: SecretRef, value: str, props: SecretProperties) -> Secret:
@@ -130,16 +130,21 @@ def list_secrets(
             yield secret
 
 
+def newest_first(versions: Iterable[Secret]) -> list[Secret]:
+    """Versions, newest first; versions made in the same second keep the service's (creation)
+    order, reversed."""
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    ordered = sorted(enumerate(versions), key=lambda iv: (iv[1].attributes.created or epoch, iv[0]), reverse=True)
+    return [v for _, v in ordered]
+
+
 def list_versions(factory: BackendFactory, ref: SecretRef) -> list[Secret]:
     backend = factory(ref.vault_url)
     versions = list(backend.list_versions(ref.name))
     if not versions:
         # The service answers an unknown name with an empty list; say what happened.
         raise _with_deleted_hint(backend, ref.name, NotFoundError(f"secret '{ref.name}' not found in {ref.vault_url}"))
-    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    # Newest first; versions made in the same second keep the service's (creation) order, reversed.
-    ordered = sorted(enumerate(versions), key=lambda iv: (iv[1].attributes.created or epoch, iv[0]), reverse=True)
-    return [v for _, v in ordered]
+    return newest_first(versions)
 
 
 def delete_secret(factory: BackendFactory, ref: SecretRef) -> Secret:

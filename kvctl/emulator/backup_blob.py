@@ -20,12 +20,7 @@ _NONCE = 12
 
 
 def _key(store: Store) -> bytes:
-    key = store.meta("backup_key")
-    if key is None:
-        store.set_meta("backup_key", base64.b64encode(os.urandom(32)).decode())
-        key = store.meta("backup_key")
-    assert key is not None
-    return base64.b64decode(key)
+    return base64.b64decode(store.meta_or_set("backup_key", lambda: base64.b64encode(os.urandom(32)).decode()))
 
 
 def seal(store: Store, name: str, versions: list[SecretVersion]) -> str:

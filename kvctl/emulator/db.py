@@ -8,9 +8,10 @@ operation atomic.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,13 @@ CREATE TABLE IF NOT EXISTS role_assignments (
 
 class Database:
     def __init__(self, path: Path | str) -> None:
+        # The state holds every secret value and the token signing key: owner only. SQLite gives
+        # its -wal and -shm files the database file's mode.
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        for name in (str(path), f"{path}-wal", f"{path}-shm"):
+            if os.path.exists(name):
+                os.chmod(name, 0o600)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         with self._lock:
@@ -84,6 +92,12 @@ class Database:
     def meta(self, key: str) -> str | None:
         row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
         return row[0] if row else None
+
+    def meta_or_set(self, key: str, make: Callable[[], str]) -> str:
+        """The stored value, or `make()` stored atomically: the first writer wins, for every thread."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, make()))
+            return str(db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
 
     def set_meta(self, key: str, value: str) -> None:
         with self._lock:

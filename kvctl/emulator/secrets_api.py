@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import time
 import uuid
@@ -15,6 +13,7 @@ from . import secret_rules as rules
 from .authz import authorize_secret_operation
 from .backup_blob import seal, unseal
 from .http import ApiError, Request, Response
+from .secret_shapes import SUPPORTED_API_VERSIONS, SecretShapes
 from .store import DeletedInfo, NameConflict, SecretVersion
 from .tokens import VAULT_AUDIENCES, TokenError
 from .world import World, recovery_of
@@ -22,19 +21,6 @@ from .world import World, recovery_of
 NAME_PATTERN = re.compile(r"^[0-9a-zA-Z-]{1,127}\Z")
 VERSION_PATTERN = re.compile(r"^[0-9a-fA-F]{32}\Z")
 MAX_VALUE_BYTES = 25 * 1024
-MAX_PAGE = 25
-SUPPORTED_API_VERSIONS = (
-    "2016-10-01",
-    "7.0",
-    "7.1",
-    "7.2",
-    "7.3",
-    "7.4",
-    "7.5",
-    "7.6",
-    "2025-07-01",
-    "2026-04-01",
-)
 _PURGE_SWEEP_SECONDS = 60.0
 _CREATE_OPERATIONS = frozenset({"set"})
 _WRITE_OPERATIONS = frozenset({"set", "update", "delete", "recover", "purge", "restore"})
@@ -73,6 +59,7 @@ class VaultService:
         self.world = world
         self.vault_name = vault_name
         self.base_url = base_url.rstrip("/")
+        self.shapes = SecretShapes(world, vault_name, self.base_url)
         self._next_sweep = 0.0
 
     # -- request pipeline ----------------------------------------------------------------------
@@ -178,75 +165,6 @@ class VaultService:
                 return _Route("recover", name, lambda r: self._recover(name))
         raise ApiError(404, "NotFound", f"The requested resource {request.path} was not found.")
 
-    # -- rendering -----------------------------------------------------------------------------
-
-    def _recovery(self) -> tuple[str, int | None]:
-        return recovery_of(self.world.vault(self.vault_name).properties)
-
-    def _attributes(self, v: SecretVersion) -> dict[str, Any]:
-        level, days = self._recovery()
-        attrs: dict[str, Any] = {"enabled": v.enabled}
-        if v.nbf is not None:
-            attrs["nbf"] = v.nbf
-        if v.exp is not None:
-            attrs["exp"] = v.exp
-        attrs["created"] = v.created
-        attrs["updated"] = v.updated
-        attrs["recoveryLevel"] = level
-        if days is not None:
-            attrs["recoverableDays"] = days
-        return attrs
-
-    def _bundle(self, v: SecretVersion, *, with_value: bool, versioned: bool = True) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if with_value:
-            body["value"] = v.value
-        body["id"] = f"{self.base_url}/secrets/{v.name}" + (f"/{v.version}" if versioned else "")
-        if v.content_type is not None:
-            body["contentType"] = v.content_type
-        body["attributes"] = self._attributes(v)
-        if v.tags is not None:
-            body["tags"] = v.tags
-        return body
-
-    def _deleted_bundle(self, v: SecretVersion, info: DeletedInfo, *, versioned: bool) -> dict[str, Any]:
-        return {
-            "recoveryId": f"{self.base_url}/deletedsecrets/{v.name}",
-            "deletedDate": info.deleted_date,
-            "scheduledPurgeDate": info.scheduled_purge_date,
-            **self._bundle(v, with_value=False, versioned=versioned),
-        }
-
-    # -- paging --------------------------------------------------------------------------------
-
-    @staticmethod
-    def _page_size(request: Request) -> int:
-        raw = request.query.get("maxresults")
-        if raw is None or raw == "":
-            return MAX_PAGE
-        try:
-            size = int(raw)
-        except ValueError as exc:
-            raise _bad(f"Invalid value for maxresults: {raw}") from exc
-        if not 1 <= size <= MAX_PAGE:
-            raise _bad(f"The value of maxresults must be between 1 and {MAX_PAGE}.")
-        return size
-
-    @staticmethod
-    def _cursor(request: Request) -> Any:
-        token = request.query.get("$skiptoken")
-        if not token:
-            return None
-        try:
-            return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["after"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise _bad("The $skiptoken is invalid.") from exc
-
-    def _next_link(self, request: Request, path: str, after: Any, size: int) -> str:
-        token = base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).rstrip(b"=").decode()
-        version = request.query.get("api-version", SUPPORTED_API_VERSIONS[-1])
-        return f"{self.base_url}{path}?api-version={version}&$skiptoken={token}&maxresults={size}"
-
     # -- operations ----------------------------------------------------------------------------
 
     def _sweep(self) -> None:
@@ -285,7 +203,7 @@ class VaultService:
             stored = self.world.store.add_version(self.vault_name, version)
         except NameConflict as exc:
             raise rules.deleted_conflict(name) from exc
-        return Response(200, self._bundle(stored, with_value=True))
+        return Response(200, self.shapes.bundle(stored, with_value=True))
 
     def _readable(self, name: str, version: str | None) -> SecretVersion:
         if version is not None and not VERSION_PATTERN.match(version):
@@ -299,45 +217,52 @@ class VaultService:
         found = self._readable(name, version)
         if not found.enabled:
             raise ApiError(403, "Forbidden", "Operation get is not allowed on a disabled secret.")
-        return Response(200, self._bundle(found, with_value=True))
+        return Response(200, self.shapes.bundle(found, with_value=True))
 
     def _update(self, request: Request, name: str, version: str | None) -> Response:
-        found = self._readable(name, version)
         body = request.json()
         if not isinstance(body, dict):
             raise _bad("The request body must be a JSON object.")
         attrs = rules.attributes_in(body.get("attributes"))
-        updated = replace(
-            found,
-            content_type=rules.content_type(body["contentType"]) if "contentType" in body else found.content_type,
-            tags=rules.tags(body["tags"]) if "tags" in body else found.tags,
-            enabled=attrs.get("enabled", found.enabled),
-            nbf=attrs.get("nbf", found.nbf),
-            exp=attrs.get("exp", found.exp),
-            updated=int(time.time()),
-        )
-        self.world.store.update_version(self.vault_name, updated)
-        return Response(200, self._bundle(updated, with_value=False))
+        content_type = rules.content_type(body["contentType"]) if "contentType" in body else None
+        tags = rules.tags(body["tags"]) if "tags" in body else None
+        with self.world.store.transaction():  # read and write as one: concurrent updates all land
+            found = self._readable(name, version)
+            updated = replace(
+                found,
+                content_type=content_type if "contentType" in body else found.content_type,
+                tags=tags if "tags" in body else found.tags,
+                enabled=attrs.get("enabled", found.enabled),
+                nbf=attrs.get("nbf", found.nbf),
+                exp=attrs.get("exp", found.exp),
+                updated=int(time.time()),
+            )
+            self.world.store.update_version(self.vault_name, updated)
+        return Response(200, self.shapes.bundle(updated, with_value=False))
 
     def _list(self, request: Request) -> Response:
-        size = self._page_size(request)
-        after = self._cursor(request) or ""
+        size = self.shapes.page_size(request)
+        after = self.shapes.cursor(request) or ""
         rows = self.world.store.list_latest(self.vault_name, after, size + 1)
-        items = [self._bundle(v, with_value=False, versioned=False) for v, _ in rows[:size]]
+        items = [self.shapes.bundle(v, with_value=False, versioned=False) for v, _ in rows[:size]]
         next_link = (
-            self._next_link(request, "/secrets", rows[size - 1][0].name.lower(), size) if len(rows) > size else None
+            self.shapes.next_link(request, "/secrets", rows[size - 1][0].name.lower(), size)
+            if len(rows) > size
+            else None
         )
         return Response(200, {"value": items, "nextLink": next_link})
 
     def _list_versions(self, request: Request, name: str) -> Response:
-        size = self._page_size(request)
-        after = self._cursor(request) or 0
+        size = self.shapes.page_size(request)
+        after = self.shapes.cursor(request) or 0
         if not isinstance(after, int):
             raise _bad("The $skiptoken is invalid.")
         rows = self.world.store.list_versions(self.vault_name, name, after, size + 1)
-        items = [self._bundle(v, with_value=False) for _, v in rows[:size]]
+        items = [self.shapes.bundle(v, with_value=False) for _, v in rows[:size]]
         next_link = (
-            self._next_link(request, f"/secrets/{name}/versions", rows[size - 1][0], size) if len(rows) > size else None
+            self.shapes.next_link(request, f"/secrets/{name}/versions", rows[size - 1][0], size)
+            if len(rows) > size
+            else None
         )
         return Response(200, {"value": items, "nextLink": next_link})
 
@@ -350,12 +275,12 @@ class VaultService:
         _, days = recovery_of(properties)
         if days is None:
             store.erase(self.vault_name, name, only_deleted=False)
-            return Response(200, self._bundle(found, with_value=False))
+            return Response(200, self.shapes.bundle(found, with_value=False))
         now = int(time.time())
         info = DeletedInfo(now, now + days * 86400)
         if not store.soft_delete(self.vault_name, name, info):
             raise _not_found(name)
-        return Response(200, self._deleted_bundle(found, info, versioned=True))
+        return Response(200, self.shapes.deleted_bundle(found, info, versioned=True))
 
     def _get_deleted(self, name: str) -> Response:
         self._sweep()
@@ -363,16 +288,16 @@ class VaultService:
         info = self.world.store.deleted_info(self.vault_name, name)
         if found is None or info is None:
             raise _deleted_not_found(name)
-        return Response(200, self._deleted_bundle(found, info, versioned=True))
+        return Response(200, self.shapes.deleted_bundle(found, info, versioned=True))
 
     def _list_deleted(self, request: Request) -> Response:
         self._sweep()
-        size = self._page_size(request)
-        after = self._cursor(request) or ""
+        size = self.shapes.page_size(request)
+        after = self.shapes.cursor(request) or ""
         rows = self.world.store.list_latest(self.vault_name, after, size + 1, deleted=True)
-        items = [self._deleted_bundle(v, info, versioned=False) for v, info in rows[:size] if info is not None]
+        items = [self.shapes.deleted_bundle(v, info, versioned=False) for v, info in rows[:size] if info is not None]
         next_link = (
-            self._next_link(request, "/deletedsecrets", rows[size - 1][0].name.lower(), size)
+            self.shapes.next_link(request, "/deletedsecrets", rows[size - 1][0].name.lower(), size)
             if len(rows) > size
             else None
         )
@@ -380,11 +305,12 @@ class VaultService:
 
     def _recover(self, name: str) -> Response:
         self._sweep()
-        if not self.world.store.recover(self.vault_name, name):
-            raise _deleted_not_found(name)
-        found = self.world.store.get_version(self.vault_name, name, None)
+        with self.world.store.transaction():  # no delete may slip in between
+            if not self.world.store.recover(self.vault_name, name):
+                raise _deleted_not_found(name)
+            found = self.world.store.get_version(self.vault_name, name, None)
         assert found is not None
-        return Response(200, self._bundle(found, with_value=False))
+        return Response(200, self.shapes.bundle(found, with_value=False))
 
     def _purge(self, name: str) -> Response:
         if self.world.vault(self.vault_name).properties.get("enablePurgeProtection"):
@@ -423,4 +349,4 @@ class VaultService:
             if exc.deleted:
                 raise rules.deleted_conflict(name) from exc
             raise ApiError(409, "Conflict", f"Secret {name} already exists.") from exc
-        return Response(200, self._bundle(latest, with_value=True))
+        return Response(200, self.shapes.bundle(latest, with_value=True))

@@ -83,6 +83,7 @@ class Emulator:
         options = self.options
         seed = load_seed(options.seed, time.time()) if options.seed else Seed()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.state_dir, 0o700)  # an existing directory too: it will hold keys and values
         for stale in (INFO_FILE, ENV_FILE):
             (self.state_dir / stale).unlink(missing_ok=True)
         store = self._store = Store(self.state_dir / "state.db")
@@ -216,11 +217,7 @@ class Emulator:
 
     @staticmethod
     def _meta(store: Store, key: str, make: Any) -> str:
-        value = store.meta(key)
-        if value is None:
-            value = make()
-            store.set_meta(key, value)
-        return value
+        return store.meta_or_set(key, make)
 
     @staticmethod
     def _grant_admin(world: World, admin_oid: str) -> None:

@@ -41,8 +41,10 @@ def _one_clear_line(result) -> None:
         (["restore", "--file", "/nonexistent"], "cannot read"),
     ],
 )
-def test_invalid_input_exits_2_before_any_request(kvctl, args, fragment):
+def test_invalid_input_exits_2_before_any_request(kvctl, emulator, args, fragment):
+    before = emulator.control("GET", "state")["counters"]["requests"]
     result = kvctl(*args)
+    assert emulator.control("GET", "state")["counters"]["requests"] == before, "a request was sent"
     assert result.exit_code == 2, result.stderr
     assert fragment in result.stderr
     _one_clear_line(result)
@@ -189,3 +191,12 @@ def test_debug_shows_a_traceback_only_when_asked(kvctl, unique):
 def test_bad_environment_number_is_a_usage_error(kvctl):
     result = kvctl("list", env={"KVCTL_TIMEOUT": "soon"})
     assert result.exit_code == 2 and "KVCTL_TIMEOUT" in result.stderr
+
+
+def test_an_empty_value_is_refused_unless_allowed(kvctl, unique):
+    name = unique("empty")
+    refused = kvctl("set", name, input="")
+    assert refused.exit_code == 2 and "--allow-empty" in refused.stderr
+    assert kvctl("get", name).exit_code == 3, "nothing was stored"
+    assert kvctl("set", name, "--allow-empty", input="").exit_code == 0
+    assert kvctl("get", name).stdout == "\n"

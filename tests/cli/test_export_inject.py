@@ -23,7 +23,7 @@ MARKER = "MARKER-5b1d0c-never-in-stderr"
 def _set_exact(kvctl, tmp_path, name: str, value: str) -> None:
     path = tmp_path / f"value-{uuid.uuid4().hex}"
     path.write_bytes(value.encode())
-    assert kvctl("set", name, "--file", str(path)).exit_code == 0
+    assert kvctl("set", name, "--file", str(path), "--allow-empty").exit_code == 0
 
 
 @pytest.fixture

@@ -260,3 +260,31 @@ def test_version_and_help():
     ):
         result = run_kvctl([command, "--help"])
         assert result.exit_code == 0 and "Usage: kvctl" in result.stdout, command
+
+
+def test_delete_in_a_vault_without_soft_delete_asks_even_for_a_disabled_secret(fresh_emulator, tmp_path):
+    import json as _json
+
+    seed = tmp_path / "seed.json"
+    seed.write_text(
+        _json.dumps(
+            {
+                "_vaults": {
+                    "legacy": {
+                        "properties": {"enableSoftDelete": False},
+                        "secrets": {"off": {"value": "x", "enabled": False}, "on": "y"},
+                    }
+                }
+            }
+        )
+    )
+    emulator = fresh_emulator("--seed", str(seed))
+    legacy = next(v["url"] for v in emulator.info["vaults"] if v["name"] == "legacy")
+    shown = run_kvctl(["--vault", legacy, "show", "off", "-o", "json"], emulator=emulator)
+    assert shown.exit_code == 0 and shown.json["attributes"]["recoveryLevel"] == "Purgeable"
+    for name in ("off", "on"):
+        refused = run_kvctl(["--vault", legacy, "delete", name], emulator=emulator)
+        assert refused.exit_code == 2 and "--yes" in refused.stderr, name
+    assert {s["name"] for s in emulator.state("legacy")} == {"off", "on"}, "nothing was erased"
+    erased = run_kvctl(["--vault", legacy, "delete", "off", "--yes"], emulator=emulator)
+    assert erased.exit_code == 0 and "it is gone" in erased.stderr

@@ -191,3 +191,21 @@ def test_a_certificate_for_another_host_is_refused(kvctl, emulator):
     assert result.exit_code == 7
     assert "certificate" in result.stderr
     assert _Recorder.seen == [], "no request got through the TLS handshake"
+
+
+@pytest.mark.parametrize(
+    "spoof",
+    [
+        "akv://{loop}@evil.example/a",  # userinfo: the client would go to evil.example
+        "akv://evil.example#.vault.azure.net/a",  # fragment
+        "akv://evil.example?.vault.azure.net/a",  # query
+        "akv://evil.example\\.vault.azure.net/a",  # backslash
+        "https://evil.example%2f.vault.azure.net/secrets/a",
+        "akv://{loop}/a?x=.vault.azure.net",
+    ],
+)
+def test_hosts_that_parsers_read_differently_are_refused_before_any_request(kvctl, recorder, spoof):
+    loop = recorder.removeprefix("https://")
+    result = kvctl("get", spoof.format(loop=loop), env={"KVCTL_RETRIES": "0"})
+    assert result.exit_code == 2, result.stderr
+    assert _Recorder.seen == []

@@ -211,3 +211,21 @@ def test_workload_identity_federation_through_the_emulator(emulator, monkeypatch
     with pytest.raises(Exception) as info:
         client.get_secret(unique("wi"))
     assert getattr(info.value, "status_code", None) == 403, "authenticated as app, which holds no role"
+
+
+def test_state_is_private_even_in_an_existing_open_directory(tmp_path):
+    import os
+    import stat
+
+    state = tmp_path / "open"
+    state.mkdir(mode=0o755)
+    os.chmod(state, 0o755)
+    emulator = EmulatorProcess(state).start()
+    try:
+        assert stat.S_IMODE(state.stat().st_mode) == 0o700
+        for name in ("state.db", "state.db-wal", "state.db-shm", "server-key.pem", "emulator.env", "emulator.json"):
+            path = state / name
+            if path.exists():
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+    finally:
+        emulator.stop()

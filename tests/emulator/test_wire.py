@@ -211,3 +211,25 @@ def test_bad_input_gets_the_service_error_shape_and_the_emulator_keeps_serving(
     assert got["error"]["code"] == code
     assert isinstance(got["error"]["message"], str) and "Traceback" not in got["error"]["message"]
     assert raw(emulator, "GET", f"/secrets?{API}&maxresults=1")[0] == 200
+
+
+def test_concurrent_updates_of_different_attributes_all_land(emulator, unique):
+    import concurrent.futures
+    import functools
+
+    token = emulator.token("https://vault.azure.net")
+    patches = [
+        {"contentType": "text/plain"},
+        {"attributes": {"exp": 2000000000}},
+        {"tags": {"k": "v"}},
+        {"attributes": {"nbf": 1000000000}},
+    ]
+    for round_ in range(15):
+        name = unique(f"race{round_}")
+        raw(emulator, "PUT", f"/secrets/{name}?{API}", {"value": "x"}, token=token)
+        with concurrent.futures.ThreadPoolExecutor(len(patches)) as pool:
+            patch = functools.partial(raw, emulator, "PATCH", f"/secrets/{name}/?{API}", token=token)
+            list(pool.map(patch, patches))
+        _, _, got = raw(emulator, "GET", f"/secrets/{name}/?{API}", token=token)
+        assert got["contentType"] == "text/plain" and got["tags"] == {"k": "v"}
+        assert got["attributes"]["exp"] == 2000000000 and got["attributes"]["nbf"] == 1000000000

@@ -46,6 +46,14 @@ refs = st.one_of(
     st.just("akv://"),
     st.just("https://evil.example.com/secrets/a"),
     st.just("http://x.vault.azure.net/secrets/a"),
+    # hosts that URL parsers read differently (userinfo, fragment, escapes) and bad ports
+    st.builds(
+        lambda a, d, b: f"akv://{a}{d}{b}.vault.azure.net/x",
+        st.from_regex(r"[a-z0-9.:-]{1,12}", fullmatch=True),
+        st.sampled_from("@/\\#?% "),
+        st.from_regex(r"[a-z0-9.-]{0,12}", fullmatch=True),
+    ),
+    st.builds(lambda port: f"akv://127.0.0.1:{port}/x", st.one_of(st.integers(-5, 99999).map(str), garbage)),
 )
 FILE_KINDS = ("missing", "text", "binary", "directory", "new", "structured")
 template_text = st.lists(

@@ -122,3 +122,16 @@ def test_a_trailing_newline_is_not_a_valid_name(text):
     with pytest.raises(UsageError):
         validate.secret_name(text)
     assert not NAME_PATTERN.match(text)
+
+
+@given(
+    st.text("abcdefghij.-:0123456789", min_size=1, max_size=20),
+    st.sampled_from("@/\\#?% "),
+    st.text("abcdefghij.-", min_size=1, max_size=20),  # (surrounding spaces are stripped, as for any input)
+)
+def test_a_host_with_a_url_delimiter_is_always_refused(before, delimiter, after):
+    for vault in (f"{before}{delimiter}{after}.vault.azure.net", f"{before}{delimiter}{after}"):
+        with pytest.raises(UsageError):
+            vault_url(vault, PUBLIC)
+        with pytest.raises(UsageError):
+            parse_ref(f"akv://{vault}/name", None, PUBLIC)

@@ -126,7 +126,7 @@ class AzureSecretBackend:
             except HttpResponseError as exc:
                 if exc.status_code not in _TRANSIENT_STATUS:
                     if attempt and isinstance(last, ServiceResponseError):
-                        done = self._quietly(took_effect)
+                        done, _ = self._check(took_effect)
                         if done is not None:
                             return done
                     raise translate(exc, what=what, where=self.vault_url) from exc
@@ -146,13 +146,6 @@ class AzureSecretBackend:
             return took_effect(), False
         except (KvctlError, HttpResponseError, ServiceRequestError, ServiceResponseError):
             return None, True
-
-    @staticmethod
-    def _quietly(check: Callable[[], T | None]) -> T | None:
-        try:
-            return check()
-        except (KvctlError, HttpResponseError, ServiceRequestError, ServiceResponseError):
-            return None
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -37,9 +37,10 @@ def fetch_values(factory: BackendFactory, refs: Sequence[SecretRef], *, concurre
     return [results[ref.key] for ref in refs]
 
 
-def partial_failure(failures: list[tuple[str, KvctlError]], total: int) -> PartialFailure:
+def partial_failure(failures: list[tuple[str, KvctlError]], total: int) -> KvctlError:
+    """The error to raise: a single failure as itself, several as one that lists them all."""
     if len(failures) == 1:
-        raise failures[0][1]
+        return failures[0][1]
     listed = "; ".join(f"{name}: {error.message}" for name, error in failures[:20])
     more = f" (and {len(failures) - 20} more)" if len(failures) > 20 else ""
     return PartialFailure(

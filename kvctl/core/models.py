@@ -10,8 +10,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-JSON_SHAPE_VERSION = 1
-
 
 def iso(moment: dt.datetime | None) -> str | None:
     if moment is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import UsageError
@@ -57,6 +57,3 @@ class Settings:
         from .refs import vault_url
 
         return vault_url(self.vault, self.cloud_info)
-
-    def with_changes(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]

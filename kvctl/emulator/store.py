@@ -245,14 +245,6 @@ class SecretRecords(Database):
             )
         return versions[-1]
 
-    def counts(self, vault: str) -> dict[str, int]:
-        row = self._one(
-            "SELECT COUNT(*) FILTER (WHERE deleted_date IS NULL), COUNT(*) FILTER (WHERE deleted_date IS NOT NULL)"
-            " FROM secrets WHERE vault = ?",
-            (vault,),
-        )
-        return {"secrets": row[0], "deleted": row[1]}
-
     def dump_secrets(self, vault: str) -> list[dict[str, Any]]:
         """Every secret with every version and its value: for tests that verify state."""
         out: list[dict[str, Any]] = []

@@ -120,6 +120,8 @@ def test_latency_delays_every_answer(fresh_emulator):
 def test_knobs_change_at_run_time_and_validate(fresh_emulator):
     emulator = fresh_emulator()
     assert emulator.knobs(faultRate=0.5)["faultRate"] == 0.5
-    with pytest.raises(Exception) as info:
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError) as info:
         emulator.knobs(faultRate=2)
-    assert "400" in str(info.value)
+    assert info.value.code == 400

@@ -208,9 +208,11 @@ def test_workload_identity_federation_through_the_emulator(emulator, monkeypatch
     client = SecretClient(
         emulator.vault_url, credential, verify_challenge_resource=False, connection_verify=emulator.info["caFile"]
     )
-    with pytest.raises(Exception) as info:
+    from azure.core.exceptions import HttpResponseError
+
+    with pytest.raises(HttpResponseError) as info:
         client.get_secret(unique("wi"))
-    assert getattr(info.value, "status_code", None) == 403, "authenticated as app, which holds no role"
+    assert info.value.status_code == 403, "authenticated as app, which holds no role"
 
 
 def test_state_is_private_even_in_an_existing_open_directory(tmp_path):

@@ -1,5 +1,11 @@
 """Shared fixtures: a real emulator (started by the real `kvctl emulator` command), the real
-Azure SDK pointed at it, and the real kvctl CLI run in-process or as a subprocess."""
+Azure SDK pointed at it, and the real kvctl CLI run in-process or as a subprocess.
+
+Every test runs as a user would: in a temporary working directory of its own (never the
+checkout), with none of the developer's kvctl/Azure environment, and with kvctl's process-wide
+state (the redaction registry, logging handlers) fresh. The session fails if the suite leaves
+files in the checkout.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +53,76 @@ _ISOLATED_ENV = (
     "REQUESTS_CA_BUNDLE",
     "NO_COLOR",
     "_KVCTL_RUN_DEPTH",
+    "KVCTL_RECOVERY_DIR",
+    "AZURE_CONFIG_DIR",
+    "GITHUB_ENV",
+    "GITHUB_OUTPUT",
+    "GITHUB_ACTIONS",
+    "TF_BUILD",
 )
+# Prefixes of variables that configure kvctl or azure-identity; the autouse fixture clears them all.
+_ISOLATED_PREFIXES = ("KVCTL_", "AZURE_", "IDENTITY_", "MSI_", "IMDS_")
+
+
+def reset_process_state() -> None:
+    """Forget what earlier in-process kvctl runs left behind: registered values and log handlers."""
+    import logging
+
+    from kvctl.core import redaction
+
+    redaction.forget_all()
+    for name in ("kvctl", "azure", *logging.Logger.manager.loggerDict):
+        if not (name == "kvctl" or name.startswith(("kvctl.", "azure"))):
+            continue
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
+            logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+
+
+@pytest.fixture(autouse=True)
+def user_like(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Each test: its own working directory, a clean environment, fresh process-wide state."""
+    monkeypatch.chdir(tmp_path)
+    for key in list(os.environ):
+        if key in _ISOLATED_ENV or key.startswith(_ISOLATED_PREFIXES):
+            monkeypatch.delenv(key)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(home / "azure"))
+    reset_process_state()
+    yield tmp_path
+    reset_process_state()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from tests.checkout import snapshot
+
+    if not hasattr(session.config, "workerinput"):  # the xdist controller (or a plain run) checks
+        session.config.stash[_CHECKOUT_BEFORE] = snapshot(ROOT)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.checkout import new_entries, snapshot
+
+    before = session.config.stash.get(_CHECKOUT_BEFORE, None)
+    if before is None:
+        return
+    left = new_entries(before, snapshot(ROOT))
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = "the test suite left files in the checkout (tests must work in tmp_path):\n  " + "\n  ".join(left)
+        if reporter is not None:
+            reporter.write_sep("=", "checkout not clean", red=True)
+            reporter.write_line(text, red=True, bold=True)
+        else:
+            sys.stderr.write(text + "\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_CHECKOUT_BEFORE = pytest.StashKey[tuple[str, frozenset[str]]]()
 
 
 @dataclass
@@ -62,12 +137,14 @@ class EmulatorProcess:
 
     def start(self, timeout: float = 30.0) -> EmulatorProcess:
         info_file = self.state_dir / "emulator.json"
+        self.state_dir.mkdir(parents=True, exist_ok=True)
         info_file.unlink(missing_ok=True)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kvctl", "emulator", "--state-dir", str(self.state_dir), *self.args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV},
+            cwd=self.state_dir,
         )
         deadline = time.monotonic() + timeout
         while not info_file.exists():
@@ -224,18 +301,43 @@ def kvctl(emulator: EmulatorProcess) -> Any:
 
 
 def run_kvctl_process(
-    args: list[str], *, env: Mapping[str, str] | None = None, input: bytes | None = None, timeout: float = 60
+    args: list[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
+    timeout: float = 60,
+    cwd: Path | None = None,
+    python: list[str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """The real `kvctl` in a child process, for what only a process shows (imports, signals)."""
+    """The real `kvctl` in a child process, for what only a process shows (imports, signals,
+    process-wide state). It runs in `cwd`, by default the test's own temporary directory.
+    `python` replaces `-m kvctl` (e.g. `-c SCRIPT` that plants a bug and then calls kvctl's main)."""
     base = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
     return subprocess.run(
-        [sys.executable, "-m", "kvctl", *args],
+        [sys.executable, *(python or ["-m", "kvctl"]), *args],
         env={**base, **(env or {})},
         input=input,
         capture_output=True,
         timeout=timeout,
         check=False,
+        cwd=cwd,
     )
+
+
+def run_kvctl_subprocess(
+    args: list[str],
+    *,
+    emulator: EmulatorProcess | None = None,
+    input: str | bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    python: list[str] | None = None,
+) -> Result:
+    """Like `run_kvctl`, but in a fresh `kvctl` process: nothing an earlier command registered helps."""
+    full_env = {"KVCTL_NO_PROGRESS": "1", **(emulator.env if emulator else {}), **(env or {})}
+    data = input.encode() if isinstance(input, str) else (input if input is not None else b"")
+    done = run_kvctl_process([str(a) for a in args], env=full_env, input=data, cwd=cwd, python=python)
+    return Result(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
 
 
 def secret_client(emulator: EmulatorProcess, vault_url: str | None = None, **kwargs: Any) -> Any:

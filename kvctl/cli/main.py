@@ -88,9 +88,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except BrokenPipeError:
         code = 0
     except Exception as exc:  # noqa: BLE001 - the last resort: one line, and a trace only with --debug
-        from ..core.redaction import redact
+        from .crash import describe
 
-        sys.stderr.write(f"kvctl: unexpected error: {type(exc).__name__}: {redact(str(exc))[:500]}\n")
+        sys.stderr.write(f"kvctl: unexpected error: {describe(exc)}\n")
         sys.stderr.write("hint: rerun with --debug for details, and report it if it persists\n")
         if app.value("debug"):
             _print_traceback()
@@ -105,9 +105,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 
 def _print_traceback() -> None:
-    import traceback
+    from .crash import traceback_text
 
-    from ..core.redaction import redact
-
-    sys.stderr.write(redact(traceback.format_exc()))
-    sys.stderr.flush()
+    exc = sys.exc_info()[1]
+    if exc is not None:
+        sys.stderr.write(traceback_text(exc))
+        sys.stderr.flush()

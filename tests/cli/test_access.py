@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -74,19 +73,19 @@ def test_a_secret_scoped_grant_allows_that_secret_only(emu):
 def test_grant_waits_out_principal_replication(fresh_emulator):
     emulator = fresh_emulator("--principal-replication-delay", "3")
     fresh = emulator.control("POST", "identities", {"name": "just-created"})
-    started = time.monotonic()
     result = run_kvctl(["access", "grant", "--assignee", fresh["objectId"], "-o", "json"], emulator=emulator)
     assert result.exit_code == 0, result.stderr
     assert result.json["status"] == "granted"
-    assert time.monotonic() - started >= 2.5
     assert "not in the directory yet" in result.stderr and "retrying" in result.stderr
 
     other = emulator.control("POST", "identities", {"name": "typed"})
-    started = time.monotonic()
     typed = run_kvctl(
         ["access", "grant", "--assignee", other["objectId"], "--assignee-type", "ServicePrincipal"], emulator=emulator
     )
-    assert typed.exit_code == 0 and time.monotonic() - started < 2.5, "a principal type skips the lookup"
+    assert typed.exit_code == 0, typed.stderr
+    assert "not in the directory yet" not in typed.stderr and "retrying" not in typed.stderr, (
+        "a principal type skips the lookup"
+    )
 
 
 def test_unknown_principal_gives_up_with_exit_3(emu):

@@ -12,6 +12,8 @@ from typing import ClassVar
 
 import pytest
 
+from tests.conftest import run_kvctl_subprocess
+
 MARKER = "MARKER-7f3c1e9b-do-not-leak"
 
 
@@ -44,19 +46,37 @@ def test_values_never_reach_stderr_even_with_debug(kvctl, unique, tmp_path):
     assert _leaks((tmp_path / "f").read_text())
 
 
-def test_unexpected_errors_mask_values(monkeypatch, kvctl, unique):
-    """Even a bug that puts a value into an exception message does not print it."""
-    from kvctl.core import secrets as core_secrets
+# Plants a bug in a fresh kvctl process: `show` fails with the value in the exception's message
+# (and in its cause's), before kvctl has read - and so registered - that value anywhere.
+_BUGGY_KVCTL = """
+import sys
+from kvctl.core import secrets
 
-    def broken(*args, **kwargs):
-        raise RuntimeError(f"bug with {MARKER}")
+def broken(*args, **kwargs):
+    try:
+        raise ValueError("cause holds " + sys.argv[1])
+    except ValueError as exc:
+        raise RuntimeError("bug with " + sys.argv[1]) from exc
 
+secrets.show_secret = broken
+from kvctl.cli.main import main
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize("flags", [[], ["--debug"], ["--debug", "-v"]])
+def test_unexpected_errors_never_print_a_value_in_the_exception(emulator, unique, flags):
+    """Even a bug that puts a value into an exception message does not print it - in a fresh
+    process, where nothing registered the value before (kvctl only stored it, in another process)."""
     name = unique("bug")
-    kvctl("set", name, input=MARKER)
-    monkeypatch.setattr(core_secrets, "show_secret", broken)
-    result = kvctl("--debug", "show", name)
-    assert result.exit_code == 1
-    assert "unexpected error" in result.stderr and not _leaks(result.stderr)
+    assert run_kvctl_subprocess(["set", name], emulator=emulator, input=MARKER).exit_code == 0
+    result = run_kvctl_subprocess([MARKER, *flags, "show", name], emulator=emulator, python=["-c", _BUGGY_KVCTL])
+    assert result.exit_code == 1, result.stderr
+    assert "unexpected error" in result.stderr and "RuntimeError" in result.stderr
+    assert not _leaks(result.stderr), result.stderr
+    if "--debug" in flags:
+        assert "Traceback" in result.stderr and "broken" in result.stderr, "--debug still shows where it failed"
+        assert "ValueError" in result.stderr, "and the cause's type"
 
 
 def _jwt(claims: dict) -> str:

@@ -218,4 +218,3 @@ def test_no_acknowledged_write_is_lost_and_nothing_is_written_twice(fresh_emulat
     assert lost == 0 and duplicates == 0 and strangers == 0
     assert set(failure_codes) <= DOCUMENTED
     assert counters["faults"] + counters["resets"] + counters["drops"] > 50, "the faults were really injected"
-    assert took < 180

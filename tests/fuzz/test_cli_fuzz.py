@@ -6,6 +6,7 @@ never 1, "unexpected"), and on invalid input (exit 2) nothing written: neither t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -252,16 +253,10 @@ def test_random_command_lines_fail_cleanly(fuzz_emulator, tmp_path_factory, case
     before_state = fuzz_emulator.control("GET", "state")["vaults"]
     before_files = sorted(p.name for p in work.iterdir())
 
-    result = run_kvctl(
-        argv,
-        emulator=fuzz_emulator,
-        input=content if with_stdin else b"",
-        env={
-            "KVCTL_RETRIES": "0",
-            "KVCTL_TIMEOUT": "5",
-            "KVCTL_RECOVERY_DIR": str(tmp_path_factory.getbasetemp() / "fuzz-recovery"),
-        },
-    )
+    # Each example runs in its own directory: `inject -o json` names an output file `json`, which
+    # belongs in the example's directory (and is checked there), never in the checkout.
+    with contextlib.chdir(work):
+        result = _run(argv, fuzz_emulator, content if with_stdin else b"", tmp_path_factory)
 
     assert "Traceback" not in result.stderr, (argv, result.stderr)
     assert result.exit_code in DOCUMENTED, (argv, result.exit_code, result.stderr)
@@ -271,3 +266,16 @@ def test_random_command_lines_fail_cleanly(fuzz_emulator, tmp_path_factory, case
         if file_kind == "new":
             assert not Path(target).exists()
         assert not out.exists(), (argv, "invalid input wrote the output file")
+
+
+def _run(argv: list[str], emulator: EmulatorProcess, stdin: bytes, tmp_path_factory):
+    return run_kvctl(
+        argv,
+        emulator=emulator,
+        input=stdin,
+        env={
+            "KVCTL_RETRIES": "0",
+            "KVCTL_TIMEOUT": "5",
+            "KVCTL_RECOVERY_DIR": str(tmp_path_factory.getbasetemp() / "fuzz-recovery"),
+        },
+    )

@@ -2,7 +2,10 @@
 included. The marker may appear only where the user asked for the value: stdout of get, export,
 inject and run's child, and the files they named (mode 0600), and rotation's recovery file (0600).
 Never in stderr, in a file of another mode, in the argv or environment kvctl gives a hook, or in
-a backup blob."""
+a backup blob.
+
+Every command is a real, fresh `kvctl` process, as a user runs it: masking cannot lean on what an
+earlier command in the same process happened to register."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_kvctl
+from tests.conftest import run_kvctl_subprocess
 
 pytestmark = pytest.mark.leaks
 
@@ -32,7 +35,7 @@ def leak_env(fresh_emulator, tmp_path):
     recovery = tmp_path / "recovery"
 
     def kvctl(*args, input=None, env=None, allowed_stdout=False):
-        result = run_kvctl(
+        result = run_kvctl_subprocess(
             ["--debug", "-v", *args],
             emulator=emulator,
             input=input,

@@ -70,15 +70,40 @@ def test_the_default_is_the_services_write_limit_with_a_margin():
 
 
 def test_threads_share_the_limit():
-    limiter = SlidingWindowLimiter(5, 0.3)
-    started = time.monotonic()
-    threads = [threading.Thread(target=limiter.acquire) for _ in range(12)]
+    """12 threads at once, 5 slots per 60 s window, on a fake clock that the threads share (a
+    sleeping thread moves it on for all): no 60 s ever holds more than 5 of the 12, so they span
+    at least two more windows."""
+    clock = FakeClock()
+    lock = threading.Lock()
+    seen = threading.local()
+
+    def now() -> float:
+        with lock:
+            seen.value = clock.now
+        return seen.value
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            clock.sleep(seconds)
+        time.sleep(0)  # let the other threads look at the moved clock
+
+    limiter = SlidingWindowLimiter(5, 60.0, clock=now, sleep=sleep)
+    stamps: list[float] = []
+
+    def take() -> None:
+        limiter.acquire()
+        stamps.append(seen.value)  # the clock reading the slot was taken at
+
+    threads = [threading.Thread(target=take) for _ in range(12)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(10)
     assert not any(t.is_alive() for t in threads)
-    assert time.monotonic() - started >= 0.6, "12 writes at 5 per window need two more windows"
+    stamps.sort()
+    assert len(stamps) == 12
+    assert all(stamps[i + 5] - stamps[i] >= 60.0 for i in range(len(stamps) - 5)), stamps
+    assert stamps[-1] - stamps[0] >= 120.0, stamps
 
 
 def test_each_vault_has_its_own_limiter():

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 
@@ -13,6 +16,7 @@ from .context import AppContext, confirm, global_options
 
 if TYPE_CHECKING:
     from ..core.checks import Finding, Fix
+    from ..core.sarif import AnchorSpec
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 FORMATS = ("table", "json", "sarif", "tsv", "plain")
@@ -45,6 +49,15 @@ THRESHOLDS = ("FAIL", "WARN", "INFO", "never")
     help="With --fix: raise soft-delete retention to DAYS (never lowers it).",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before irreversible fixes.")
+@click.option(
+    "--sarif-anchor",
+    "sarif_anchors",
+    multiple=True,
+    metavar="[VAULT=]FILE[:LINE]",
+    help="With -o sarif: locate findings (of VAULT, or of every vault) in this repository file, e.g. the "
+    "Bicep/Terraform defining the vault, so GitHub code scanning shows them. Without LINE: the first line "
+    "naming the vault. Repeatable.",
+)
 @global_options()
 @pass_app
 def check(
@@ -57,6 +70,7 @@ def check(
     fix: bool,
     retention: int | None,
     yes: bool,
+    sarif_anchors: tuple[str, ...],
 ) -> int:
     """Check vault settings and secret hygiene; exit 10 when a finding reaches --fail-on.
 
@@ -92,6 +106,7 @@ def check(
         retention=retention,
     )
     fmt = app.output_format(FORMATS)
+    anchor_specs = _anchor_specs(sarif_anchors, fmt)
 
     def confirm_fixes(fixes: list[Fix]) -> None:
         for planned in fixes:
@@ -112,7 +127,7 @@ def check(
         for change in result.changes:
             app.output.info(f"changed: {change}")
     findings = [f for result in results for f in result.findings]
-    _render(app, findings, fmt)
+    _render(app, findings, fmt, anchor_specs, "all" if all_vaults else _category(targets))
     counts = summary(findings)
     app.output.info(
         f"{len(results)} vault(s) checked: {counts['FAIL']} FAIL, {counts['WARN']} WARN, {counts['INFO']} INFO"
@@ -123,13 +138,49 @@ def check(
     return 0
 
 
-def _render(app: AppContext, findings: list[Finding], fmt: str) -> None:
+def _anchor_specs(given: tuple[str, ...], fmt: str) -> dict[str | None, AnchorSpec]:
+    """Parse and check every --sarif-anchor before any request: the file exists, the line too."""
+    from ..core.sarif import parse_anchor, resolve_anchor
+
+    if given and fmt != "sarif":
+        raise UsageError("--sarif-anchor only applies with -o sarif")
+    specs: dict[str | None, AnchorSpec] = {}
+    for text in given:
+        try:
+            spec = parse_anchor(text)
+            resolve_anchor(spec, Path.cwd())
+        except ValueError as exc:
+            raise UsageError(f"--sarif-anchor: {exc}", hint="give [VAULT=]FILE[:LINE], FILE in this checkout") from None
+        if spec.vault in specs:
+            raise UsageError(f"--sarif-anchor given twice for {spec.vault or 'every vault'}")
+        specs[spec.vault] = spec
+    return specs
+
+
+def _category(urls: list[str]) -> str:
+    """A stable name for what was checked: code scanning keeps one set of alerts per category."""
+    names = []
+    for url in urls:
+        host = urlsplit(url).netloc.lower()
+        names.append(host.split(".")[0] if not host.startswith(("127.", "[", "localhost")) else host)
+    return ",".join(sorted(re.sub(r"[^a-z0-9.,-]+", "-", name) for name in names)) or "default"
+
+
+def _render(
+    app: AppContext, findings: list[Finding], fmt: str, specs: dict[str | None, AnchorSpec], category: str
+) -> None:
     from .. import __version__
     from ..output import FINDING_COLUMNS
 
     if fmt == "sarif":
-        from ..core.sarif import to_sarif
+        from ..core.sarif import Anchor, resolve_anchor, to_sarif
 
-        app.output.json(to_sarif(findings, __version__))
+        root = Path.cwd()
+        anchors: dict[str | None, Anchor] = {}
+        for vault in sorted({f.vault for f in findings}):
+            spec = specs.get(vault) or specs.get(None)
+            if spec is not None:
+                anchors[vault] = resolve_anchor(spec, root, vault)
+        app.output.json(to_sarif(findings, __version__, category=category, anchors=anchors, source_root=root))
         return
     app.output.rows((f.as_json() for f in findings), FINDING_COLUMNS, fmt, plain=lambda r: f"{r['id']} {r['resource']}")

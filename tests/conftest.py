@@ -49,7 +49,8 @@ _ISOLATED_ENV = (
     "IDENTITY_HEADER",
     "MSI_ENDPOINT",
     "IMDS_ENDPOINT",
-    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    # AZURE_POD_IDENTITY_AUTHORITY_HOST is not cleared per run: the autouse fixture points it at a
+    # closed loopback port, so that no test's credential ever reaches the real IMDS address.
     "REQUESTS_CA_BUNDLE",
     "NO_COLOR",
     "_KVCTL_RUN_DEPTH",
@@ -80,6 +81,15 @@ def reset_process_state() -> None:
         logger.setLevel(logging.NOTSET)
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture(autouse=True)
 def user_like(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
@@ -92,6 +102,8 @@ def user_like(
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.setenv("AZURE_CONFIG_DIR", str(home / "azure"))
+    # A credential that falls back to IMDS finds a closed loopback port, never 169.254.169.254.
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", f"http://127.0.0.1:{closed_port()}")
     reset_process_state()
     yield tmp_path
     reset_process_state()
@@ -303,7 +315,7 @@ def kvctl(emulator: EmulatorProcess) -> Any:
 def run_kvctl_process(
     args: list[str],
     *,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     input: bytes | None = None,
     timeout: float = 60,
     cwd: Path | None = None,
@@ -311,11 +323,13 @@ def run_kvctl_process(
 ) -> subprocess.CompletedProcess[bytes]:
     """The real `kvctl` in a child process, for what only a process shows (imports, signals,
     process-wide state). It runs in `cwd`, by default the test's own temporary directory.
-    `python` replaces `-m kvctl` (e.g. `-c SCRIPT` that plants a bug and then calls kvctl's main)."""
-    base = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
+    `python` replaces `-m kvctl` (e.g. `-c SCRIPT` that plants a bug and then calls kvctl's main).
+    A variable given as None is unset."""
+    base: dict[str, str | None] = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
+    merged = {k: v for k, v in {**base, **(env or {})}.items() if v is not None}
     return subprocess.run(
         [sys.executable, *(python or ["-m", "kvctl"]), *args],
-        env={**base, **(env or {})},
+        env=merged,
         input=input,
         capture_output=True,
         timeout=timeout,
@@ -329,12 +343,12 @@ def run_kvctl_subprocess(
     *,
     emulator: EmulatorProcess | None = None,
     input: str | bytes | None = None,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     cwd: Path | None = None,
     python: list[str] | None = None,
 ) -> Result:
     """Like `run_kvctl`, but in a fresh `kvctl` process: nothing an earlier command registered helps."""
-    full_env = {"KVCTL_NO_PROGRESS": "1", **(emulator.env if emulator else {}), **(env or {})}
+    full_env: dict[str, str | None] = {"KVCTL_NO_PROGRESS": "1", **(emulator.env if emulator else {}), **(env or {})}
     data = input.encode() if isinstance(input, str) else (input if input is not None else b"")
     done = run_kvctl_process([str(a) for a in args], env=full_env, input=data, cwd=cwd, python=python)
     return Result(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))

@@ -14,11 +14,13 @@ import urllib.request
 from typing import Any
 
 from azure.core.credentials import AccessToken
+from azure.core.exceptions import ClientAuthenticationError
 
 from ..core import validate
 from ..core.clouds import Cloud, host_of, is_azure_arm_host, is_azure_vault_host, is_loopback, parse_netloc
 from ..core.errors import AuthenticationError, UsageError
 from ..core.settings import Settings
+from .credential_errors import explain
 
 _EMULATOR_HINT = "start `kvctl emulator` and `source STATE_DIR/emulator.env` (or pass --auth for a real credential)"
 
@@ -116,17 +118,25 @@ class GuardedCredential:
     """Hands out tokens for one target host, refusing to give a real Azure token to a host outside
     the cloud's Key Vault and ARM domains (the emulator's own tokens may go to loopback)."""
 
-    def __init__(self, inner: Any, target_host: str, cloud: Cloud) -> None:
+    def __init__(
+        self, inner: Any, target_host: str, cloud: Cloud, mode: str = "", client_id: str | None = None
+    ) -> None:
         self.inner = inner
         self.target_host = target_host.lower()
         self.cloud = cloud
+        self.mode = mode
+        self.client_id = client_id
         self.name = getattr(inner, "name", type(inner).__name__)
 
     def _azure_target(self) -> bool:
         return is_azure_vault_host(self.target_host, self.cloud) or is_azure_arm_host(self.target_host, self.cloud)
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        token = self.inner.get_token(*scopes, **kwargs)
+        try:
+            token = self.inner.get_token(*scopes, **kwargs)
+        except ClientAuthenticationError as exc:
+            # One line of kvctl's own, with a hint for the actual cause, instead of azure-identity's text.
+            raise explain(exc, self.mode, self.client_id, os.environ) from exc
         if not self._azure_target() and not is_emulator_token(token.token):
             raise UsageError(
                 f"refusing to send an Azure token to {self.target_host}, which is not an Azure host",
@@ -190,7 +200,7 @@ def build_credential(settings: Settings, target_url: str) -> GuardedCredential:
             inner = _azure_identity_credential(settings)
         except ValueError as exc:
             raise AuthenticationError(f"--auth {mode}: {exc}", hint=_MODE_HINTS.get(mode)) from None
-    return GuardedCredential(inner, host, settings.cloud_info)
+    return GuardedCredential(inner, host, settings.cloud_info, mode, settings.client_id)
 
 
 _MODE_HINTS = {

@@ -133,9 +133,13 @@ def translate(exc: BaseException, *, what: str, where: str) -> KvctlError:
     if isinstance(exc, (DecodeError, ValueError, TypeError, AttributeError, KeyError)):
         return invalid_answer(exc, where)
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) != 401:
+        import shutil
+
         return AuthenticationError(
             summarize_credential_failure(str(exc.message or exc)),
-            hint="sign in with `az login`, or choose a credential with --auth (see `kvctl --help`)",
+            hint="sign in with `az login`, or choose a credential with --auth (see `kvctl --help`)"
+            if shutil.which("az")
+            else "install the Azure CLI and run `az login`, or choose a credential with --auth (see `kvctl --help`)",
         )
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         status = exc.status_code

@@ -147,12 +147,22 @@ class AppContext:
 
 
 def _configure_logging(settings: Settings) -> None:
-    if not (settings.verbose or settings.debug):
-        return
+    """kvctl's log lines with -v; the SDK's too (azure-identity's at -v, HTTP with --debug), redacted.
+    Without -v the SDK says nothing: its warnings would otherwise reach stderr through logging's
+    last-resort handler, beside (and contradicting) kvctl's own one-line error."""
     import logging
     import sys
 
     from ..core.redaction import redact
+
+    azure = logging.getLogger("azure")
+    for old in [h for h in azure.handlers if getattr(h, "kvctl", False)]:
+        azure.removeHandler(old)
+    if not (settings.verbose or settings.debug):
+        silence = logging.NullHandler()
+        silence.kvctl = True  # type: ignore[attr-defined]
+        azure.addHandler(silence)
+        return
 
     class RedactingFormatter(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
@@ -167,7 +177,7 @@ def _configure_logging(settings: Settings) -> None:
         logger = logging.getLogger(name)
         for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
             logger.removeHandler(old)
-        if name == "kvctl" or settings.debug:
+        if name == "kvctl" or name == "azure.identity" or settings.debug:
             logger.addHandler(handler)
             logger.setLevel(logging.DEBUG if settings.debug else logging.INFO)
 

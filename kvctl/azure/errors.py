@@ -23,6 +23,7 @@ from ..core.errors import (
     NotFoundError,
     UnavailableError,
     UsageError,
+    unexpected,
 )
 from ..core.redaction import redact
 from ..core.roles import role_for_action
@@ -185,7 +186,7 @@ def translate(exc: BaseException, *, what: str, where: str) -> KvctlError:
             f"could not reach {where}: {_network_reason(exc)}",
             hint="check the vault URL, your network and proxy; retries ran out",
         )
-    return KvctlError(f"{type(exc).__name__}: {redact(str(exc))[:300]}")
+    return unexpected(exc)
 
 
 def invalid_answer(exc: BaseException, where: str) -> UnavailableError:

@@ -10,12 +10,9 @@ worded by kvctl and never hold a value, so their messages are kept.
 from __future__ import annotations
 
 import traceback
-from pathlib import Path
 
-from ..core.errors import KvctlError
+from ..core.errors import WITHHELD, KvctlError, unexpected
 from ..core.redaction import redact
-
-WITHHELD = "(message withheld: it may hold a secret value)"
 
 
 def _summary(exc: BaseException) -> str:
@@ -34,12 +31,7 @@ def _summary(exc: BaseException) -> str:
 
 def describe(exc: BaseException) -> str:
     """One line: the type, where it was raised (file:line in function), never the message."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = ""
-    if frames:
-        last = frames[-1]
-        where = f" at {Path(last.filename).name}:{last.lineno} in {last.name}"
-    return f"{type(exc).__name__}{where} {WITHHELD}"
+    return unexpected(exc).message.removeprefix("unexpected error: ")
 
 
 _CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"

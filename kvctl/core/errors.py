@@ -92,3 +92,18 @@ class PartialFailure(KvctlError):
         self.failures = failures
         codes = [f.exit_code for _, f in failures] or [ExitCode.UNEXPECTED]
         self.exit_code = min(codes, key=lambda c: (c == ExitCode.UNEXPECTED, c))
+
+
+WITHHELD = "(message withheld: it may hold a secret value)"
+
+
+def unexpected(exc: BaseException) -> KvctlError:
+    """A KvctlError for an exception kvctl did not expect. Its message is not repeated: a bug or a
+    library may have put a secret value into it, and masking only knows the values this process
+    registered (a fresh process may have registered none). Where it was raised is said instead."""
+    import traceback
+    from pathlib import Path
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    return KvctlError(f"unexpected error: {type(exc).__name__}{where} {WITHHELD}")

@@ -24,12 +24,12 @@ from typing import Any
 from . import recovery, validate
 from .backend import BackendFactory, SecretBackend
 from .clouds import Cloud
-from .errors import ConflictError, ExitCode, KvctlError, UsageError
+from .errors import ConflictError, ExitCode, KvctlError, UsageError, unexpected
 from .hooks import CommandRunner
 from .models import Secret, iso
 from .ratelimit import VaultWriteLimits
 from .recovery import RecoveryRecord
-from .redaction import redact, register
+from .redaction import register
 from .refs import SecretRef, vault_url
 from .secrets import list_versions, newest_first
 
@@ -346,4 +346,4 @@ def _replace(result: RotationResult, **changes: Any) -> RotationResult:
 def _as_kvctl_error(exc: Exception) -> KvctlError:
     if isinstance(exc, KvctlError):
         return exc
-    return KvctlError(f"unexpected error: {type(exc).__name__}: {redact(str(exc))[:300]}")
+    return unexpected(exc)

@@ -12,12 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from .backend import BackendFactory
-from .errors import KvctlError, PartialFailure, UsageError
+from .errors import KvctlError, PartialFailure, UsageError, unexpected
 from .files import decode_value
 from .generators import GeneratorSpec, generate
 from .hooks import CommandRunner
 from .models import Secret
-from .redaction import redact
 from .refs import SecretRef
 from .rotation import RotationOptions, RotationResult, Rotator, ValueSource
 from .secrets import ListFilter, list_secrets
@@ -96,7 +95,7 @@ def rotate_many(
         try:
             result = rotator.rotate(ref, source, options)
         except Exception as exc:  # noqa: BLE001 - a bug in one rotation must not stop the others
-            error = KvctlError(f"unexpected error: {type(exc).__name__}: {redact(str(exc))[:300]}")
+            error = unexpected(exc)
             result = RotationResult(ref.vault_url, ref.name, "failed", error=error)
         on_done(result)
         return result

@@ -79,6 +79,31 @@ def test_unexpected_errors_never_print_a_value_in_the_exception(emulator, unique
         assert "ValueError" in result.stderr, "and the cause's type"
 
 
+# A library failing inside an SDK call, with a value in its message (as a client that quotes the
+# request body would): kvctl's translation of SDK errors must not repeat that message either.
+_BUGGY_SDK = """
+import sys
+from azure.keyvault.secrets import SecretClient
+
+def broken(self, *args, **kwargs):
+    raise RuntimeError("body was " + sys.argv[1])
+
+SecretClient.get_secret = broken
+from kvctl.cli.main import main
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize("flags", [[], ["--debug", "-v"]])
+def test_an_sdk_failure_quoting_a_value_does_not_print_it(emulator, unique, flags):
+    name = unique("sdkbug")
+    assert run_kvctl_subprocess(["set", name], emulator=emulator, input=MARKER).exit_code == 0
+    result = run_kvctl_subprocess([MARKER, *flags, "get", name], emulator=emulator, python=["-c", _BUGGY_SDK])
+    assert result.exit_code != 0 and result.stdout == ""
+    assert "RuntimeError" in result.stderr, result.stderr
+    assert not _leaks(result.stderr), result.stderr
+
+
 def _jwt(claims: dict) -> str:
     def part(data: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()

@@ -109,6 +109,10 @@ def set_cmd(
     outcome = set_secret(app.factory, ref, secret_value, props)
     secret = outcome.secret
     app.output.info(f"stored version {secret.version} of '{secret.name}' in {ref.vault_url}")
+    if outcome.current_unknown:
+        app.output.warn(
+            "could not read the current version (forbidden): its content type and tags were not carried over"
+        )
     if outcome.dropped_expiry is not None:
         app.output.warn(
             f"the previous version expires {outcome.dropped_expiry:%Y-%m-%d}; the new one has no expiry "

@@ -58,6 +58,7 @@ class SecretProperties:
 class SetOutcome:
     secret: Secret
     dropped_expiry: dt.datetime | None = None  # the previous version's expiry, which the new one lacks
+    current_unknown: bool = False  # the current version could not be read: nothing was carried over
 
 
 def deleted_hint(backend: SecretBackend, name: str) -> str | None:
@@ -110,6 +111,10 @@ def show_secret(factory: BackendFactory, ref: SecretRef) -> Secret:
         return newest_first(versions)[0]
 
 
+class _Unreadable(Exception):
+    """The caller may read neither the value nor the metadata of the current version."""
+
+
 def current_metadata(backend: SecretBackend, name: str) -> Secret | None:
     """The latest version's attributes and tags, or None for a new name. Falls back to the
     versions list (metadata) where the value may not be read: disabled, or no right to read it."""
@@ -118,7 +123,10 @@ def current_metadata(backend: SecretBackend, name: str) -> Secret | None:
     except NotFoundError:
         return None
     except ForbiddenError:
-        versions = newest_first(backend.list_versions(name))
+        try:
+            versions = newest_first(backend.list_versions(name))
+        except ForbiddenError as exc:
+            raise _Unreadable() from exc
         return versions[0] if versions else None
 
 
@@ -139,7 +147,13 @@ def set_secret(factory: BackendFactory, ref: SecretRef, value: str, props: Secre
     if ref.version:
         raise UsageError("a new value makes a new version; do not name a version", hint=f"use just {ref.name}")
     backend = factory(ref.vault_url)
-    current = current_metadata(backend, ref.name)
+    try:
+        current = current_metadata(backend, ref.name)
+        unknown = False
+    except _Unreadable:
+        # May write without reading (or the write is refused and the error names the role):
+        # the new version carries only what was given.
+        current, unknown = None, True
     if props.content_type is None:
         content_type = current.content_type if current else None
     else:
@@ -167,7 +181,7 @@ def set_secret(factory: BackendFactory, ref: SecretRef, value: str, props: Secre
         ) from exc
     previous_expiry = current.attributes.expires if current else None
     dropped = previous_expiry if previous_expiry is not None and props.expires is None else None
-    return SetOutcome(stored, dropped)
+    return SetOutcome(stored, dropped, unknown)
 
 
 @dataclass(frozen=True)

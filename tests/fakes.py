@@ -102,7 +102,7 @@ class FakeVault:
             raise NotFoundError(f"no deleted secret '{name}'")
         return replace(self.versions[name.lower()][-1].without_value(), deleted=self.deleted[name.lower()])
 
-    def delete(self, name: str) -> Secret:
+    def delete(self, name: str, *, waiting=None) -> Secret:
         self._live(name)
         now = dt.datetime.now(dt.UTC)
         self.deleted[name.lower()] = DeletedState(
@@ -110,12 +110,12 @@ class FakeVault:
         )
         return self.get_deleted(name)
 
-    def recover(self, name: str) -> Secret:
+    def recover(self, name: str, *, waiting=None) -> Secret:
         if self.deleted.pop(name.lower(), None) is None:
             raise NotFoundError(f"no deleted secret '{name}'")
         return self.versions[name.lower()][-1].without_value()
 
-    def purge(self, name: str) -> None:
+    def purge(self, name: str, *, waiting=None) -> None:
         if self.deleted.pop(name.lower(), None) is None:
             raise NotFoundError(f"no deleted secret '{name}'")
         del self.versions[name.lower()]
@@ -123,5 +123,5 @@ class FakeVault:
     def backup(self, name: str) -> bytes:
         return name.encode()
 
-    def restore(self, blob: bytes) -> Secret:
+    def restore(self, blob: bytes, *, waiting=None) -> Secret:
         return self.get(blob.decode()).without_value()

@@ -15,6 +15,7 @@ from .credentials import GuardedCredential, build_credential, resolve_mode, toke
 from .errors import translate
 from .secrets import AzureSecretBackend
 from .transport import client_options, make_session, throttle_hooks
+from .writes import ServerClock
 
 if TYPE_CHECKING:
     from .arm import AzureArm
@@ -50,14 +51,24 @@ class AzureClients:
                 from azure.keyvault.secrets import SecretClient
 
                 loopback = is_loopback(host_of(urllib.parse.urlsplit(vault_url).netloc))
+                hooks = throttle_hooks(ThrottleGate())  # throttling is per vault
+                clock = ServerClock()  # so is the service's clock, which judges lost writes
+                on_response = hooks["raw_response_hook"]
+
+                def observe(response: Any, on_response: Any = on_response, clock: ServerClock = clock) -> None:
+                    on_response(response)
+                    clock.observe(response.http_response.headers.get("Date"))
+
                 client = SecretClient(
                     vault_url,
                     self.credential(vault_url),
                     verify_challenge_resource=not loopback,  # a loopback host can never match the challenge
                     **self._options(),
-                    **throttle_hooks(ThrottleGate()),  # throttling is per vault
+                    **{**hooks, "raw_response_hook": observe},
                 )
-                backend = self._backends[key] = AzureSecretBackend(client, vault_url, self.settings.retries)
+                backend = self._backends[key] = AzureSecretBackend(
+                    client, vault_url, self.settings.retries, clock=clock
+                )
             return backend
 
     def arm(self) -> AzureArm:

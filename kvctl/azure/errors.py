@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
     DecodeError,
+    DeserializationError,
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
@@ -132,6 +134,8 @@ def translate(exc: BaseException, *, what: str, where: str) -> KvctlError:
             hint="the vault URL may be wrong, or something between you and the vault is impersonating it",
         )
     if isinstance(exc, (DecodeError, ValueError, TypeError, AttributeError, KeyError)):
+        if not is_answer_error(exc):
+            raise exc  # kvctl's own bug: exit 1 "unexpected error", never "retry later"
         return invalid_answer(exc, where)
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) != 401:
         import shutil
@@ -155,8 +159,7 @@ def translate(exc: BaseException, *, what: str, where: str) -> KvctlError:
             if code == "Forbidden" and "disabled secret" in message:
                 return ForbiddenError(
                     f"{what} is disabled, so its value cannot be read",
-                    hint="store a new version (kvctl set / kvctl rotate), or re-enable this one "
-                    "(az keyvault secret set-attributes --enabled true)",
+                    hint="re-enable it (kvctl update NAME --version VERSION --enable), or store a new version",
                     action="Microsoft.KeyVault/vaults/secrets/getSecret/action",
                 )
             if "purge protection" in message:
@@ -187,6 +190,26 @@ def translate(exc: BaseException, *, what: str, where: str) -> KvctlError:
             hint="check the vault URL, your network and proxy; retries ran out",
         )
     return unexpected(exc)
+
+
+# Where decoding a service answer happens: the SDK's (de)serializers and models, json, codecs.
+_DECODING_FILES = ("serializ", "model_base", "_models.py", "/json/", "codecs.py", "/encodings/", "http/client.py")
+
+
+def is_answer_error(exc: BaseException) -> bool:
+    """Did this error come from decoding what the service sent (exit 7), or is it a bug (exit 1)?
+    Decoding errors have their own types, or are raised inside the SDK's deserialization code."""
+    if isinstance(exc, (DecodeError, DeserializationError, json.JSONDecodeError, UnicodeDecodeError)):
+        return True
+    tb = exc.__traceback__
+    innermost = None
+    while tb is not None:
+        innermost = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    if innermost is None:
+        return False
+    path = innermost.replace("\\", "/")
+    return "/kvctl/" not in path and any(part in path for part in _DECODING_FILES)
 
 
 def invalid_answer(exc: BaseException, where: str) -> UnavailableError:

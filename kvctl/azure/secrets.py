@@ -1,34 +1,34 @@
 """`SecretBackend` on the Azure SDK's SecretClient.
 
-Reads use the SDK's retries. Writes do not: a write whose response was lost may have been done,
-and the SDK would simply send it again (a second version of a secret, say). kvctl retries writes
-itself and, after a lost response, first checks whether the write took effect.
+Reads use the SDK's retries. Writes use kvctl's (kvctl/azure/writes.py): after a lost answer a
+write is checked, exactly and through metadata, before it is sent again. Delete, recover, purge
+and restore finish asynchronously in the service (KEYVAULT-WIRE.md): kvctl waits until their
+effect is visible before it says they are done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from azure.core.exceptions import (
-    HttpResponseError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.keyvault.secrets import DeletedSecret, KeyVaultSecret, SecretClient, SecretProperties
 
-from ..core.errors import KvctlError
+from ..core.backend import Waiting
+from ..core.errors import KvctlError, UnavailableError
 from ..core.models import DeletedState, Secret, SecretAttributes
 from ..core.redaction import register
 from .errors import translate
+from .writes import ServerClock, Unknown, WriteRunner, wait_until
 
 T = TypeVar("T")
-_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-_CLOCK_SKEW = dt.timedelta(seconds=120)
+# How long kvctl waits for a delete, recover, purge or restore to become visible (the service
+# usually takes seconds; its recordings show 2-6 s).
+LIFECYCLE_TIMEOUT = 120.0
+_ACCEPTED = object()  # a check's answer: the service has taken the operation on; its effect is pending
 
 
 def _text(value: Any) -> str | None:
@@ -75,12 +75,19 @@ def _from_deleted(secret: DeletedSecret) -> Secret:
 
 class AzureSecretBackend:
     def __init__(
-        self, client: SecretClient, vault_url: str, retries: int, sleep: Callable[[float], None] = time.sleep
+        self,
+        client: SecretClient,
+        vault_url: str,
+        retries: int,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: ServerClock | None = None,
     ) -> None:
         self.client = client
         self.vault_url = vault_url
         self.retries = retries
         self._sleep = sleep
+        self.clock = clock or ServerClock()
+        self.lifecycle_timeout = LIFECYCLE_TIMEOUT
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -92,60 +99,56 @@ class AzureSecretBackend:
         except Exception as exc:
             raise translate(exc, what=what, where=self.vault_url) from exc
 
-    def _backoff(self, attempt: int, exc: BaseException | None) -> None:
-        retry_after = None
-        response = getattr(exc, "response", None)
-        if response is not None:
-            header = response.headers.get("Retry-After") if hasattr(response, "headers") else None
-            if header and header.isdigit():
-                retry_after = float(header)
-        delay = retry_after if retry_after is not None else min(8.0, 0.25 * 2**attempt)
-        self._sleep(delay * (0.75 + random.random() / 2))
+    def _write(
+        self,
+        what: str,
+        send: Callable[[], T],
+        took_effect: Callable[[], T | None],
+        settle: Callable[[], T | None] | None = None,
+    ) -> T:
+        runner = WriteRunner(self.retries, self.vault_url, self._sleep)
+        return runner.run(what, send, took_effect, settle)
 
-    def _write(self, what: str, send: Callable[[], T], took_effect: Callable[[], T | None]) -> T:
-        """Send a write with kvctl's retries; after a lost response, ask `took_effect` first. Until
-        that check has answered, the write is not sent again: it may have been done already."""
-        last: BaseException | None = None
-        unsure = False  # a write may have taken effect, and no check has said whether it did
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self._backoff(attempt - 1, last)
-            if unsure:
-                done, unsure = self._check(took_effect)
-                if done is not None:
-                    return done
-                if unsure:
-                    continue
-            try:
-                return send()
-            except KvctlError:
-                raise
-            except ServiceRequestError as exc:  # never reached the service
-                last = exc
-                continue
-            except HttpResponseError as exc:
-                if exc.status_code not in _TRANSIENT_STATUS:
-                    if attempt and isinstance(last, ServiceResponseError):
-                        done, _ = self._check(took_effect)
-                        if done is not None:
-                            return done
-                    raise translate(exc, what=what, where=self.vault_url) from exc
-                last = exc
-            except ServiceResponseError as exc:  # sent, but the answer was lost
-                last = exc
-            done, unsure = self._check(took_effect)
-            if done is not None:
-                return done
-        assert last is not None
-        raise translate(last, what=what, where=self.vault_url) from last
-
-    @staticmethod
-    def _check(took_effect: Callable[[], T | None]) -> tuple[T | None, bool]:
-        """(the result if the write took effect, whether that is still unknown)."""
+    def _await(self, description: str, visible: Callable[[], T | None], waiting: Waiting | None) -> T | None:
+        """`visible()` once; if the effect is not visible yet, poll it (showing `description`)."""
         try:
-            return took_effect(), False
-        except (KvctlError, HttpResponseError, ServiceRequestError, ServiceResponseError):
-            return None, True
+            found = visible()
+        except (HttpResponseError, Unknown):
+            found = None
+        if found is not None:
+            return found
+        notice = waiting(description) if waiting is not None else contextlib.nullcontext()
+        with notice:
+            result: T | None = wait_until(visible, timeout=self.lifecycle_timeout, sleep=self._sleep)
+        return result
+
+    def _not_visible(self, what: str, hint: str) -> UnavailableError:
+        return UnavailableError(
+            f"{what}: the service accepted it, but it was not visible after {self.lifecycle_timeout:.0f} s",
+            hint=hint,
+        )
+
+    def _live_properties(self, name: str) -> Secret | None:
+        """The latest version's attributes if the secret is live and readable (a disabled one too), else None."""
+        try:
+            return _secret_from(self.client.get_secret(name).properties)
+        except ResourceNotFoundError:
+            return None
+        except HttpResponseError as exc:
+            if exc.status_code != 403:
+                raise
+        # 403: a disabled latest version, or no right to read values; the metadata still shows it.
+        versions = [_secret_from(p) for p in self.client.list_properties_of_secret_versions(name)]
+        if not versions:
+            return None
+        epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+        return max(versions, key=lambda v: v.attributes.created or epoch)
+
+    def _deleted_or_none(self, name: str) -> Secret | None:
+        try:
+            return _from_deleted(self.client.get_deleted_secret(name))
+        except ResourceNotFoundError:
+            return None
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -197,9 +200,10 @@ class AzureSecretBackend:
         not_before: dt.datetime | None = None,
     ) -> Secret:
         register(value)
-        started = dt.datetime.now(dt.UTC)
+        sent_at = [time.time()]  # when the latest attempt was sent (kvctl's clock)
 
         def send() -> Secret:
+            sent_at.append(time.time())
             return _from_kv_secret(
                 self.client.set_secret(
                     name,
@@ -214,18 +218,29 @@ class AzureSecretBackend:
             )
 
         def took_effect() -> Secret | None:
-            try:
-                latest = self.client.get_secret(name)
-            except ResourceNotFoundError:
-                return None  # a definite answer: a new secret that was not written
-            created = latest.properties.created_on
-            same = (
-                latest.value == value
-                and latest.properties.content_type == content_type
-                and (latest.properties.tags or None) == (tags or None)
-            )
-            if same and created is not None and created >= started - _CLOCK_SKEW:
-                return _from_kv_secret(latest)
+            """Done only if a version created after the first attempt was sent carries every
+            attribute sent, found through the versions list (metadata), and, where the version is
+            enabled, the value sent. A disabled version's value is never read (it cannot be)."""
+            floor = self.clock.floor(sent_at[1] if len(sent_at) > 1 else sent_at[0])
+            candidates = [
+                p
+                for p in self.client.list_properties_of_secret_versions(name)
+                if p.created_on is not None
+                and p.created_on >= floor
+                and _same_attributes(p, content_type, tags, enabled, expires, not_before)
+            ]
+            epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+            for props in sorted(candidates, key=lambda p: p.created_on or epoch, reverse=True):
+                if props.enabled is False:
+                    return _secret_from(props)
+                try:
+                    stored = self.client.get_secret(name, props.version)
+                except HttpResponseError as exc:
+                    if exc.status_code == 403:  # may write but not read: the metadata has to do
+                        return _secret_from(props)
+                    raise
+                if stored.value == value:
+                    return _from_kv_secret(stored)
             return None
 
         return self._write(f"secret '{name}'", send, took_effect)
@@ -255,58 +270,115 @@ class AzureSecretBackend:
                 )
             )
 
-        # Updating attributes is idempotent: after a lost answer, sending it again is the check.
+        # Setting attributes is idempotent: after a lost answer, sending the same again is exact.
         return self._write(f"secret '{name}'", send, lambda: None)
 
-    def delete(self, name: str) -> Secret:
-        def send() -> Secret:
+    def delete(self, name: str, *, waiting: Waiting | None = None) -> Secret:
+        def send() -> Any:
             return _from_deleted(self.client.begin_delete_secret(name, retry_total=0).result())
 
-        def took_effect() -> Secret | None:
-            try:
-                return _from_deleted(self.client.get_deleted_secret(name))
-            except ResourceNotFoundError:
-                return None
+        def took_effect() -> Any:
+            deleted = self._deleted_or_none(name)
+            if deleted is not None:
+                return deleted
+            if self._live_properties(name) is not None:
+                return None  # still there: not done
+            return _ACCEPTED  # gone from the live secrets, not yet among the deleted ones
 
-        return self._write(f"secret '{name}'", send, took_effect)
+        result = self._write(f"secret '{name}'", send, took_effect)
+        if isinstance(result, Secret):
+            level = result.attributes.recovery_level or ""
+            if result.deleted is None or "Recoverable" not in level:
+                return result  # no soft delete: nothing will appear among the deleted secrets
+        found = self._await(f"waiting for '{name}' to show as deleted", lambda: self._deleted_or_none(name), waiting)
+        if found is None:
+            raise self._not_visible(f"the delete of '{name}'", "kvctl list --deleted shows it once the service is done")
+        return found
 
-    def recover(self, name: str) -> Secret:
-        def send() -> Secret:
-            return _secret_from(self.client.begin_recover_deleted_secret(name, retry_total=0).result())
+    def recover(self, name: str, *, waiting: Waiting | None = None) -> Secret:
+        def send() -> Any:
+            self.client.begin_recover_deleted_secret(name, retry_total=0).result()
+            return _ACCEPTED
 
-        def took_effect() -> Secret | None:
-            try:
-                self.client.get_deleted_secret(name)
-                return None
-            except ResourceNotFoundError:
-                pass
-            try:
-                return _secret_from(self.client.get_secret(name).properties)
-            except HttpResponseError as exc:
-                if exc.status_code == 403:  # disabled latest version: recovered all the same
-                    return _secret_from(next(iter(self.client.list_properties_of_secret_versions(name))))
-                return None
+        def took_effect() -> Any:
+            if self._deleted_or_none(name) is not None:
+                return None  # still deleted: not done
+            return _ACCEPTED  # no longer among the deleted: recovered (visible or soon)
 
-        return self._write(f"deleted secret '{name}'", send, took_effect)
+        self._write(f"deleted secret '{name}'", send, took_effect)
+        found = self._await(f"waiting for '{name}' to be readable again", lambda: self._live_properties(name), waiting)
+        if found is None:
+            raise self._not_visible(f"the recovery of '{name}'", f"kvctl show {name} shows it once the service is done")
+        return found
 
-    def purge(self, name: str) -> None:
+    def purge(self, name: str, *, waiting: Waiting | None = None) -> None:
         def send() -> bool:
             self.client.purge_deleted_secret(name, retry_total=0)
             return True
 
         def took_effect() -> bool | None:
-            try:
-                self.client.get_deleted_secret(name)
-                return None
-            except ResourceNotFoundError:
-                return True
+            return True if self._deleted_or_none(name) is None else None
 
         self._write(f"deleted secret '{name}'", send, took_effect)
 
-    def restore(self, blob: bytes) -> Secret:
-        def send() -> Secret:
+        def gone() -> bool | None:
+            return True if self._deleted_or_none(name) is None else None
+
+        if self._await(f"waiting for '{name}' to be purged", gone, waiting) is None:
+            raise self._not_visible(f"the purge of '{name}'", "kvctl list --deleted shows when it is gone")
+
+    def _live_names(self) -> dict[str, Secret]:
+        return {s.name.lower(): s for s in self.list()}
+
+    def restore(self, blob: bytes, *, waiting: Waiting | None = None) -> Secret:
+        # The blob is opaque: which secret it holds shows only in the answer. So that a lost answer
+        # can be told from "already exists", kvctl notes the names that exist before it sends.
+        before = set(self._live_names())
+
+        def send() -> Any:
             return _secret_from(self.client.restore_secret_backup(blob, retry_total=0))
 
-        # The blob is opaque, so a lost answer cannot be checked by name: a repeat then reports
-        # the conflict ("already exists") and the secret is there either way.
-        return self._write("the backup", send, lambda: None)
+        def new_secret() -> Any:
+            fresh = [s for key, s in self._live_names().items() if key not in before]
+            return fresh[0] if len(fresh) == 1 else None
+
+        def settle() -> Any:
+            # A 409 after a lost answer: kvctl's own first attempt may be taking effect; wait for it.
+            return wait_until(new_secret, timeout=self.lifecycle_timeout, sleep=self._sleep)
+
+        result = self._write("the backup", send, new_secret, settle)
+        restored_name = result.name
+        found = self._await(
+            f"waiting for '{restored_name}' to be readable",
+            lambda: self._live_properties(restored_name),
+            waiting,
+        )
+        if found is None:
+            raise self._not_visible(
+                f"the restore of '{restored_name}'", f"kvctl show {restored_name} shows it once the service is done"
+            )
+        return found
+
+
+def _same_instant(a: dt.datetime | None, b: dt.datetime | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return int(a.timestamp()) == int(b.timestamp())
+
+
+def _same_attributes(
+    props: SecretProperties,
+    content_type: str | None,
+    tags: dict[str, str] | None,
+    enabled: bool | None,
+    expires: dt.datetime | None,
+    not_before: dt.datetime | None,
+) -> bool:
+    wanted_enabled = enabled is not False  # not sent = enabled
+    return (
+        (props.content_type or None) == (content_type or None)
+        and (dict(props.tags) if props.tags else None) == (tags or None)
+        and (props.enabled is not False) == wanted_enabled
+        and _same_instant(props.expires_on, expires)
+        and _same_instant(props.not_before, not_before)
+    )

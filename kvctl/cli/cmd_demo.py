@@ -40,18 +40,26 @@ TOUR: list[tuple[str, str | None]] = [
 
 
 @click.command("demo")
-def demo() -> None:
+@click.option(
+    "--lifecycle-delay",
+    type=click.FloatRange(0, 60),
+    default=0,
+    metavar="SECONDS",
+    help="Make the emulator's delete/recover/purge/restore take this long to show, as Azure's do.",
+)
+def demo(lifecycle_delay: float) -> None:
     """Start a throwaway emulator, seed it, and run a short tour of kvctl against it.
 
     Each step prints the command and its real output. Nothing touches Azure, and the emulator
     and its data are removed at the end.
     """
-    from ..emulator import Emulator, EmulatorOptions
+    from ..emulator import Emulator, EmulatorOptions, KnobSettings
 
     with tempfile.TemporaryDirectory(prefix="kvctl-demo-") as tmp:
         seed = Path(tmp) / "seed.json"
         seed.write_text(json.dumps(SEED))
-        emulator = Emulator(EmulatorOptions(state_dir=Path(tmp) / "state", seed=seed))
+        knobs = KnobSettings(lifecycle_delay=lifecycle_delay)
+        emulator = Emulator(EmulatorOptions(state_dir=Path(tmp) / "state", seed=seed, knobs=knobs))
         info = emulator.start()
         try:
             env = {**os.environ, **emulator.env, "KVCTL_NO_PROGRESS": "1", "COLUMNS": "100"}

@@ -69,6 +69,13 @@ def _rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
     metavar="SECONDS",
     help="New identities are unknown to role assignments for this long (as in Azure).",
 )
+@click.option(
+    "--lifecycle-delay",
+    type=click.FloatRange(0, 3600),
+    default=0,
+    metavar="SECONDS",
+    help="Delete, recover, purge and restore take this long to become visible (as in Azure: seconds).",
+)
 @click.option("--random-seed", type=int, help="Seed for the fault injection, for repeatable runs.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each request (method, path, status) to stderr.")
 def emulator(
@@ -82,6 +89,7 @@ def emulator(
     drop_response_rate: float,
     throttle: bool,
     principal_replication_delay: float,
+    lifecycle_delay: float,
     random_seed: int | None,
     verbose: bool,
 ) -> None:
@@ -116,7 +124,7 @@ def emulator(
         vaults=list(vaults) or ["emulator"],
         identities=list(identities),
         seed=seed,
-        knobs=KnobSettings(latency, fault_rate, drop_response_rate, throttle),
+        knobs=KnobSettings(latency, fault_rate, drop_response_rate, throttle, lifecycle_delay),
         principal_replication_delay=principal_replication_delay,
         random_seed=random_seed,
     )

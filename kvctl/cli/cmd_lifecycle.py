@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
@@ -12,6 +13,11 @@ from .context import AppContext, confirm, global_options
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 RECORD_FORMATS = ("table", "json", "tsv", "plain")
+
+
+def _waiting(app: AppContext) -> Any:
+    """The spinner kvctl shows while the service finishes a delete, recover, purge or restore."""
+    return lambda description: app.output.progress(description, None)
 
 
 @click.command("delete")
@@ -24,6 +30,8 @@ def delete(app: AppContext, name: str, yes: bool) -> None:
 
     With soft delete (every vault made since 2020) it stays recoverable for the vault's
     retention period: `kvctl recover NAME`. Where the vault has no soft delete, kvctl asks first.
+    kvctl says "deleted" once the service lists the secret as deleted (it takes a few seconds),
+    so `kvctl purge NAME` or `kvctl recover NAME` can follow at once.
     """
     from ..core.secrets import delete_secret, show_secret
 
@@ -42,7 +50,7 @@ def delete(app: AppContext, name: str, yes: bool) -> None:
             confirm(app, f"Cannot tell whether {ref.vault_url} has soft delete: delete '{ref.name}' anyway?", yes)
         elif "Recoverable" not in level:
             confirm(app, f"Vault {ref.vault_url} has no soft delete: erase '{ref.name}' for good?", yes)
-    deleted = delete_secret(app.factory, ref)
+    deleted = delete_secret(app.factory, ref, _waiting(app))
     if deleted.deleted and deleted.deleted.scheduled_purge_date:
         until = f"{deleted.deleted.scheduled_purge_date:%Y-%m-%d}"
         app.output.info(f"deleted '{deleted.name}'; recoverable until {until}: kvctl recover {deleted.name}")
@@ -56,13 +64,16 @@ def delete(app: AppContext, name: str, yes: bool) -> None:
 @global_options()
 @pass_app
 def recover(app: AppContext, name: str) -> None:
-    """Recover deleted secret NAME, with all its versions."""
+    """Recover deleted secret NAME, with all its versions.
+
+    Returns once the secret can be read again (the service takes a few seconds).
+    """
     from ..core.secrets import recover_secret
 
     settings = app.settings
     ref = parse_ref(name, settings.vault, settings.cloud_info)
     fmt = app.output_format(RECORD_FORMATS)
-    secret = recover_secret(app.factory, ref)
+    secret = recover_secret(app.factory, ref, _waiting(app))
     app.output.info(f"recovered '{secret.name}'")
     app.output.secret(secret, fmt)
 
@@ -79,7 +90,7 @@ def purge(app: AppContext, name: str, yes: bool) -> None:
     settings = app.settings
     ref = parse_ref(name, settings.vault, settings.cloud_info)
     confirm(app, f"Permanently erase deleted secret '{ref.name}' from {ref.vault_url}? This cannot be undone.", yes)
-    purge_secret(app.factory, ref)
+    purge_secret(app.factory, ref, _waiting(app))
     app.output.info(f"purged '{ref.name}'")
 
 
@@ -120,6 +131,6 @@ def restore(app: AppContext, file_path: str) -> None:
     blob = read_input_file(file_path, "backup file")
     if not blob:
         raise UsageError(f"backup file {file_path} is empty")
-    secret = restore_secret(app.factory, vault, blob)
+    secret = restore_secret(app.factory, vault, blob, _waiting(app))
     app.output.info(f"restored '{secret.name}' into {vault}")
     app.output.secret(secret, fmt)

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "get": ("kvctl.cli.cmd_read:get", "Print the value of one or more secrets."),
     "show": ("kvctl.cli.cmd_read:show", "Show a secret's attributes and tags, without its value."),
     "set": ("kvctl.cli.cmd_write:set_cmd", "Store a new version of a secret (value from stdin, a file or a prompt)."),
+    "update": ("kvctl.cli.cmd_write:update_cmd", "Change a secret's attributes (expiry, tags, enabled...) only."),
     "versions": ("kvctl.cli.cmd_read:versions", "List every version of a secret."),
     "delete": ("kvctl.cli.cmd_lifecycle:delete", "Delete a secret (soft delete: it can be recovered)."),
     "recover": ("kvctl.cli.cmd_lifecycle:recover", "Recover a deleted secret."),

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from .models import Secret
+
+Waiting = Callable[[str], AbstractContextManager[Any]]
+"""Shows that kvctl is waiting (a spinner on a terminal) while an operation's effect is pending."""
 
 
 class SecretBackend(Protocol):
@@ -50,15 +54,15 @@ class SecretBackend(Protocol):
 
     def get_deleted(self, name: str) -> Secret: ...
 
-    def delete(self, name: str) -> Secret: ...
+    def delete(self, name: str, *, waiting: Waiting | None = None) -> Secret: ...
 
-    def recover(self, name: str) -> Secret: ...
+    def recover(self, name: str, *, waiting: Waiting | None = None) -> Secret: ...
 
-    def purge(self, name: str) -> None: ...
+    def purge(self, name: str, *, waiting: Waiting | None = None) -> None: ...
 
     def backup(self, name: str) -> bytes: ...
 
-    def restore(self, blob: bytes) -> Secret: ...
+    def restore(self, blob: bytes, *, waiting: Waiting | None = None) -> Secret: ...
 
 
 BackendFactory = Callable[[str], SecretBackend]

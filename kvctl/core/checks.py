@@ -219,7 +219,7 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} has no expiry",
-                    f"kvctl rotate {name} --vault {target} --expires-in 90d",
+                    f"kvctl update {name} --expires 90d --vault {target}   (attributes only: the value stays)",
                 )
             )
         elif attrs.expires <= now:
@@ -229,7 +229,8 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} expired on {attrs.expires:%Y-%m-%d}",
-                    f"kvctl rotate {name} --vault {target}",
+                    f"renew the credential where it is issued; if the value is still valid: "
+                    f"kvctl update {name} --expires 90d --vault {target}",
                 )
             )
         elif attrs.expires <= now + options.expiring_within:
@@ -240,7 +241,8 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} expires in {days} days ({attrs.expires:%Y-%m-%d})",
-                    f"kvctl rotate {name} --vault {target}",
+                    f"renew the credential where it is issued; if the value stays valid longer: "
+                    f"kvctl update {name} --expires 90d --vault {target}",
                 )
             )
         updated = attrs.created or attrs.updated
@@ -251,7 +253,7 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} was last set {(now - updated).days} days ago",
-                    f"kvctl rotate {name} --vault {target}",
+                    f"renew the credential where it is issued (its history: kvctl versions {name} --vault {target})",
                 )
             )
     return found

@@ -1,7 +1,8 @@
 """`/_emulator/…` on the ARM port: switches for tests, reachable with the admin identity's token.
 
 - `GET  /_emulator/state`            every vault's secrets and versions (with values), knob counters
-- `PUT  /_emulator/knobs`            change latencyMs, faultRate, dropResponseRate, throttle at run time
+- `PUT  /_emulator/knobs`            change latencyMs, faultRate, dropResponseRate, throttle,
+                                     lifecycleDelay at run time
 - `PATCH /_emulator/vaults/{name}`   set vault properties directly, even ones ARM refuses to change
 - `POST /_emulator/identities`       `{"name": N}`: a new identity (subject to the replication delay)
 """
@@ -23,6 +24,7 @@ _KNOB_NAMES = {
     "faultRate": "fault_rate",
     "dropResponseRate": "drop_response_rate",
     "throttle": "throttle",
+    "lifecycleDelay": "lifecycle_delay",
 }
 
 

@@ -31,6 +31,7 @@ class KnobSettings:
     fault_rate: float = 0.0
     drop_response_rate: float = 0.0
     throttle: bool = False
+    lifecycle_delay: float = 0.0  # seconds before a delete, recover, purge or restore shows (lifecycle.py)
 
     def validate(self) -> None:
         for name in ("fault_rate", "drop_response_rate"):
@@ -39,6 +40,8 @@ class KnobSettings:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
         if self.latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
+        if not 0.0 <= self.lifecycle_delay <= 3600:
+            raise ValueError(f"lifecycle_delay must be between 0 and 3600 seconds, got {self.lifecycle_delay}")
 
 
 class _Window:
@@ -81,6 +84,7 @@ class Knobs:
             fault_rate=float(merged["fault_rate"]),
             drop_response_rate=float(merged["drop_response_rate"]),
             throttle=bool(merged["throttle"]),
+            lifecycle_delay=float(merged["lifecycle_delay"]),
         )
         settings.validate()
         self.settings = settings

@@ -13,6 +13,7 @@ from . import secret_rules as rules
 from .authz import authorize_secret_operation
 from .backup_blob import seal, unseal
 from .http import ApiError, Request, Response
+from .lifecycle import DELETING, PURGING, RECOVERING, RESTORING
 from .secret_shapes import SUPPORTED_API_VERSIONS, SecretShapes
 from .store import DeletedInfo, NameConflict, SecretVersion
 from .tokens import VAULT_AUDIENCES, TokenError
@@ -60,6 +61,7 @@ class VaultService:
         self.vault_name = vault_name
         self.base_url = base_url.rstrip("/")
         self.shapes = SecretShapes(world, vault_name, self.base_url)
+        self.lifecycle = world.lifecycle
         self._next_sweep = 0.0
 
     # -- request pipeline ----------------------------------------------------------------------
@@ -187,6 +189,7 @@ class VaultService:
         attrs = rules.attributes_in(body.get("attributes"))
         now = int(time.time())
         self._sweep()
+        self.lifecycle.refuse_write(self.vault_name, name)
         version = SecretVersion(
             name=name,
             version=uuid.uuid4().hex,
@@ -205,8 +208,14 @@ class VaultService:
             raise rules.deleted_conflict(name) from exc
         return Response(200, self.shapes.bundle(stored, with_value=True))
 
+    def _arriving(self, name: str) -> bool:
+        """A recovered or restored secret that is not visible yet (--lifecycle-delay)."""
+        return self.lifecycle.pending(self.vault_name, name) in (RECOVERING, RESTORING)
+
     def _readable(self, name: str, version: str | None) -> SecretVersion:
         if version is not None and not VERSION_PATTERN.match(version):
+            raise _not_found(name, version)
+        if self._arriving(name):
             raise _not_found(name, version)
         found = self.world.store.get_version(self.vault_name, name, version)
         if found is None:
@@ -244,7 +253,12 @@ class VaultService:
         size = self.shapes.page_size(request)
         after = self.shapes.cursor(request) or ""
         rows = self.world.store.list_latest(self.vault_name, after, size + 1)
-        items = [self.shapes.bundle(v, with_value=False, versioned=False) for v, _ in rows[:size]]
+        hidden = self.lifecycle.hidden(self.vault_name, (RECOVERING, RESTORING))
+        items = [
+            self.shapes.bundle(v, with_value=False, versioned=False)
+            for v, _ in rows[:size]
+            if v.name.lower() not in hidden
+        ]
         next_link = (
             self.shapes.next_link(request, "/secrets", rows[size - 1][0].name.lower(), size)
             if len(rows) > size
@@ -257,7 +271,7 @@ class VaultService:
         after = self.shapes.cursor(request) or 0
         if not isinstance(after, int):
             raise _bad("The $skiptoken is invalid.")
-        rows = self.world.store.list_versions(self.vault_name, name, after, size + 1)
+        rows = [] if self._arriving(name) else self.world.store.list_versions(self.vault_name, name, after, size + 1)
         items = [self.shapes.bundle(v, with_value=False) for _, v in rows[:size]]
         next_link = (
             self.shapes.next_link(request, f"/secrets/{name}/versions", rows[size - 1][0], size)
@@ -268,6 +282,7 @@ class VaultService:
 
     def _delete(self, name: str) -> Response:
         store = self.world.store
+        self.lifecycle.refuse_write(self.vault_name, name)
         found = store.get_version(self.vault_name, name, None)
         if found is None:
             raise _not_found(name)
@@ -280,10 +295,13 @@ class VaultService:
         info = DeletedInfo(now, now + days * 86400)
         if not store.soft_delete(self.vault_name, name, info):
             raise _not_found(name)
+        self.lifecycle.start(self.vault_name, name, DELETING)
         return Response(200, self.shapes.deleted_bundle(found, info, versioned=True))
 
     def _get_deleted(self, name: str) -> Response:
         self._sweep()
+        if self.lifecycle.pending(self.vault_name, name) == DELETING:
+            raise _deleted_not_found(name)
         found = self.world.store.get_version(self.vault_name, name, None, deleted=True)
         info = self.world.store.deleted_info(self.vault_name, name)
         if found is None or info is None:
@@ -295,7 +313,12 @@ class VaultService:
         size = self.shapes.page_size(request)
         after = self.shapes.cursor(request) or ""
         rows = self.world.store.list_latest(self.vault_name, after, size + 1, deleted=True)
-        items = [self.shapes.deleted_bundle(v, info, versioned=False) for v, info in rows[:size] if info is not None]
+        hidden = self.lifecycle.hidden(self.vault_name, (DELETING,))
+        items = [
+            self.shapes.deleted_bundle(v, info, versioned=False)
+            for v, info in rows[:size]
+            if info is not None and v.name.lower() not in hidden
+        ]
         next_link = (
             self.shapes.next_link(request, "/deletedsecrets", rows[size - 1][0].name.lower(), size)
             if len(rows) > size
@@ -305,14 +328,17 @@ class VaultService:
 
     def _recover(self, name: str) -> Response:
         self._sweep()
+        self.lifecycle.refuse_write(self.vault_name, name)
         with self.world.store.transaction():  # no delete may slip in between
             if not self.world.store.recover(self.vault_name, name):
                 raise _deleted_not_found(name)
             found = self.world.store.get_version(self.vault_name, name, None)
+            self.lifecycle.start(self.vault_name, name, RECOVERING)
         assert found is not None
         return Response(200, self.shapes.bundle(found, with_value=False))
 
     def _purge(self, name: str) -> Response:
+        self.lifecycle.refuse_write(self.vault_name, name)
         if self.world.vault(self.vault_name).properties.get("enablePurgeProtection"):
             if self.world.store.deleted_info(self.vault_name, name) is None:
                 raise _deleted_not_found(name)
@@ -324,12 +350,13 @@ class VaultService:
             )
         if not self.world.store.erase(self.vault_name, name, only_deleted=True):
             raise _deleted_not_found(name)
+        self.lifecycle.start(self.vault_name, name, PURGING)
         return Response(204)
 
     # -- backup and restore: an opaque, encrypted blob ------------------------------------------
 
     def _backup(self, name: str) -> Response:
-        versions = self.world.store.all_versions(self.vault_name, name)
+        versions = [] if self._arriving(name) else self.world.store.all_versions(self.vault_name, name)
         if not versions:
             raise _not_found(name)
         return Response(200, {"value": seal(self.world.store, versions[0].name, versions)})
@@ -343,10 +370,15 @@ class VaultService:
             name, versions = unseal(self.world.store, blob_text)
         except ValueError as exc:  # any tampering or foreign blob: the service's answer is the same
             raise _bad("Backup blob contains invalid or corrupt version.") from exc
+        self.lifecycle.refuse_write(self.vault_name, name)
         try:
             latest = self.world.store.restore(self.vault_name, name, versions)
         except NameConflict as exc:
             if exc.deleted:
                 raise rules.deleted_conflict(name) from exc
             raise ApiError(409, "Conflict", f"Secret {name} already exists.") from exc
-        return Response(200, self.shapes.bundle(latest, with_value=True))
+        self.lifecycle.start(self.vault_name, name, RESTORING)
+        # As recorded (test_example_secrets_backup_restore): the id and the attributes, no value,
+        # no tags, no content type.
+        bundle = self.shapes.bundle(latest, with_value=False)
+        return Response(200, {"id": bundle["id"], "attributes": bundle["attributes"]})

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .knobs import Knobs
+from .lifecycle import Lifecycle
 from .store import IdentityRecord, Store, VaultRecord
 from .tokens import Identity, TokenAuthority
 
@@ -78,6 +79,7 @@ class World:
         self.tokens = tokens
         self.site = site
         self.knobs = knobs
+        self.lifecycle = Lifecycle(lambda: knobs.settings.lifecycle_delay)
         self.replication_delay = principal_replication_delay
         self.vault_urls: dict[str, str] = {}
         self._identities: list[Identity] = []

@@ -200,3 +200,41 @@ def test_an_empty_value_is_refused_unless_allowed(kvctl, unique):
     assert kvctl("get", name).exit_code == 3, "nothing was stored"
     assert kvctl("set", name, "--allow-empty", input="").exit_code == 0
     assert kvctl("get", name).stdout == "\n"
+
+
+def test_a_bug_in_kvctl_exits_1_not_7(kvctl, unique, monkeypatch):
+    """A KeyError raised by kvctl's own code while a request is in flight (here its response hook)
+    is a bug: exit 1 "unexpected error" with a hint to use --debug, never exit 7 "retry later"
+    (issue 11, item 9). Malformed service answers still exit 7 (test_hostile_service.py)."""
+    from kvctl.core.throttle import ThrottleGate
+
+    name = unique("bug")
+    assert kvctl("set", name, input="x").exit_code == 0
+
+    def broken(self):
+        raise KeyError("a kvctl bug")
+
+    monkeypatch.setattr(ThrottleGate, "succeeded", broken)
+    result = kvctl("get", name)
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.startswith("kvctl: unexpected error: KeyError")
+    assert "--debug" in result.stderr and "Traceback" not in result.stderr
+    assert "Traceback" in kvctl("--debug", "get", name).stderr
+
+
+def test_answer_errors_are_told_from_bugs_by_where_they_were_raised():
+    import json as json_module
+
+    from kvctl.azure.errors import is_answer_error
+
+    def kvctl_bug():
+        return {}["missing"]
+
+    try:
+        kvctl_bug()
+    except KeyError as exc:
+        assert not is_answer_error(exc)
+    try:
+        json_module.loads("{")
+    except ValueError as exc:
+        assert is_answer_error(exc)

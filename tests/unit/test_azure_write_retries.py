@@ -1,6 +1,7 @@
-"""kvctl's own retries of writes (AzureSecretBackend._write): a write whose answer was lost is
-never sent again until a check has said it did not take effect. Exact failure sequences need a
-stub client; the same path runs end to end against the emulator in tests/cli/test_rotate_faults.py."""
+"""kvctl's own retries of writes (kvctl/azure/writes.py): a write whose answer was lost is
+never sent again until a check (through the versions list) has said it did not take effect.
+Exact failure sequences need a stub client; the same path runs end to end against the emulator
+in tests/cli/test_rotate_faults.py and tests/faults/test_lost_writes.py."""
 
 from __future__ import annotations
 
@@ -45,11 +46,17 @@ class StubClient:
         self.stored.append(SimpleNamespace(value=value, properties=props))
         raise ServiceResponseError("connection reset after the write")
 
+    def list_properties_of_secret_versions(self, name):
+        if self.get_failures:
+            self.get_failures -= 1
+            raise ServiceRequestError("could not connect")
+        return [s.properties for s in self.stored]
+
     def get_secret(self, name, version=None):
         if self.get_failures:
             self.get_failures -= 1
             raise ServiceRequestError("could not connect")
-        return self.stored[-1]
+        return next(s for s in self.stored if version in (None, s.properties.version))
 
 
 def backend(client, retries=4):
@@ -88,12 +95,11 @@ class NewSecretClient:
             pass
         return self.inner.stored[-1]
 
-    def get_secret(self, name, version=None):
-        from azure.core.exceptions import ResourceNotFoundError
+    def list_properties_of_secret_versions(self, name):
+        return self.inner.list_properties_of_secret_versions(name)
 
-        if not self.inner.stored:
-            raise ResourceNotFoundError("SecretNotFound")
-        return self.inner.stored[-1]
+    def get_secret(self, name, version=None):
+        return self.inner.get_secret(name, version)
 
 
 def test_a_new_secret_not_found_by_the_check_is_written_again():

@@ -45,7 +45,7 @@ THRESHOLDS = ("FAIL", "WARN", "INFO", "never")
     help="With --fix: raise soft-delete retention to DAYS (never lowers it).",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before irreversible fixes.")
-@global_options()
+@global_options(formats=FORMATS)
 @pass_app
 def check(
     app: AppContext,

@@ -30,7 +30,8 @@ class Column:
     header: str
     get: Callable[[dict[str, Any]], Any]
     style: Callable[[dict[str, Any]], str] | None = None  # e.g. "bold red", on terminals only
-    # "id": kept whole (names, versions, GUIDs, paths); "text": may wrap at spaces;
+    # "id": kept whole (names, versions, GUIDs, paths); "text": may wrap at spaces; "list": may
+    # wrap between comma-separated items;
     # "time": an ISO time, shown in tables as a date and minute labelled UTC (or local).
     kind: str = "id"
     drop: int = 0  # 0: always shown; higher numbers are left out first when the terminal is narrow
@@ -76,13 +77,13 @@ SECRET_COLUMNS = (
     Column("Name", lambda r: r["name"]),
     Column("Enabled", lambda r: r["attributes"]["enabled"], kind="flag", drop=2),
     Column("Expires", lambda r: r["attributes"]["expires"], kind="time", drop=1),
-    Column("Updated", lambda r: r["attributes"]["updated"], kind="time", drop=4),
-    Column("Content type", lambda r: r["contentType"], drop=3),
+    Column("Updated", lambda r: r["attributes"]["updated"], kind="time", drop=5),
+    Column("Content type", lambda r: r["contentType"], drop=4),
     Column(
         "Tags",
         lambda r: tags_text(r["tags"]),
-        kind="text",
-        drop=5,
+        kind="list",
+        drop=3,
         table=lambda r: tags_text(r["tags"], hide_bookkeeping=True),
     ),
 )
@@ -114,7 +115,7 @@ FINDING_COLUMNS = (
 ROLE_COLUMNS = (
     Column("Role", lambda r: r["name"]),
     Column("Id", lambda r: r["id"]),
-    Column("Allows with secrets", lambda r: ", ".join(r["allows"]) or "nothing with secrets", kind="text", drop=1),
+    Column("Allows with secrets", lambda r: ", ".join(r["allows"]) or "nothing with secrets", kind="list"),
 )
 DELETED_COLUMNS = (
     Column("Name", lambda r: r["name"]),
@@ -284,7 +285,11 @@ class Output:
 
         label = time_label(self.local_time)
         specs = [
-            Spec(f"{c.header} ({label})" if c.kind == "time" else c.header, wrap=c.kind == "text", drop=c.drop)
+            Spec(
+                f"{c.header} ({label})" if c.kind == "time" else c.header,
+                wrap=c.kind if c.kind in ("text", "list") else "",
+                drop=c.drop,
+            )
             for c in columns
         ]
         cells = [[self._table_cell(c, row) for c in columns] for row in rows]

@@ -19,7 +19,7 @@ MIN_TEXT_WIDTH = 12
 @dataclass(frozen=True)
 class Spec:
     header: str
-    wrap: bool = False  # free text, may wrap at spaces; everything else is kept whole
+    wrap: str = ""  # "text": wraps at spaces; "list": wraps after ", " (items stay whole); "": never
     drop: int = 0  # 0: keep; higher numbers are left out first when the width runs short
 
 
@@ -64,8 +64,15 @@ def _minimum(spec: Spec, rows: list[list[str]], i: int) -> int:
     natural = _natural(rows, i, spec.header)
     if not spec.wrap:
         return natural
-    longest_word = max([len(w) for row in rows for w in row[i].split()] + [len(spec.header)])
+    longest_word = max([len(w) for row in rows for w in _words(row[i], spec.wrap)] + [len(spec.header)])
     return min(natural, max(MIN_TEXT_WIDTH, longest_word))
+
+
+def _words(text: str, wrap: str) -> list[str]:
+    if wrap == "list":
+        items = text.split(", ")
+        return [item + "," for item in items[:-1]] + items[-1:]
+    return text.split()
 
 
 def _fits(specs: list[Spec], rows: list[list[str]], shown: list[int], width: int) -> bool:
@@ -93,10 +100,18 @@ def widths(specs: list[Spec], rows: list[list[str]], shown: list[int], width: in
     return result
 
 
-def wrap_cell(text: str, width: int, wrap: bool) -> list[str]:
+def wrap_cell(text: str, width: int, wrap: str) -> list[str]:
     if not wrap:
         return text.split("\n") or [""]
-    lines: list[str] = []
+    if wrap == "list":
+        lines = []
+        for item in _words(text, wrap):
+            if lines and len(lines[-1]) + 1 + len(item) <= width:
+                lines[-1] += " " + item
+            else:
+                lines.append(item)
+        return lines or [""]
+    lines = []
     for part in text.split("\n"):
         # Words longer than the column stay whole: a long path in a message is still copyable.
         lines += textwrap.wrap(part, width, break_long_words=False, break_on_hyphens=False) or [""]

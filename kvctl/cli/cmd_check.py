@@ -133,3 +133,7 @@ def _render(app: AppContext, findings: list[Finding], fmt: str) -> None:
         app.output.json(to_sarif(findings, __version__))
         return
     app.output.rows((f.as_json() for f in findings), FINDING_COLUMNS, fmt, plain=lambda r: f"{r['id']} {r['resource']}")
+    if fmt == "table" and findings:
+        # Below the table, whole, one per line: each can be copied and pasted as it is.
+        remedies = list(dict.fromkeys(f.remedy for f in findings))
+        app.output.write("\nTo fix (one command per line, ready to paste):\n" + "".join(f"{r}\n" for r in remedies))

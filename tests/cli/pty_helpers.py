@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from tests.conftest import _ISOLATED_ENV
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @dataclass
@@ -30,8 +30,10 @@ class TerminalRun:
 
     @property
     def text(self) -> str:
-        """What was printed, without colour and cursor sequences."""
-        return ANSI.sub("", self.raw)
+        """What the terminal shows at the end, without colour: a carriage return goes back to the
+        start of the line, so a progress line cleared or overwritten there is gone, as on screen."""
+        lines = self.raw.replace("\r\n", "\n").split("\n")
+        return "\n".join(ANSI.sub("", line.rsplit("\r", 1)[-1]) for line in lines)
 
     @property
     def lines(self) -> list[str]:

@@ -103,15 +103,14 @@ def widths(specs: list[Spec], rows: list[list[str]], shown: list[int], width: in
 def wrap_cell(text: str, width: int, wrap: str) -> list[str]:
     if not wrap:
         return text.split("\n") or [""]
+    lines: list[str] = []
     if wrap == "list":
-        lines = []
         for item in _words(text, wrap):
             if lines and len(lines[-1]) + 1 + len(item) <= width:
                 lines[-1] += " " + item
             else:
                 lines.append(item)
         return lines or [""]
-    lines = []
     for part in text.split("\n"):
         # Words longer than the column stay whole: a long path in a message is still copyable.
         lines += textwrap.wrap(part, width, break_long_words=False, break_on_hyphens=False) or [""]

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -268,6 +269,7 @@ class Output:
                 self._emit("[]\n")
             return 0
         count = 0
+        flushed = 0.0
         for row in _chain(first, source):
             if fmt == "json":
                 self._emit(("[" if not count else ",") + "\n" + _indent(json.dumps(row, indent=2)), flush=False)
@@ -276,6 +278,10 @@ class Output:
             else:
                 self._emit("\t".join(_tsv_cell(c, row).replace("\t", " ") for c in columns) + "\n", flush=False)
             count += 1
+            now = time.monotonic()
+            if count == 1 or now - flushed > 0.1:  # the reader sees rows as they come, and kvctl sees it leave
+                self.stdout.flush()
+                flushed = now
         self._emit("\n]\n" if fmt == "json" else "")
         self.stdout.flush()
         return count

@@ -48,6 +48,7 @@ def run_in_terminal(
     rows: int = 50,
     answers: Sequence[tuple[bytes, str]] = (),
     stdin_pipe: bytes | None = None,
+    answer_delay: float = 0.2,
     timeout: float = 120,
 ) -> TerminalRun:
     """Run kvctl with a pty of `columns` x `rows` as stdout and stderr (and stdin, unless
@@ -82,7 +83,7 @@ def run_in_terminal(
                 break
             output += chunk
             if pending and pending[0][0] in output:
-                time.sleep(0.2)  # let the prompt finish setting up the terminal
+                output += _drain(primary, answer_delay)  # what arrives while the prompt waits for us
                 os.write(primary, pending.pop(0)[1].encode() + b"\n")
         elif process.poll() is not None:
             break
@@ -91,6 +92,19 @@ def run_in_terminal(
     process.wait(timeout=30)
     os.close(primary)
     return TerminalRun(process.returncode, output.decode("utf-8", "replace"))
+
+
+def _drain(fd: int, seconds: float) -> bytes:
+    got = b""
+    until = time.monotonic() + seconds
+    while (left := until - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                got += os.read(fd, 65536)
+            except OSError:
+                break
+    return got
 
 
 def unbroken(run: TerminalRun, identifier: str) -> bool:

@@ -35,7 +35,8 @@ def plan(specs: list[Spec], rows: list[list[str]], width: int) -> Plan:
     notes: list[str] = []
     shown = [i for i in range(len(specs)) if any(row[i] for row in rows)]
     if len(rows) >= 2:
-        constant = [i for i in shown if specs[i].drop and len({row[i] for row in rows}) == 1]
+        # The first column names the row, so it stays even if it repeats.
+        constant = [i for i in shown if i != 0 and len({row[i] for row in rows}) == 1]
         if constant:
             notes.append("every row: " + "; ".join(f"{specs[i].header}: {rows[0][i]}" for i in constant))
             shown = [i for i in shown if i not in constant]
@@ -53,7 +54,7 @@ def plan(specs: list[Spec], rows: list[list[str]], width: int) -> Plan:
 
 def _left_out_note(specs: list[Spec], left_out: list[int]) -> str:
     names = ", ".join(specs[i].header for i in left_out)
-    return f"left out for width: {names} (a wider terminal or -o json shows them)"
+    return f"left out for width: {names}; a wider terminal or -o json shows them"
 
 
 def _natural(rows: list[list[str]], i: int, header: str) -> int:
@@ -98,6 +99,17 @@ def widths(specs: list[Spec], rows: list[list[str]], shown: list[int], width: in
             if spare <= 0:
                 break
     return result
+
+
+def _join_items(items: list[str], sep: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for n, item in enumerate(items):
+        piece = item + (sep.rstrip() if n < len(items) - 1 else "")
+        if lines and len(lines[-1]) + 1 + len(piece) <= width:
+            lines[-1] += " " + piece
+        else:
+            lines.append(piece)
+    return lines
 
 
 def wrap_cell(text: str, width: int, wrap: str) -> list[str]:
@@ -164,5 +176,8 @@ def render(specs: list[Spec], rows: list[list[str]], styles: list[list[str]], wi
                 cells = [(i, wrapped[i][k] if k < len(wrapped[i]) else "", styles[n][i]) for i in chosen.shown]
                 lines.append(line(cells))
     if chosen.notes:
-        lines += ["", *(f"({note})" for note in chosen.notes)]
+        lines.append("")
+        for note in chosen.notes:
+            # Wrapped between items only, so that a value in a note (a date and time) stays whole.
+            lines += _join_items(f"({note})".split("; "), "; ", width)
     return lines

@@ -50,9 +50,7 @@ def test_export_shows_the_total_once_the_listing_is_done(slow, tmp_path):
 
 def test_the_progress_line_pauses_while_check_fix_asks(slow):
     prompt = b"Apply these irreversible changes?"
-    shown = run_in_terminal(
-        ["check", "--fix"], slow.env, columns=100, answers=[(prompt, "n")], answer_delay=2.0
-    )
+    shown = run_in_terminal(["check", "--fix"], slow.env, columns=100, answers=[(prompt, "n")], answer_delay=2.0)
     assert shown.code == 2, shown.text  # not confirmed: nothing changed
     assert "not confirmed" in shown.text
     raw = shown.raw
@@ -66,9 +64,7 @@ def test_the_progress_line_pauses_while_check_fix_asks(slow):
 
 def test_hook_output_is_relayed_whole_while_a_bulk_rotation_shows_progress(slow, tmp_path):
     hook = tmp_path / "hook.sh"
-    hook.write_text(
-        'cat >/dev/null\nfor i in 1 2 3; do echo "hook line $i for $KVCTL_SECRET_NAME"; sleep 0.3; done\n'
-    )
+    hook.write_text('cat >/dev/null\nfor i in 1 2 3; do echo "hook line $i for $KVCTL_SECRET_NAME"; sleep 0.3; done\n')
     shown = run_in_terminal(
         [
             "rotate",

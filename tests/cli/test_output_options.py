@@ -94,7 +94,9 @@ def test_vv_adds_one_line_per_http_request_and_v_does_not(emu):
     twice = run_kvctl_process(["-vv", "get", "fmt-secret"], env=emu.env)
     assert once.returncode == twice.returncode == 0
     assert once.stdout == twice.stdout == b"v1\n"
-    requests = [line for line in twice.stderr.decode().splitlines() if line.startswith("http: ") and "GET /secrets" in line]
+    requests = [
+        line for line in twice.stderr.decode().splitlines() if line.startswith("http: ") and "GET /secrets" in line
+    ]
     assert requests, twice.stderr
     assert b"http: " not in once.stderr
     assert b"v1" not in twice.stderr and b"Bearer" not in twice.stderr and b"eyJ" not in twice.stderr

@@ -72,8 +72,8 @@ def cli() -> None:
       kvctl get akv://myvault/api-key -o json
 
     A secret is named by NAME (in --vault), akv://VAULT/NAME[/VERSION] or its identifier URL.
-    Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 authentication, 5 forbidden,
-    6 conflict, 7 unavailable, 10 check failed.
+    Exit codes: 0 ok (also when stdout's reader closed early, as with | head), 1 unexpected,
+    2 usage, 3 not found, 4 authentication, 5 forbidden, 6 conflict, 7 unavailable, 10 check failed.
     """
 
 

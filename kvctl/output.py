@@ -1,8 +1,8 @@
-"""Rendering: the only module that imports rich, and only when a table or progress bar is drawn.
-
-Data goes to stdout; status, warnings and errors to stderr. JSON and TSV lists are streamed, so
-listing tens of thousands of secrets uses the memory of one page. Rich markup is off
-everywhere: a secret named `a[b]` prints as itself.
+"""Rendering typed results: data to stdout (table, json, tsv, plain), status to stderr through the
+one Console. JSON and TSV lists are streamed, so listing tens of thousands of secrets uses the
+memory of one page, but nothing is written before the first page has arrived: a command that
+fails at once leaves stdout empty. Tables are laid out by kvctl/tables.py for the terminal's
+width and never cut an identifier. No markup is interpreted anywhere: `a[b]` prints as itself.
 """
 
 from __future__ import annotations
@@ -10,71 +10,30 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import IO, Any
 
+from .columns import (  # noqa: F401 - the column sets are imported from here by the commands
+    ACCESS_COLUMNS,
+    DELETED_COLUMNS,
+    FINDING_COLUMNS,
+    ROLE_COLUMNS,
+    SECRET_COLUMNS,
+    VERSION_COLUMNS,
+    Column,
+    short_time,
+    table_time,
+    tags_text,
+    time_label,
+)
+from .console import Console, ConsoleStream, Tracker
 from .core.models import Secret, secret_json
 from .core.redaction import redact
 
-
-@dataclass(frozen=True)
-class Column:
-    header: str
-    get: Callable[[dict[str, Any]], Any]
-    style: Callable[[dict[str, Any]], str] | None = None  # a rich style, on terminals only
-
-
-_SEVERITY_STYLES = {"FAIL": "bold red", "WARN": "yellow", "INFO": "cyan"}
-
-
-def _short_time(value: Any) -> str:
-    if not value:
-        return ""
-    text = str(value)
-    return text[:16].replace("T", " ") if len(text) >= 16 else text
-
-
-SECRET_COLUMNS = (
-    Column("Name", lambda r: r["name"]),
-    Column("Enabled", lambda r: r["attributes"]["enabled"]),
-    Column("Expires", lambda r: _short_time(r["attributes"]["expires"])),
-    Column("Updated", lambda r: _short_time(r["attributes"]["updated"])),
-    Column("Content type", lambda r: r["contentType"]),
-    Column("Tags", lambda r: ", ".join(f"{k}={v}" for k, v in (r["tags"] or {}).items())),
-)
-VERSION_COLUMNS = (
-    Column("Version", lambda r: r["id"].rsplit("/", 1)[-1]),
-    Column("Enabled", lambda r: r["attributes"]["enabled"]),
-    Column("Created", lambda r: _short_time(r["attributes"]["created"])),
-    Column("Expires", lambda r: _short_time(r["attributes"]["expires"])),
-    Column("Content type", lambda r: r["contentType"]),
-)
-ACCESS_COLUMNS = (
-    Column("Principal", lambda r: r["principalId"]),
-    Column("Type", lambda r: r["principalType"]),
-    Column("Role / permissions", lambda r: r["role"] or "access policy: " + ", ".join(r["secretPermissions"])),
-    Column("Level", lambda r: r["level"] + (f" {r['secret']}" if r.get("secret") else "")),
-)
-FINDING_COLUMNS = (
-    Column("Severity", lambda r: r["severity"], lambda r: _SEVERITY_STYLES.get(r["severity"], "")),
-    Column("Id", lambda r: r["id"]),
-    Column("Vault", lambda r: r["vault"]),
-    Column("Finding", lambda r: r["message"]),
-    Column("Fix", lambda r: r["remedy"]),
-)
-ROLE_COLUMNS = (
-    Column("Role", lambda r: r["name"]),
-    Column("Id", lambda r: r["id"]),
-    Column("Allows with secrets", lambda r: ", ".join(r["allows"]) or "nothing with secrets"),
-)
-DELETED_COLUMNS = (
-    Column("Name", lambda r: r["name"]),
-    Column("Deleted", lambda r: _short_time(r.get("deletedDate"))),
-    Column("Purge date", lambda r: _short_time(r.get("scheduledPurgeDate"))),
-    Column("Recovery level", lambda r: r["attributes"]["recoveryLevel"]),
-)
+# Every value -o / KVCTL_OUTPUT can take somewhere; each command declares the ones it accepts.
+KNOWN_FORMATS = ("table", "json", "tsv", "plain", "env", "dotenv", "sarif")
 
 
 def _cell(value: Any) -> str:
@@ -85,6 +44,14 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _tsv_cell(column: Column, row: dict[str, Any]) -> str:
+    value = column.get(row)
+    return short_time(value) if column.kind == "time" else _cell(value)
+
+
+_END = object()
+
+
 class Output:
     def __init__(
         self,
@@ -93,11 +60,19 @@ class Output:
         *,
         quiet: bool = False,
         verbose: int = 0,
+        local_time: bool = False,
+        console: Console | None = None,
     ) -> None:
         self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
+        self.console = console or Console(stderr or sys.stderr, quiet=quiet)
         self.quiet = quiet
         self.verbose = verbose
+        self.local_time = local_time
+
+    @property
+    def stderr(self) -> IO[str]:
+        """stderr as a stream that goes through the console (for hook relays and the like)."""
+        return ConsoleStream(self.console)  # type: ignore[return-value]
 
     # -- format choice -------------------------------------------------------------------------
 
@@ -115,18 +90,30 @@ class Output:
             return "table"
         return "json" if "json" in allowed else allowed[0]
 
+    @property
+    def colour(self) -> bool:
+        return self.is_terminal() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+    def width(self) -> int:
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns) > 0:
+            return int(columns)
+        try:
+            return os.get_terminal_size(self.stdout.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            return 80
+
     # -- status on stderr ----------------------------------------------------------------------
 
     def _status(self, prefix: str, message: str) -> None:
-        self.stderr.write(f"{prefix}{redact(message)}\n")
-        self.stderr.flush()
+        self.console.line(f"{prefix}{redact(message)}")
 
     def info(self, message: str) -> None:
         if not self.quiet:
             self._status("", message)
 
-    def detail(self, message: str) -> None:
-        if self.verbose and not self.quiet:
+    def detail(self, message: str, level: int = 1) -> None:
+        if self.verbose >= level and not self.quiet:
             self._status("", message)
 
     def warn(self, message: str) -> None:
@@ -137,11 +124,28 @@ class Output:
         if hint:
             self._status("hint: ", hint)
 
+    def relay(self, text: str) -> None:
+        """Another program's output (a hook's) on stderr, masked, without breaking a progress line."""
+        self.console.relay(text)
+
+    def paused(self) -> Any:
+        """`with output.paused():` no progress is drawn inside (prompts, a child using the terminal)."""
+        return self.console.paused()
+
     # -- data on stdout ------------------------------------------------------------------------
 
-    def write(self, text: str) -> None:
+    def _emit(self, text: str, *, flush: bool = True) -> None:
+        if self.is_terminal():
+            with self.console.holding():
+                self.stdout.write(text)
+                self.stdout.flush()
+            return
         self.stdout.write(text)
-        self.stdout.flush()
+        if flush:
+            self.stdout.flush()
+
+    def write(self, text: str) -> None:
+        self._emit(text)
 
     def json(self, data: Any) -> None:
         self.write(json.dumps(data, indent=2) + "\n")
@@ -153,42 +157,66 @@ class Output:
         fmt: str,
         *,
         plain: Callable[[dict[str, Any]], Any] = lambda row: row.get("name"),
+        waiting: str = "waiting for the service",
     ) -> int:
-        """Render dict rows as table/json/tsv/plain; JSON and TSV stream. Returns the row count."""
+        """Render dict rows as table/json/tsv/plain; JSON and TSV stream. Returns the row count.
+
+        Nothing is written until the first row (or the end) has arrived, so an error on the first
+        page leaves stdout empty instead of holding a `[` that no `]` will close."""
+        source = iter(rows)
+        if fmt == "table":
+            with self.console.activity(waiting) as tracker:
+                materialised = []
+                for row in source:
+                    materialised.append(row)
+                    tracker(1)
+            self.table(materialised, columns)
+            return len(materialised)
+        with self.console.activity(waiting):
+            first = next(source, _END)
+        if first is _END:
+            if fmt == "json":
+                self._emit("[]\n")
+            return 0
         count = 0
-        if fmt == "json":
-            self.stdout.write("[")
-            for row in rows:
-                self.stdout.write(("," if count else "") + "\n" + _indent(json.dumps(row, indent=2)))
-                count += 1
-            self.stdout.write("\n]\n" if count else "]\n")
-            self.stdout.flush()
-            return count
-        if fmt in ("tsv", "plain"):
-            for row in rows:
-                if fmt == "plain":
-                    self.stdout.write(_cell(plain(row)) + "\n")
-                else:
-                    self.stdout.write("\t".join(_cell(c.get(row)).replace("\t", " ") for c in columns) + "\n")
-                count += 1
-            self.stdout.flush()
-            return count
-        materialised = list(rows)
-        self.table(materialised, columns)
-        return len(materialised)
+        flushed = 0.0
+        for row in _chain(first, source):
+            if fmt == "json":
+                self._emit(("[" if not count else ",") + "\n" + _indent(json.dumps(row, indent=2)), flush=False)
+            elif fmt == "plain":
+                self._emit(_cell(plain(row)) + "\n", flush=False)
+            else:
+                self._emit("\t".join(_tsv_cell(c, row).replace("\t", " ") for c in columns) + "\n", flush=False)
+            count += 1
+            now = time.monotonic()
+            if count == 1 or now - flushed > 0.1:  # the reader sees rows as they come, and kvctl sees it leave
+                self.stdout.flush()
+                flushed = now
+        self._emit("\n]\n" if fmt == "json" else "")
+        self.stdout.flush()
+        return count
 
     def table(self, rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> None:
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
+        from .tables import Spec, render
 
-        console = Console(file=self.stdout, markup=False, highlight=False, emoji=False)
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in columns:
-            table.add_column(column.header)
-        for row in rows:
-            table.add_row(*(Text(_cell(c.get(row)), style=c.style(row) if c.style else "") for c in columns))
-        console.print(table)
+        label = time_label(self.local_time)
+        specs = [
+            Spec(
+                f"{c.header} ({label})" if c.kind == "time" else c.header,
+                wrap=c.kind if c.kind in ("text", "list") else "",
+                drop=c.drop,
+            )
+            for c in columns
+        ]
+        cells = [[self._table_cell(c, row) for c in columns] for row in rows]
+        styles = [[c.style(row) if c.style else "" for c in columns] for row in rows]
+        lines = render(specs, cells, styles, self.width(), self.colour)
+        if lines:
+            self.write("\n".join(lines) + "\n")
+
+    def _table_cell(self, column: Column, row: dict[str, Any]) -> str:
+        value = (column.table or column.get)(row)
+        return table_time(value, self.local_time) if column.kind == "time" else _cell(value)
 
     def secrets(
         self,
@@ -196,8 +224,9 @@ class Output:
         fmt: str,
         columns: Sequence[Column] = SECRET_COLUMNS,
         plain: Callable[[dict[str, Any]], Any] = lambda row: row.get("name"),
+        waiting: str = "listing secrets",
     ) -> int:
-        return self.rows((secret_json(s) for s in secrets), columns, fmt, plain=plain)
+        return self.rows((secret_json(s) for s in secrets), columns, fmt, plain=plain, waiting=waiting)
 
     def secret(self, secret: Secret, fmt: str) -> None:
         data = secret_json(secret)
@@ -208,50 +237,31 @@ class Output:
         elif fmt == "tsv":
             self.rows([data], SECRET_COLUMNS, "tsv")
         else:
-            self.key_values(_secret_fields(data))
+            self.key_values(_secret_fields(data, self.local_time))
 
     def key_values(self, pairs: Sequence[tuple[str, Any]]) -> None:
+        """A record as aligned `key  value` lines; values are never wrapped or cut."""
+        width = max(len(k) for k, _ in pairs)
         if not self.is_terminal():
-            width = max(len(k) for k, _ in pairs)
             self.write("".join(f"{k.ljust(width)}  {_cell(v)}\n" for k, v in pairs))
             return
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
+        from .tables import sgr
 
-        table = Table(box=None, show_header=False, pad_edge=False)
-        table.add_column(style="bold")
-        table.add_column()
-        for key, value in pairs:
-            table.add_row(Text(key), Text(_cell(value)))
-        Console(file=self.stdout, markup=False, highlight=False, emoji=False).print(table)
+        self.write("".join(f"{sgr('bold', k, self.colour)}{' ' * (width - len(k))}  {_cell(v)}\n" for k, v in pairs))
 
     # -- progress ------------------------------------------------------------------------------
 
     @contextmanager
-    def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-        """A progress bar on a terminal (stderr); elsewhere, nothing."""
-        if self.quiet or not self.is_terminal(self.stderr) or os.environ.get("KVCTL_NO_PROGRESS"):
-            yield _no_progress
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    def progress(self, description: str, total: int | None) -> Iterator[Tracker]:
+        """A spinner with counts on stderr when on a terminal and the wait is over half a second.
+        The tracker is called to advance; `tracker.set_total(n)` once the total is known."""
+        with self.console.activity(description, total) as tracker:
+            yield tracker
 
-        console = Console(file=self.stderr, markup=False, highlight=False)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(description, total=total)
 
-            def advance(n: int = 1) -> None:
-                bar.advance(task, n)
-
-            yield advance
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
 
 
 def values_text(secrets: Sequence[Secret], fmt: str, *, newline: bool = True) -> str:
@@ -275,30 +285,34 @@ def values_text(secrets: Sequence[Secret], fmt: str, *, newline: bool = True) ->
     return "".join(line(env_name(s.name), s.value or "") for s in secrets)
 
 
-def _no_progress(n: int = 1) -> None:
-    return None
-
-
 def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def _secret_fields(data: dict[str, Any]) -> list[tuple[str, Any]]:
+def _secret_fields(data: dict[str, Any], local_time: bool = False) -> list[tuple[str, Any]]:
     attrs = data["attributes"]
+    label = f" ({time_label(local_time)})"
+
+    def when(value: Any) -> str:
+        return table_time(value, local_time)
+
     pairs: list[tuple[str, Any]] = [("Name", data["name"]), ("Id", data["id"])]
     if "value" in data:
         pairs.append(("Value", data["value"]))
     pairs += [
         ("Enabled", attrs["enabled"]),
         ("Content type", data["contentType"]),
-        ("Tags", ", ".join(f"{k}={v}" for k, v in (data["tags"] or {}).items())),
-        ("Created", attrs["created"]),
-        ("Updated", attrs["updated"]),
-        ("Expires", attrs["expires"]),
-        ("Not before", attrs["notBefore"]),
+        ("Tags", tags_text(data["tags"], hide_bookkeeping=True)),
+        ("Created" + label, when(attrs["created"])),
+        ("Updated" + label, when(attrs["updated"])),
+        ("Expires" + label, when(attrs["expires"])),
+        ("Not before" + label, when(attrs["notBefore"])),
         ("Recovery level", attrs["recoveryLevel"]),
         ("Recoverable days", attrs["recoverableDays"]),
     ]
     if "deletedDate" in data:
-        pairs += [("Deleted", data["deletedDate"]), ("Purge date", data["scheduledPurgeDate"])]
+        pairs += [
+            ("Deleted" + label, when(data["deletedDate"])),
+            ("Purge date" + label, when(data["scheduledPurgeDate"])),
+        ]
     return pairs

@@ -54,7 +54,11 @@ def _request(
     )
 
 
+ACCESS_CHANGE_COLUMNS = ("status", "role", "assignee", "vault", "scope", "assignmentIds")
+
+
 def _report(app: AppContext, change: AccessChange) -> None:
+    """The result on stdout in the format asked for (warnings stay on stderr)."""
     for warning in change.warnings:
         app.output.warn(warning)
     fmt = app.output_format(RECORD_FORMATS)
@@ -62,13 +66,17 @@ def _report(app: AppContext, change: AccessChange) -> None:
         app.output.json(change.as_json())
     elif fmt == "plain":
         app.output.write(f"{change.status}\n")
+    elif fmt == "tsv":
+        record = change.as_json()
+        record["assignmentIds"] = ",".join(record["assignmentIds"])
+        app.output.write("\t".join(str(record[k] or "") for k in ACCESS_CHANGE_COLUMNS) + "\n")
     else:
         where = (
             f"secret {change.scope.rsplit('/', 1)[-1]} in vault {change.vault}"
             if "/secrets/" in change.scope
             else f"vault {change.vault}"
         )
-        app.output.info(f"{change.status}: {change.role} for {change.assignee} on {where}")
+        app.output.write(f"{change.status}: {change.role} for {change.assignee} on {where}\n")
 
 
 @click.group("access")
@@ -95,7 +103,7 @@ def access() -> None:
     show_default=True,
     help="How long to retry while a new identity is not yet in the directory.",
 )
-@global_options()
+@global_options(formats=RECORD_FORMATS)
 @pass_app
 def grant(
     app: AppContext, assignee: str, role: str, secret: str | None, assignee_type: str | None, wait_for_principal: str
@@ -112,7 +120,7 @@ def grant(
 
 @access.command("revoke")
 @_target_options
-@global_options()
+@global_options(formats=RECORD_FORMATS)
 @pass_app
 def revoke(app: AppContext, assignee: str, role: str, secret: str | None) -> None:
     """Remove an identity's role on the vault; nothing to remove is success."""
@@ -122,18 +130,21 @@ def revoke(app: AppContext, assignee: str, role: str, secret: str | None) -> Non
 
 
 @access.command("list")
-@global_options()
+@global_options(formats=RECORD_FORMATS)
 @pass_app
 def list_cmd(app: AppContext) -> None:
     """Who has what on the vault: role assignments (with roles by name) and access policies."""
     from ..core.access import list_access
     from ..output import ACCESS_COLUMNS
 
-    report = list_access(app.clients.arm(), app.settings.require_vault_url())
     fmt = app.output_format(RECORD_FORMATS)
+    with app.output.progress("reading role assignments", None):
+        report = list_access(app.clients.arm(), app.settings.require_vault_url())
     if fmt == "table" and not report.vault.rbac:
         app.output.warn(f"vault {report.vault.name} uses access policies: role assignments grant no data access")
-    app.output.rows((e.as_json() for e in report.entries), ACCESS_COLUMNS, fmt, plain=lambda r: r["principalId"])
+    app.output.rows(
+        (e.as_json() for e in report.entries), ACCESS_COLUMNS, fmt, plain=lambda r: r["principalId"], waiting="listing"
+    )
 
 
 @access.command("roles")

@@ -58,7 +58,7 @@ THRESHOLDS = ("FAIL", "WARN", "INFO", "never")
     "Bicep/Terraform defining the vault, so GitHub code scanning shows them. Without LINE: the first line "
     "naming the vault. Repeatable.",
 )
-@global_options()
+@global_options(formats=FORMATS)
 @pass_app
 def check(
     app: AppContext,
@@ -184,3 +184,7 @@ def _render(
         app.output.json(to_sarif(findings, __version__, category=category, anchors=anchors, source_root=root))
         return
     app.output.rows((f.as_json() for f in findings), FINDING_COLUMNS, fmt, plain=lambda r: f"{r['id']} {r['resource']}")
+    if fmt == "table" and findings:
+        # Below the table, whole, one per line: each can be copied and pasted as it is.
+        remedies = list(dict.fromkeys(f.remedy for f in findings))
+        app.output.write("\nTo fix (one command per line, ready to paste):\n" + "".join(f"{r}\n" for r in remedies))

@@ -48,7 +48,13 @@ def export(app: AppContext, prefix: str | None, tags: tuple[str, ...], fmt: str,
         dt.datetime.now(dt.UTC),
     )
     with app.output.progress("fetching secrets", None) as advance:
-        fetched = fetch_bulk(app.factory, listing=listing, concurrency=app.settings.concurrency, on_fetched=advance)
+        fetched = fetch_bulk(
+            app.factory,
+            listing=listing,
+            concurrency=app.settings.concurrency,
+            on_fetched=advance,
+            on_listed=advance.set_total,
+        )
     variables = {var: s.value or "" for var, s in variable_names(fetched.matched, prefix).items()}
     text = export_text(variables, fmt)
     if not variables:

@@ -23,7 +23,7 @@ def _waiting(app: AppContext) -> Any:
 @click.command("delete")
 @click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask, even where the delete cannot be undone.")
-@global_options()
+@global_options(formats=RECORD_FORMATS)
 @pass_app
 def delete(app: AppContext, name: str, yes: bool) -> None:
     """Delete secret NAME and all its versions.
@@ -61,7 +61,7 @@ def delete(app: AppContext, name: str, yes: bool) -> None:
 
 @click.command("recover")
 @click.argument("name")
-@global_options()
+@global_options(formats=RECORD_FORMATS)
 @pass_app
 def recover(app: AppContext, name: str) -> None:
     """Recover deleted secret NAME, with all its versions.
@@ -119,7 +119,7 @@ def backup(app: AppContext, name: str, file_path: str, force: bool) -> None:
 
 @click.command("restore")
 @click.option("--file", "file_path", required=True, type=click.Path(dir_okay=False), help="A blob from `backup`.")
-@global_options()
+@global_options(formats=RECORD_FORMATS)
 @pass_app
 def restore(app: AppContext, file_path: str) -> None:
     """Restore a secret, with all its versions, from a backup file."""

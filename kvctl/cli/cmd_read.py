@@ -15,6 +15,7 @@ from .context import AppContext, global_options
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 VALUE_FORMATS = ("plain", "json", "env", "dotenv")
 LIST_FORMATS = ("table", "json", "tsv", "plain")
+RECORD_FORMATS = ("table", "json", "tsv", "plain")
 
 
 @click.command("list")
@@ -25,7 +26,7 @@ LIST_FORMATS = ("table", "json", "tsv", "plain")
 )
 @click.option("--deleted", is_flag=True, help="List deleted (recoverable) secrets instead.")
 @click.option("--include-disabled", is_flag=True, help="Include disabled secrets.")
-@global_options()
+@global_options(formats=LIST_FORMATS)
 @pass_app
 def list_cmd(
     app: AppContext,
@@ -63,7 +64,7 @@ def list_cmd(
 @click.option(
     "--file", "file_path", type=click.Path(dir_okay=False), help="Write to this file (mode 0600), not stdout."
 )
-@global_options()
+@global_options(formats=VALUE_FORMATS)
 @pass_app
 def get(app: AppContext, refs: tuple[str, ...], version: str | None, no_newline: bool, file_path: str | None) -> None:
     """Print the value of one or more secrets.
@@ -83,7 +84,8 @@ def get(app: AppContext, refs: tuple[str, ...], version: str | None, no_newline:
     if version and len(refs) > 1:
         raise UsageError("--version applies to a single secret", hint="name versions in the references instead")
     parsed = [parse_ref(r, settings.vault, settings.cloud_info, version) for r in refs]
-    secrets = fetch_values(app.factory, parsed, concurrency=settings.concurrency)
+    with app.output.progress("fetching", None):
+        secrets = fetch_values(app.factory, parsed, concurrency=settings.concurrency)
     text = values_text(secrets, fmt, newline=not no_newline)
     if file_path:
         write_private(file_path, text)
@@ -95,21 +97,22 @@ def get(app: AppContext, refs: tuple[str, ...], version: str | None, no_newline:
 @click.command("show")
 @click.argument("ref", metavar="REF")
 @click.option("--version", help="A specific version instead of the latest.")
-@global_options()
+@global_options(formats=RECORD_FORMATS)
 @pass_app
 def show(app: AppContext, ref: str, version: str | None) -> None:
     """Show a secret's attributes and tags, without its value."""
     from ..core.secrets import show_secret
 
     settings = app.settings
-    fmt = app.output_format(("table", "json", "tsv", "plain"))
-    secret = show_secret(app.factory, parse_ref(ref, settings.vault, settings.cloud_info, version))
+    fmt = app.output_format(RECORD_FORMATS)
+    with app.output.progress("reading", None):
+        secret = show_secret(app.factory, parse_ref(ref, settings.vault, settings.cloud_info, version))
     app.output.secret(secret, fmt)
 
 
 @click.command("versions")
 @click.argument("ref", metavar="NAME")
-@global_options()
+@global_options(formats=LIST_FORMATS)
 @pass_app
 def versions(app: AppContext, ref: str) -> None:
     """List every version of a secret, newest first (attributes only)."""
@@ -118,5 +121,6 @@ def versions(app: AppContext, ref: str) -> None:
 
     settings = app.settings
     fmt = app.output_format(LIST_FORMATS)
-    found = list_versions(app.factory, parse_ref(ref, settings.vault, settings.cloud_info))
+    with app.output.progress("listing versions", None):
+        found = list_versions(app.factory, parse_ref(ref, settings.vault, settings.cloud_info))
     app.output.secrets(found, fmt, VERSION_COLUMNS, plain=lambda row: row["id"].rsplit("/", 1)[-1])

@@ -46,7 +46,7 @@ FORMATS = ("table", "json", "tsv", "plain")
     metavar="DIR",
     help="Where new values wait until the vault has them (default ~/.local/state/kvctl/recovery).",
 )
-@global_options()
+@global_options(formats=FORMATS)
 @pass_app
 def rotate(app: AppContext, refs: tuple[str, ...], **opts: Any) -> None:
     """Rotate secrets: store a new value, keeping content type and tags, never losing the value.

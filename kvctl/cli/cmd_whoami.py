@@ -8,11 +8,12 @@ import click
 
 from .context import AppContext, global_options
 
+RECORD_FORMATS = ("table", "json", "tsv", "plain")
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
 
 @click.command("whoami")
-@global_options()
+@global_options(formats=RECORD_FORMATS)
 @pass_app
 def whoami(app: AppContext) -> None:
     """Show which credential answered, the tenant, object id, app id or user, and token expiry.
@@ -21,7 +22,7 @@ def whoami(app: AppContext) -> None:
     never printed.
     """
     settings = app.settings
-    fmt = app.output_format(("table", "json", "tsv", "plain"))
+    fmt = app.output_format(RECORD_FORMATS)
     cloud = settings.cloud_info
     if settings.vault:
         target, scope = settings.require_vault_url(), cloud.vault_scope

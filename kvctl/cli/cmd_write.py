@@ -13,6 +13,7 @@ from ..core.errors import UsageError
 from ..core.refs import parse_ref
 from .context import AppContext, global_options
 
+RECORD_FORMATS = ("table", "json", "tsv", "plain")
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
 
@@ -59,7 +60,7 @@ def read_value(app: AppContext, value: str | None, file_path: str | None, allow_
 @click.option("--not-before", metavar="DURATION|DATE", help="Not valid before: a duration from now or a date.")
 @click.option("--disabled", is_flag=True, help="Store the new version disabled.")
 @click.option("--allow-empty", is_flag=True, help="Store an empty value (refused otherwise, as a likely mistake).")
-@global_options()
+@global_options(formats=RECORD_FORMATS)
 @pass_app
 def set_cmd(
     app: AppContext,
@@ -104,7 +105,7 @@ def set_cmd(
     )
     if props.expires and props.not_before and props.not_before >= props.expires:
         raise UsageError("--not-before must be earlier than --expires")
-    fmt = app.output_format(("table", "json", "tsv", "plain"))
+    fmt = app.output_format(RECORD_FORMATS)
     secret_value = read_value(app, value, file_path, allow_empty)
     outcome = set_secret(app.factory, ref, secret_value, props)
     secret = outcome.secret

@@ -64,10 +64,17 @@ _GLOBAL_OPTIONS: list[tuple[str, tuple[str, ...], str | None, str, dict[str, Any
         "output",
         ("-o", "--output"),
         "KVCTL_OUTPUT",
-        "Output format: table, json, tsv, plain (some commands add more).",
+        "Output format: table, json, tsv, plain (each command lists its own).",
         {"metavar": "FMT"},
     ),
-    ("verbose", ("-v", "--verbose"), None, "More detail on stderr (repeat for more).", {"count": True}),
+    ("local_time", ("--local-time",), None, "Times in tables in the local time zone, not UTC.", {"is_flag": True}),
+    (
+        "verbose",
+        ("-v", "--verbose"),
+        None,
+        "More detail on stderr; -vv adds a line per HTTP request (redacted).",
+        {"count": True},
+    ),
     ("debug", ("--debug",), None, "Redacted HTTP logging and tracebacks on stderr.", {"is_flag": True}),
     ("quiet", ("-q", "--quiet"), None, "Only data and errors.", {"is_flag": True}),
 ]
@@ -80,6 +87,7 @@ class AppContext:
         self._settings: Settings | None = None
         self._output: Output | None = None
         self._clients: AzureClients | None = None
+        _CONSOLE_LINE.clear()  # log lines go to this run's console once it exists
 
     def value(self, name: str) -> Any:
         if name == "verbose":
@@ -116,7 +124,12 @@ class AppContext:
         if self._output is None:
             from ..output import Output
 
-            self._output = Output(quiet=bool(self.value("quiet")), verbose=self.value("verbose"))
+            self._output = Output(
+                quiet=bool(self.value("quiet")),
+                verbose=self.value("verbose"),
+                local_time=bool(self.value("local_time")),
+            )
+            _CONSOLE_LINE[:] = [self._output.console.line]
         return self._output
 
     @property
@@ -132,14 +145,30 @@ class AppContext:
         return self.clients.secrets
 
     def output_format(self, allowed: Sequence[str], default: str | None = None) -> str:
-        """The format for this command: -o if allowed here, else KVCTL_OUTPUT if it fits, else default."""
-        explicit = self.overrides.get("output") or self.root.get("output_explicit")
+        """The format for this command: -o if allowed here, else KVCTL_OUTPUT if it fits, else default.
+
+        A value kvctl does not know is refused wherever it comes from (naming KVCTL_OUTPUT when it
+        came from there); a known one from KVCTL_OUTPUT that this command does not print (`table`
+        for `get`) gives way to the command's default, so one setting can serve every command."""
+        return self.output.resolve(self.requested_format(allowed), allowed, default=default)
+
+    def requested_format(self, allowed: Sequence[str]) -> str | None:
+        """The -o / KVCTL_OUTPUT value if this command accepts it; None for "the command's default"."""
         requested = self.value("output")
+        if requested:
+            check_format(requested, self.output_source())
         if requested and requested not in allowed:
-            if explicit:
-                raise UsageError(f"-o {requested} is not available here", hint=f"choose one of: {', '.join(allowed)}")
-            requested = None
-        return self.output.resolve(requested, allowed, default=default)
+            if self.output_source() != "KVCTL_OUTPUT":
+                raise UsageError(
+                    f"-o {requested} is not available for this command", hint=f"choose one of: {', '.join(allowed)}"
+                )
+            return None
+        return requested
+
+    def output_source(self) -> str:
+        """Where the -o value came from: "-o" (the command line) or "KVCTL_OUTPUT"."""
+        explicit = self.overrides.get("output") or self.root.get("output_explicit")
+        return "-o" if explicit else "KVCTL_OUTPUT"
 
     def close(self) -> None:
         if self._clients is not None:
@@ -147,7 +176,8 @@ class AppContext:
 
 
 def _configure_logging(settings: Settings) -> None:
-    """kvctl's log lines with -v; the SDK's too (azure-identity's at -v, HTTP with --debug), redacted.
+    """-v: kvctl's own log lines and azure-identity's; -vv: also one line per HTTP request (method,
+    URL without secrets, status); --debug: the SDK's redacted request and response headers too.
     Without -v the SDK says nothing: its warnings would otherwise reach stderr through logging's
     last-resort handler, beside (and contradicting) kvctl's own one-line error."""
     import logging
@@ -168,18 +198,46 @@ def _configure_logging(settings: Settings) -> None:
         def format(self, record: logging.LogRecord) -> str:
             return redact(super().format(record))
 
-    handler = logging.StreamHandler(sys.stderr)
+    class ConsoleHandler(logging.StreamHandler):
+        """Through the one console, so a log line never lands on a progress line."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                _console_line(self.format(record))
+            except Exception:  # noqa: BLE001 - logging must never break the command
+                self.handleError(record)
+
+    handler = ConsoleHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     handler.kvctl = True  # type: ignore[attr-defined]
+    requests_handler = ConsoleHandler(sys.stderr)
+    requests_handler.setFormatter(RedactingFormatter("http: %(message)s"))
+    requests_handler.kvctl = True  # type: ignore[attr-defined]
     # Headers and URLs only (the SDK redacts Authorization); request bodies are never logged.
     sdk_loggers = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity")
-    for name in ("kvctl", *sdk_loggers):
+    for name in ("kvctl", *sdk_loggers, "urllib3.connectionpool"):
         logger = logging.getLogger(name)
         for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
             logger.removeHandler(old)
-        if name == "kvctl" or name == "azure.identity" or settings.debug:
+        if name == "urllib3.connectionpool":
+            if settings.verbose >= 2 or settings.debug:
+                logger.addHandler(requests_handler)
+                logger.setLevel(logging.DEBUG)
+        elif name == "kvctl" or name == "azure.identity" or settings.debug:
             logger.addHandler(handler)
             logger.setLevel(logging.DEBUG if settings.debug else logging.INFO)
+
+
+_CONSOLE_LINE: list[Callable[[str], None]] = []
+
+
+def _console_line(text: str) -> None:
+    if _CONSOLE_LINE:
+        _CONSOLE_LINE[-1](text)
+    else:
+        import sys
+
+        sys.stderr.write(text + "\n")
 
 
 def _env_number(name: str, default: float, kind: type, low: float, high: float) -> float:
@@ -195,7 +253,15 @@ def _env_number(name: str, default: float, kind: type, low: float, high: float) 
     return value
 
 
-def _store(root: bool) -> Callable[[click.Context, click.Parameter, Any], None]:
+def check_format(value: str, source: str) -> None:
+    from ..output import KNOWN_FORMATS
+
+    if value not in KNOWN_FORMATS:
+        where = f"KVCTL_OUTPUT={value}" if source == "KVCTL_OUTPUT" else f"-o {value}"
+        raise UsageError(f"{where} is not an output format", hint=f"kvctl knows: {', '.join(KNOWN_FORMATS)}")
+
+
+def _store(root: bool, formats: Sequence[str] | None = None) -> Callable[[click.Context, click.Parameter, Any], None]:
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         app = ctx.ensure_object(AppContext)
         assert param.name is not None
@@ -204,27 +270,44 @@ def _store(root: bool) -> Callable[[click.Context, click.Parameter, Any], None]:
             if param.name == "output":
                 source = ctx.get_parameter_source(param.name)
                 app.root["output_explicit"] = source == click.core.ParameterSource.COMMANDLINE
+                if value:
+                    check_format(value, app.output_source())
         elif value not in (None, False, 0):
             app.overrides[param.name] = value
+        if param.name == "output" and formats is not None and not root:
+            # Checked while parsing, so that a bad format stops the command before any request.
+            app.requested_format(formats)
 
     return callback
 
 
-def global_options(root: bool = False, exclude: tuple[str, ...] = ()) -> Callable[[F], F]:
+def global_options(
+    root: bool = False, exclude: tuple[str, ...] = (), formats: Sequence[str] | None = None
+) -> Callable[[F], F]:
     """Add the global options; at the root they read their environment variables. A command
-    whose own option takes a global one's flag (inject's `-o OUT`) excludes that global one."""
+    whose own option takes a global one's flag (inject's `-o OUT`) excludes that global one.
+    `formats` declares the -o values the command accepts: its help lists only those."""
 
     def decorate(fn: F) -> F:
         for name, flags, env, help_text, extra in reversed(_GLOBAL_OPTIONS):
             if name in exclude:
                 continue
             kwargs = dict(extra)
+            if name == "output" and formats is not None:
+                kwargs = {"type": click.Choice(formats), "metavar": "[" + "|".join(formats) + "]"}
+                help_text = "Output format."
             if root and env:
                 kwargs.update(envvar=env, show_envvar=True)
             elif env:
                 help_text = f"{help_text} [env var: {env}]"
             fn = click.option(
-                *flags, name, help=help_text, expose_value=False, callback=_store(root), is_eager=False, **kwargs
+                *flags,
+                name,
+                help=help_text,
+                expose_value=False,
+                callback=_store(root, formats if name == "output" else None),
+                is_eager=False,
+                **kwargs,
             )(fn)
         return fn
 
@@ -239,5 +322,7 @@ def confirm(app: AppContext, question: str, yes: bool) -> None:
 
     if not sys.stdin.isatty():
         raise UsageError(f"confirmation needed: {question}", hint="pass --yes to confirm in a non-interactive run")
-    if not click.confirm(question, default=False, err=True):
+    with app.output.paused():  # no progress line drawn over the question
+        answer = click.confirm(question, default=False, err=True)
+    if not answer:
         raise UsageError("not confirmed; nothing was changed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -36,10 +38,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "completion": ("kvctl.cli.cmd_completion:completion", "Print the shell completion script (bash, zsh, fish)."),
 }
 
+
+class ReaderGone(Exception):
+    """stdout's reader went away (`kvctl list | head -1`): stop writing, and exit 0."""
+
+
+class RootGroup(LazyGroup):
+    def invoke(self, ctx: click.Context) -> Any:
+        # Caught here, before click turns a closed pipe into exit 1 (and only sometimes: whether the
+        # reader closed before the last write is a race), so the status is always the same.
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise ReaderGone from None
+            raise
+
+
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=RootGroup, lazy=COMMANDS, context_settings=CONTEXT_SETTINGS)
 @global_options(root=True)
 @click.version_option(__version__, "--version", prog_name="kvctl", message="%(prog)s %(version)s")
 def cli() -> None:
@@ -54,8 +73,8 @@ def cli() -> None:
       kvctl get akv://myvault/api-key -o json
 
     A secret is named by NAME (in --vault), akv://VAULT/NAME[/VERSION] or its identifier URL.
-    Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 authentication, 5 forbidden,
-    6 conflict, 7 unavailable, 10 check failed.
+    Exit codes: 0 ok (also when stdout's reader closed early, as with | head), 1 unexpected,
+    2 usage, 3 not found, 4 authentication, 5 forbidden, 6 conflict, 7 unavailable, 10 check failed.
     """
 
 
@@ -86,7 +105,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except KeyboardInterrupt:
         sys.stderr.write("kvctl: interrupted\n")
         code = 130
-    except BrokenPipeError:
+    except (ReaderGone, BrokenPipeError):
+        _silence_stdout()
         code = 0
     except Exception as exc:  # noqa: BLE001 - the last resort: one line, and a trace only with --debug
         from .crash import describe
@@ -101,8 +121,30 @@ def main(argv: list[str] | None = None) -> NoReturn:
             app.close()
         except Exception:  # noqa: BLE001, S110 - closing must not change the outcome
             pass
+        _flush_stdout()
         sys.stderr.flush()
     sys.exit(code)
+
+
+def _flush_stdout() -> None:
+    """Flush now, so that a reader that has gone is noticed here and not at interpreter exit
+    (where Python would print "Exception ignored" and exit 120)."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        _silence_stdout()
+    except ValueError:  # already closed
+        pass
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: whatever is still buffered for the gone reader is dropped quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _print_traceback() -> None:

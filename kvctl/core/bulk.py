@@ -73,12 +73,14 @@ def fetch_bulk(
     listing: Listing | None = None,
     concurrency: int,
     on_fetched: Callable[[int], None] | None = None,
+    on_listed: Callable[[int], None] | None = None,
 ) -> BulkValues:
     """Values of `refs` and of every secret `listing` finds, all or nothing.
 
     The list is paged in this thread while a bounded pool fetches each value as soon as its name
     arrives, so fetching every value costs little more than listing them. A secret both listed
     and referenced is fetched once. If any get fails, one error names every failure.
+    `on_listed(total)` says how many values there are to fetch once the list is complete.
     """
     futures: dict[tuple[str, str, str | None], Future[Secret]] = {}
     by_key: dict[tuple[str, str, str | None], SecretRef] = {}
@@ -102,6 +104,8 @@ def fetch_bulk(
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
+        if on_listed is not None:
+            on_listed(len(futures))
         results: dict[tuple[str, str, str | None], Secret] = {}
         failed: dict[tuple[str, str, str | None], KvctlError] = {}
         for key, future in futures.items():

@@ -93,7 +93,7 @@ class Finding:
     vault: str
     resource: str
     message: str
-    remedy: str
+    remedy: str  # one shell line, ready to paste: a command, with any explanation as a # comment
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -135,7 +135,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} has soft delete off",
-                f"kvctl check {target} --fix   (enables soft delete and purge protection; irreversible)",
+                f"kvctl check {target} --fix  # enables soft delete and purge protection; irreversible",
             )
         )
     if not props.get("enablePurgeProtection"):
@@ -145,8 +145,8 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} has purge protection off",
-                f"kvctl check {target} --fix   (or: az keyvault update --name {name} "
-                "--enable-purge-protection true; irreversible)",
+                f"kvctl check {target} --fix  # or: az keyvault update --name {name} "
+                "--enable-purge-protection true (irreversible)",
             )
         )
     retention = props.get("softDeleteRetentionInDays")
@@ -167,8 +167,8 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} uses access policies instead of RBAC",
-                "grant roles with `kvctl access grant`, then: az keyvault update --name "
-                f"{name} --enable-rbac-authorization true",
+                f"az keyvault update --name {name} --enable-rbac-authorization true  "
+                "# after granting roles with kvctl access grant",
             )
         )
         for policy in vault.access_policies:
@@ -193,8 +193,8 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} accepts requests from any network",
-                f"az keyvault update --name {name} --default-action Deny (and add network rules), "
-                "or --public-network-access Disabled",
+                f"az keyvault update --name {name} --default-action Deny  "
+                "# then add network rules; or: --public-network-access Disabled",
             )
         )
     return found
@@ -265,7 +265,7 @@ def unreadable_secrets(vault: VaultResource, reason: str) -> Finding:
         vault,
         vault.id,
         f"could not list the secrets of {vault.name}: {reason}",
-        f"ask for 'Key Vault Reader' on vault {vault.name} to check secret hygiene too",
+        f"# ask for 'Key Vault Reader' on vault {vault.name} to check secret hygiene too",
     )
 
 

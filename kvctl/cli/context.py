@@ -155,13 +155,17 @@ def _configure_logging(settings: Settings) -> None:
 
     from ..core.redaction import redact
 
-    azure = logging.getLogger("azure")
-    for old in [h for h in azure.handlers if getattr(h, "kvctl", False)]:
-        azure.removeHandler(old)
+    # Headers and URLs only (the SDK redacts Authorization); request bodies are never logged.
+    sdk_loggers = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity")
+    for name in ("kvctl", "azure", *sdk_loggers):  # what an earlier run in this process set up
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
+            logger.removeHandler(old)
+        logger.setLevel(logging.NOTSET)
     if not (settings.verbose or settings.debug):
         silence = logging.NullHandler()
         silence.kvctl = True  # type: ignore[attr-defined]
-        azure.addHandler(silence)
+        logging.getLogger("azure").addHandler(silence)
         return
 
     class RedactingFormatter(logging.Formatter):
@@ -171,12 +175,8 @@ def _configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     handler.kvctl = True  # type: ignore[attr-defined]
-    # Headers and URLs only (the SDK redacts Authorization); request bodies are never logged.
-    sdk_loggers = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity")
     for name in ("kvctl", *sdk_loggers):
         logger = logging.getLogger(name)
-        for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
-            logger.removeHandler(old)
         if name == "kvctl" or name == "azure.identity" or settings.debug:
             logger.addHandler(handler)
             logger.setLevel(logging.DEBUG if settings.debug else logging.INFO)

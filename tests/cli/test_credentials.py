@@ -116,6 +116,15 @@ def test_default_auth_without_az_does_not_suggest_az_login(emulator, tmp_path):
     assert hint.startswith("hint: the Azure CLI is not installed"), hint
 
 
+def test_in_one_process_a_quiet_run_after_a_verbose_one_is_quiet(kvctl):
+    """Logging is process-wide: what -v set up must not outlive its run."""
+    loud = kvctl("-v", "--auth", "managed-identity", "--client-id", WRONG, "show", "x")
+    assert loud.exit_code == 4 and "azure.identity" in loud.stderr
+    quiet = kvctl("--auth", "managed-identity", "--client-id", WRONG, "show", "x")
+    assert quiet.exit_code == 4 and "azure.identity" not in quiet.stderr, quiet.stderr
+    assert len(quiet.stderr.strip().splitlines()) == 2, quiet.stderr
+
+
 # -- the classification itself (pure) ------------------------------------------------------------
 
 

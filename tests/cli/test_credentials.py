@@ -64,6 +64,21 @@ def test_a_wrong_client_id_at_imds_is_refused_too(emulator):
     assert "az login" not in hint
 
 
+def test_an_empty_identity_variable_is_named(emulator):
+    """azure-identity ignores an empty IDENTITY_ENDPOINT, MSAL does not: say which variable is empty."""
+    env = {
+        "IDENTITY_ENDPOINT": "",
+        "IDENTITY_HEADER": "",
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST": emulator.info["imdsEndpoint"],
+    }
+    result = run_kvctl_subprocess(
+        ["--auth", "managed-identity", "--client-id", WRONG, "show", "x"], emulator=emulator, env=env
+    )
+    error, hint = _one_line_of_kvctls_own(result)
+    assert "IDENTITY_ENDPOINT, IDENTITY_HEADER are set but empty" in error
+    assert "unset IDENTITY_ENDPOINT IDENTITY_HEADER" in hint
+
+
 def test_no_managed_identity_endpoint_and_no_az(emulator):
     imds = f"http://127.0.0.1:{closed_port()}"
     env = {

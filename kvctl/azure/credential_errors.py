@@ -25,6 +25,7 @@ _REFUSED = re.compile(
     re.IGNORECASE,
 )
 _UNREACHABLE = re.compile(r"no response|unreachable|refused|timed out|failed to establish|unavailable", re.IGNORECASE)
+_MI_VARIABLES = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IMDS_ENDPOINT", "MSI_ENDPOINT", "MSI_SECRET")
 _TRACE = re.compile(r"\s*(Trace ID|Correlation ID|Timestamp):.*", re.IGNORECASE | re.DOTALL)
 
 
@@ -98,6 +99,14 @@ def explain(
 def _managed_identity(
     text: str, client_id: str | None, environ: Mapping[str, str], has_cli: bool
 ) -> AuthenticationError:
+    # azure-identity skips an empty variable but MSAL, which it hands the request to, sees it as
+    # set: an empty IDENTITY_ENDPOINT sends the request nowhere, whatever the error then says.
+    empty = [name for name in _MI_VARIABLES if name in environ and not environ[name].strip()]
+    if empty:
+        return AuthenticationError(
+            f"managed identity: {', '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but empty",
+            hint=f"unset {' '.join(empty)} (or give {'it' if len(empty) == 1 else 'them'} a value)",
+        )
     kind, url = managed_identity_source(environ)
     elsewhere = (
         "--auth azure-cli, workload-identity or environment" if has_cli else "--auth workload-identity or environment"

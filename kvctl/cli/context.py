@@ -185,13 +185,17 @@ def _configure_logging(settings: Settings) -> None:
 
     from ..core.redaction import redact
 
-    azure = logging.getLogger("azure")
-    for old in [h for h in azure.handlers if getattr(h, "kvctl", False)]:
-        azure.removeHandler(old)
+    # Headers and URLs only (the SDK redacts Authorization); request bodies are never logged.
+    sdk_loggers = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity")
+    for name in ("kvctl", "azure", *sdk_loggers, "urllib3.connectionpool"):  # what an earlier run here set up
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
+            logger.removeHandler(old)
+        logger.setLevel(logging.NOTSET)
     if not (settings.verbose or settings.debug):
         silence = logging.NullHandler()
         silence.kvctl = True  # type: ignore[attr-defined]
-        azure.addHandler(silence)
+        logging.getLogger("azure").addHandler(silence)
         return
 
     class RedactingFormatter(logging.Formatter):
@@ -213,12 +217,8 @@ def _configure_logging(settings: Settings) -> None:
     requests_handler = ConsoleHandler(sys.stderr)
     requests_handler.setFormatter(RedactingFormatter("http: %(message)s"))
     requests_handler.kvctl = True  # type: ignore[attr-defined]
-    # Headers and URLs only (the SDK redacts Authorization); request bodies are never logged.
-    sdk_loggers = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity")
     for name in ("kvctl", *sdk_loggers, "urllib3.connectionpool"):
         logger = logging.getLogger(name)
-        for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
-            logger.removeHandler(old)
         if name == "urllib3.connectionpool":
             if settings.verbose >= 2 or settings.debug:
                 logger.addHandler(requests_handler)

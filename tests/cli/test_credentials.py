@@ -64,6 +64,21 @@ def test_a_wrong_client_id_at_imds_is_refused_too(emulator):
     assert "az login" not in hint
 
 
+def test_an_empty_identity_variable_is_named(emulator):
+    """azure-identity ignores an empty IDENTITY_ENDPOINT, MSAL does not: say which variable is empty."""
+    env = {
+        "IDENTITY_ENDPOINT": "",
+        "IDENTITY_HEADER": "",
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST": emulator.info["imdsEndpoint"],
+    }
+    result = run_kvctl_subprocess(
+        ["--auth", "managed-identity", "--client-id", WRONG, "show", "x"], emulator=emulator, env=env
+    )
+    error, hint = _one_line_of_kvctls_own(result)
+    assert "IDENTITY_ENDPOINT, IDENTITY_HEADER are set but empty" in error
+    assert "unset IDENTITY_ENDPOINT IDENTITY_HEADER" in hint
+
+
 def test_no_managed_identity_endpoint_and_no_az(emulator):
     imds = f"http://127.0.0.1:{closed_port()}"
     env = {
@@ -114,6 +129,15 @@ def test_default_auth_without_az_does_not_suggest_az_login(emulator, tmp_path):
     error, hint = _one_line_of_kvctls_own(result)
     assert "tried" in error
     assert hint.startswith("hint: the Azure CLI is not installed"), hint
+
+
+def test_in_one_process_a_quiet_run_after_a_verbose_one_is_quiet(kvctl):
+    """Logging is process-wide: what -v set up must not outlive its run."""
+    loud = kvctl("-v", "--auth", "managed-identity", "--client-id", WRONG, "show", "x")
+    assert loud.exit_code == 4 and "azure.identity" in loud.stderr
+    quiet = kvctl("--auth", "managed-identity", "--client-id", WRONG, "show", "x")
+    assert quiet.exit_code == 4 and "azure.identity" not in quiet.stderr, quiet.stderr
+    assert len(quiet.stderr.strip().splitlines()) == 2, quiet.stderr
 
 
 # -- the classification itself (pure) ------------------------------------------------------------

@@ -115,9 +115,12 @@ def test_expires_in_replaces_the_carried_period_and_no_expiry_stays_none(kvctl, 
     kvctl("set", name, input="old")
     assert rotate(name).exit_code == 0
     assert versions_of(emulator, name)[-1]["exp"] is None
-    assert rotate(name, "--expires-in", "7d").exit_code == 0
+    rotated = rotate(name, "--expires-in", "7d", "-o", "json")
+    assert rotated.exit_code == 0, rotated.stderr
     newest = versions_of(emulator, name)[-1]
-    assert newest["exp"] - newest["created"] in range(7 * 86400 - 3, 7 * 86400 + 1)
+    # what was reported is what was stored, and it is 7 days from about when the version was made
+    assert dt.datetime.fromisoformat(rotated.json["expires"]).timestamp() == newest["exp"]
+    assert 6 * 86400 < newest["exp"] - newest["created"] <= 7 * 86400
 
 
 def test_the_apply_command_gets_the_value_on_stdin_only(kvctl, rotate, emulator, unique, tmp_path):

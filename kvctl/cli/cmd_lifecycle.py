@@ -42,7 +42,8 @@ def delete(app: AppContext, name: str, yes: bool) -> None:
             confirm(app, f"Cannot tell whether {ref.vault_url} has soft delete: delete '{ref.name}' anyway?", yes)
         elif "Recoverable" not in level:
             confirm(app, f"Vault {ref.vault_url} has no soft delete: erase '{ref.name}' for good?", yes)
-    deleted = delete_secret(app.factory, ref)
+    with app.output.progress("deleting", None):
+        deleted = delete_secret(app.factory, ref)
     if deleted.deleted and deleted.deleted.scheduled_purge_date:
         until = f"{deleted.deleted.scheduled_purge_date:%Y-%m-%d}"
         app.output.info(f"deleted '{deleted.name}'; recoverable until {until}: kvctl recover {deleted.name}")
@@ -62,7 +63,8 @@ def recover(app: AppContext, name: str) -> None:
     settings = app.settings
     ref = parse_ref(name, settings.vault, settings.cloud_info)
     fmt = app.output_format(RECORD_FORMATS)
-    secret = recover_secret(app.factory, ref)
+    with app.output.progress("recovering", None):
+        secret = recover_secret(app.factory, ref)
     app.output.info(f"recovered '{secret.name}'")
     app.output.secret(secret, fmt)
 
@@ -79,7 +81,8 @@ def purge(app: AppContext, name: str, yes: bool) -> None:
     settings = app.settings
     ref = parse_ref(name, settings.vault, settings.cloud_info)
     confirm(app, f"Permanently erase deleted secret '{ref.name}' from {ref.vault_url}? This cannot be undone.", yes)
-    purge_secret(app.factory, ref)
+    with app.output.progress("purging", None):
+        purge_secret(app.factory, ref)
     app.output.info(f"purged '{ref.name}'")
 
 
@@ -101,7 +104,8 @@ def backup(app: AppContext, name: str, file_path: str, force: bool) -> None:
     ref = parse_ref(name, settings.vault, settings.cloud_info)
     if os.path.exists(file_path) and not force:
         raise UsageError(f"{file_path} exists", hint="pass --force to overwrite it")
-    blob = backup_secret(app.factory, ref)
+    with app.output.progress("backing up", None):
+        blob = backup_secret(app.factory, ref)
     write_private(file_path, blob)
     app.output.info(f"backed up '{ref.name}' to {file_path} ({len(blob)} bytes, mode 0600)")
 
@@ -120,6 +124,7 @@ def restore(app: AppContext, file_path: str) -> None:
     blob = read_input_file(file_path, "backup file")
     if not blob:
         raise UsageError(f"backup file {file_path} is empty")
-    secret = restore_secret(app.factory, vault, blob)
+    with app.output.progress("restoring", None):
+        secret = restore_secret(app.factory, vault, blob)
     app.output.info(f"restored '{secret.name}' into {vault}")
     app.output.secret(secret, fmt)

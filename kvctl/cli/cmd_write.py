@@ -89,6 +89,7 @@ def set_cmd(
         raise UsageError("--not-before must be earlier than --expires")
     fmt = app.output_format(RECORD_FORMATS)
     secret_value = read_value(app, value, file_path, allow_empty)
-    secret = set_secret(app.factory, ref, secret_value, props)
+    with app.output.progress("storing", None):
+        secret = set_secret(app.factory, ref, secret_value, props)
     app.output.info(f"stored version {secret.version} of '{secret.name}' in {ref.vault_url}")
     app.output.secret(secret, fmt)

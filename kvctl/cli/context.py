@@ -99,6 +99,8 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            if self.value("output"):
+                check_format(self.value("output"), self.output_source())  # KVCTL_OUTPUT=yaml is never ignored
             self._settings = Settings(
                 vault=self.value("vault"),
                 auth=self.value("auth") or "auto",
@@ -261,8 +263,8 @@ def _store(root: bool, formats: Sequence[str] | None = None) -> Callable[[click.
             if param.name == "output":
                 source = ctx.get_parameter_source(param.name)
                 app.root["output_explicit"] = source == click.core.ParameterSource.COMMANDLINE
-                if value:
-                    check_format(value, app.output_source())
+                if value and app.root["output_explicit"]:
+                    check_format(value, "-o")  # KVCTL_OUTPUT is checked when used, so --help always works
         elif value not in (None, False, 0):
             app.overrides[param.name] = value
         if param.name == "output" and formats is not None and not root:

@@ -180,16 +180,19 @@ class AppContext:
 def _configure_logging(settings: Settings) -> None:
     """-v: kvctl's own log lines; -vv: also one line per HTTP request (method, URL without
     secrets, status); --debug: the SDK's redacted request and response headers too."""
+    import sys
+
     if not (settings.verbose or settings.debug):
+        if "logging" in sys.modules:  # an earlier run in this process (tests) may have left handlers
+            _remove_handlers(sys.modules["logging"])
         return
     import logging
-    import sys
 
     from ..core.redaction import redact
 
     class RedactingFormatter(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
-            return redact(super().format(record))
+            return redact(_quiet_query(super().format(record)))
 
     class ConsoleHandler(logging.StreamHandler):
         """Through the one console, so a log line never lands on a progress line."""
@@ -207,11 +210,9 @@ def _configure_logging(settings: Settings) -> None:
     requests_handler.setFormatter(RedactingFormatter("http: %(message)s"))
     requests_handler.kvctl = True  # type: ignore[attr-defined]
     # Headers and URLs only (the SDK redacts Authorization); request bodies are never logged.
-    sdk_loggers = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity")
-    for name in ("kvctl", *sdk_loggers, "urllib3.connectionpool"):
+    _remove_handlers(logging)
+    for name in _LOGGERS:
         logger = logging.getLogger(name)
-        for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
-            logger.removeHandler(old)
         if name == "urllib3.connectionpool":
             if settings.verbose >= 2 or settings.debug:
                 logger.addHandler(requests_handler)
@@ -219,6 +220,29 @@ def _configure_logging(settings: Settings) -> None:
         elif name == "kvctl" or settings.debug:
             logger.addHandler(handler)
             logger.setLevel(logging.DEBUG if settings.debug else logging.INFO)
+
+
+_LOGGERS = ("kvctl", "azure.core.pipeline.policies.http_logging_policy", "azure.identity", "urllib3.connectionpool")
+_KEPT_QUERY = ("api-version", "maxresults")
+
+
+def _remove_handlers(logging: Any) -> None:
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
+            logger.removeHandler(old)
+        logger.setLevel(logging.NOTSET)
+
+
+def _quiet_query(text: str) -> str:
+    """Query values other than the API version and page size are shown as REDACTED (a paging
+    token is opaque, and an identity endpoint's query names the identity)."""
+    import re
+
+    def keep(match: re.Match[str]) -> str:
+        return match.group(0) if match.group(2).lower() in _KEPT_QUERY else f"{match.group(1)}{match.group(2)}=REDACTED"
+
+    return re.sub(r"([?&])([^=&\s\"']+)=([^&\s\"']*)", keep, text)
 
 
 _CONSOLE_LINE: list[Callable[[str], None]] = []
@@ -287,7 +311,8 @@ def global_options(
                 continue
             kwargs = dict(extra)
             if name == "output" and formats is not None:
-                kwargs = {"type": click.Choice(formats), "metavar": "[" + "|".join(formats) + "]"}
+                # Not a click.Choice: a refused value gets kvctl's one-line error and a hint.
+                kwargs = {"metavar": "[" + "|".join(formats) + "]"}
                 help_text = "Output format."
             if root and env:
                 kwargs.update(envvar=env, show_envvar=True)

@@ -114,7 +114,8 @@ def grant(
     from ..core.access import grant as grant_role
 
     request = _request(app, assignee, role, secret, assignee_type, wait_for_principal)
-    change = grant_role(app.clients.arm(), request, clock=time.monotonic, sleep=time.sleep, notify=app.output.info)
+    with app.output.progress("granting", None):
+        change = grant_role(app.clients.arm(), request, clock=time.monotonic, sleep=time.sleep, notify=app.output.info)
     _report(app, change)
 
 
@@ -126,7 +127,10 @@ def revoke(app: AppContext, assignee: str, role: str, secret: str | None) -> Non
     """Remove an identity's role on the vault; nothing to remove is success."""
     from ..core.access import revoke as revoke_role
 
-    _report(app, revoke_role(app.clients.arm(), _request(app, assignee, role, secret)))
+    request = _request(app, assignee, role, secret)
+    with app.output.progress("revoking", None):
+        change = revoke_role(app.clients.arm(), request)
+    _report(app, change)
 
 
 @access.command("list")

@@ -112,7 +112,8 @@ def backup(app: AppContext, name: str, file_path: str, force: bool) -> None:
     ref = parse_ref(name, settings.vault, settings.cloud_info)
     if os.path.exists(file_path) and not force:
         raise UsageError(f"{file_path} exists", hint="pass --force to overwrite it")
-    blob = backup_secret(app.factory, ref)
+    with app.output.progress("backing up", None):
+        blob = backup_secret(app.factory, ref)
     write_private(file_path, blob)
     app.output.info(f"backed up '{ref.name}' to {file_path} ({len(blob)} bytes, mode 0600)")
 

@@ -30,7 +30,8 @@ def whoami(app: AppContext) -> None:
         from ..core.clouds import arm_endpoint
 
         target, scope = arm_endpoint(settings.arm_endpoint, cloud), cloud.arm_scope
-    info = app.clients.token_info(target, scope)
+    with app.output.progress("getting a token", None):
+        info = app.clients.token_info(target, scope)
     claims = info["claims"]
     record = {
         "authMode": info["mode"],

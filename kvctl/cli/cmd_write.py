@@ -107,7 +107,8 @@ def set_cmd(
         raise UsageError("--not-before must be earlier than --expires")
     fmt = app.output_format(RECORD_FORMATS)
     secret_value = read_value(app, value, file_path, allow_empty)
-    outcome = set_secret(app.factory, ref, secret_value, props)
+    with app.output.progress("storing", None):
+        outcome = set_secret(app.factory, ref, secret_value, props)
     secret = outcome.secret
     app.output.info(f"stored version {secret.version} of '{secret.name}' in {ref.vault_url}")
     if outcome.current_unknown:
@@ -131,7 +132,7 @@ def set_cmd(
 @click.option("--tag", "tags", multiple=True, metavar="NAME=VALUE", help="Add or replace a tag (repeatable).")
 @click.option("--remove-tag", "remove_tags", multiple=True, metavar="NAME", help="Remove a tag (repeatable).")
 @click.option("--content-type", help="New content type ('' for none).")
-@global_options()
+@global_options(formats=RECORD_FORMATS)
 @pass_app
 def update_cmd(
     app: AppContext,
@@ -186,7 +187,8 @@ def update_cmd(
             "nothing to change",
             hint="give --expires, --not-before, --enable/--disable, --tag, --remove-tag or --content-type",
         )
-    fmt = app.output_format(("table", "json", "tsv", "plain"))
-    secret = update_secret(app.factory, ref, changes)
+    fmt = app.output_format(RECORD_FORMATS)
+    with app.output.progress("updating", None):
+        secret = update_secret(app.factory, ref, changes)
     app.output.info(f"updated version {secret.version} of '{secret.name}' in {ref.vault_url}")
     app.output.secret(secret, fmt)

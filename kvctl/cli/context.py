@@ -99,6 +99,8 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            if self.value("output"):
+                check_format(self.value("output"), self.output_source())  # KVCTL_OUTPUT=yaml is never ignored
             self._settings = Settings(
                 vault=self.value("vault"),
                 auth=self.value("auth") or "auto",
@@ -185,13 +187,7 @@ def _configure_logging(settings: Settings) -> None:
 
     from ..core.redaction import redact
 
-    # Headers and URLs only (the SDK redacts Authorization); request bodies are never logged.
-    sdk_loggers = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity")
-    for name in ("kvctl", "azure", *sdk_loggers, "urllib3.connectionpool"):  # what an earlier run here set up
-        logger = logging.getLogger(name)
-        for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
-            logger.removeHandler(old)
-        logger.setLevel(logging.NOTSET)
+    _remove_handlers(logging)  # what an earlier run in this process (tests) set up
     if not (settings.verbose or settings.debug):
         silence = logging.NullHandler()
         silence.kvctl = True  # type: ignore[attr-defined]
@@ -200,7 +196,7 @@ def _configure_logging(settings: Settings) -> None:
 
     class RedactingFormatter(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
-            return redact(super().format(record))
+            return redact(_quiet_query(super().format(record)))
 
     class ConsoleHandler(logging.StreamHandler):
         """Through the one console, so a log line never lands on a progress line."""
@@ -217,7 +213,8 @@ def _configure_logging(settings: Settings) -> None:
     requests_handler = ConsoleHandler(sys.stderr)
     requests_handler.setFormatter(RedactingFormatter("http: %(message)s"))
     requests_handler.kvctl = True  # type: ignore[attr-defined]
-    for name in ("kvctl", *sdk_loggers, "urllib3.connectionpool"):
+    # Headers and URLs only (the SDK redacts Authorization); request bodies are never logged.
+    for name in _LOGGERS:
         logger = logging.getLogger(name)
         if name == "urllib3.connectionpool":
             if settings.verbose >= 2 or settings.debug:
@@ -226,6 +223,29 @@ def _configure_logging(settings: Settings) -> None:
         elif name == "kvctl" or name == "azure.identity" or settings.debug:
             logger.addHandler(handler)
             logger.setLevel(logging.DEBUG if settings.debug else logging.INFO)
+
+
+_LOGGERS = ("kvctl", "azure.core.pipeline.policies.http_logging_policy", "azure.identity", "urllib3.connectionpool")
+_KEPT_QUERY = ("api-version", "maxresults")
+
+
+def _remove_handlers(logging: Any) -> None:
+    for name in ("azure", *_LOGGERS):
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
+            logger.removeHandler(old)
+        logger.setLevel(logging.NOTSET)
+
+
+def _quiet_query(text: str) -> str:
+    """Query values other than the API version and page size are shown as REDACTED (a paging
+    token is opaque, and an identity endpoint's query names the identity)."""
+    import re
+
+    def keep(match: re.Match[str]) -> str:
+        return match.group(0) if match.group(2).lower() in _KEPT_QUERY else f"{match.group(1)}{match.group(2)}=REDACTED"
+
+    return re.sub(r"([?&])([^=&\s\"']+)=([^&\s\"']*)", keep, text)
 
 
 _CONSOLE_LINE: list[Callable[[str], None]] = []
@@ -270,8 +290,8 @@ def _store(root: bool, formats: Sequence[str] | None = None) -> Callable[[click.
             if param.name == "output":
                 source = ctx.get_parameter_source(param.name)
                 app.root["output_explicit"] = source == click.core.ParameterSource.COMMANDLINE
-                if value:
-                    check_format(value, app.output_source())
+                if value and app.root["output_explicit"]:
+                    check_format(value, "-o")  # KVCTL_OUTPUT is checked when used, so --help always works
         elif value not in (None, False, 0):
             app.overrides[param.name] = value
         if param.name == "output" and formats is not None and not root:
@@ -294,7 +314,8 @@ def global_options(
                 continue
             kwargs = dict(extra)
             if name == "output" and formats is not None:
-                kwargs = {"type": click.Choice(formats), "metavar": "[" + "|".join(formats) + "]"}
+                # Not a click.Choice: a refused value gets kvctl's one-line error and a hint.
+                kwargs = {"metavar": "[" + "|".join(formats) + "]"}
                 help_text = "Output format."
             if root and env:
                 kwargs.update(envvar=env, show_envvar=True)

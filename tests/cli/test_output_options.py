@@ -100,3 +100,9 @@ def test_vv_adds_one_line_per_http_request_and_v_does_not(emu):
     assert requests, twice.stderr
     assert b"http: " not in once.stderr
     assert b"v1" not in twice.stderr and b"Bearer" not in twice.stderr and b"eyJ" not in twice.stderr
+
+
+def test_help_works_whatever_kvctl_output_says():
+    for args in (["--help"], ["list", "--help"], ["get", "--help"]):
+        shown = run_kvctl(args, env={"KVCTL_OUTPUT": "yaml"})
+        assert shown.exit_code == 0 and "Usage:" in shown.stdout, (args, shown)

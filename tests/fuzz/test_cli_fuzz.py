@@ -252,16 +252,22 @@ def test_random_command_lines_fail_cleanly(fuzz_emulator, tmp_path_factory, case
     before_state = fuzz_emulator.control("GET", "state")["vaults"]
     before_files = sorted(p.name for p in work.iterdir())
 
-    result = run_kvctl(
-        argv,
-        emulator=fuzz_emulator,
-        input=content if with_stdin else b"",
-        env={
-            "KVCTL_RETRIES": "0",
-            "KVCTL_TIMEOUT": "5",
-            "KVCTL_RECOVERY_DIR": str(tmp_path_factory.getbasetemp() / "fuzz-recovery"),
-        },
-    )
+    # In the case's own directory: `inject ... -o plain` writes a file named "plain" where it runs.
+    previous = os.getcwd()
+    os.chdir(work)
+    try:
+        result = run_kvctl(
+            argv,
+            emulator=fuzz_emulator,
+            input=content if with_stdin else b"",
+            env={
+                "KVCTL_RETRIES": "0",
+                "KVCTL_TIMEOUT": "5",
+                "KVCTL_RECOVERY_DIR": str(tmp_path_factory.getbasetemp() / "fuzz-recovery"),
+            },
+        )
+    finally:
+        os.chdir(previous)
 
     assert "Traceback" not in result.stderr, (argv, result.stderr)
     assert result.exit_code in DOCUMENTED, (argv, result.exit_code, result.stderr)

@@ -18,7 +18,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.keyvault.secrets import DeletedSecret, KeyVaultSecret, SecretClient, SecretProperties
 
 from ..core.backend import Waiting
-from ..core.errors import KvctlError, UnavailableError
+from ..core.errors import ForbiddenError, KvctlError, UnavailableError
 from ..core.models import DeletedState, Secret, SecretAttributes
 from ..core.redaction import register
 from .errors import translate
@@ -143,6 +143,14 @@ class AzureSecretBackend:
             return None
         epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
         return max(versions, key=lambda v: v.attributes.created or epoch)
+
+    def _has_versions(self, name: str) -> bool:
+        """Whether the secret is live, from its versions list (metadata: no value is read). The
+        service answers an unknown or deleted name with an empty list."""
+        try:
+            return next(iter(self.client.list_properties_of_secret_versions(name)), None) is not None
+        except ResourceNotFoundError:
+            return False
 
     def _deleted_or_none(self, name: str) -> Secret | None:
         try:
@@ -281,7 +289,7 @@ class AzureSecretBackend:
             deleted = self._deleted_or_none(name)
             if deleted is not None:
                 return deleted
-            if self._live_properties(name) is not None:
+            if self._has_versions(name):
                 return None  # still there: not done
             return _ACCEPTED  # gone from the live secrets, not yet among the deleted ones
 
@@ -333,16 +341,24 @@ class AzureSecretBackend:
     def restore(self, blob: bytes, *, waiting: Waiting | None = None) -> Secret:
         # The blob is opaque: which secret it holds shows only in the answer. So that a lost answer
         # can be told from "already exists", kvctl notes the names that exist before it sends.
-        before = set(self._live_names())
+        before: set[str] | None
+        try:
+            before = set(self._live_names())
+        except ForbiddenError:
+            before = None  # may restore but not list: a lost answer is then told by sending again
 
         def send() -> Any:
             return _secret_from(self.client.restore_secret_backup(blob, retry_total=0))
 
         def new_secret() -> Any:
+            if before is None:
+                return None
             fresh = [s for key, s in self._live_names().items() if key not in before]
             return fresh[0] if len(fresh) == 1 else None
 
         def settle() -> Any:
+            if before is None:
+                return None
             # A 409 after a lost answer: kvctl's own first attempt may be taking effect; wait for it.
             return wait_until(new_secret, timeout=self.lifecycle_timeout, sleep=self._sleep)
 

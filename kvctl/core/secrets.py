@@ -111,6 +111,9 @@ def show_secret(factory: BackendFactory, ref: SecretRef) -> Secret:
         return newest_first(versions)[0]
 
 
+KVCTL_TAG_PREFIX = "kvctl-"
+
+
 class _Unreadable(Exception):
     """The caller may read neither the value nor the metadata of the current version."""
 
@@ -133,7 +136,10 @@ def current_metadata(backend: SecretBackend, name: str) -> Secret | None:
 def merged_tags(current: dict[str, str] | None, props: SecretProperties) -> dict[str, str] | None:
     from .validate import MAX_TAGS
 
-    merged = {} if props.clear_tags else dict(current or {})
+    # kvctl's own bookkeeping tags ("kvctl-...", e.g. a rotation's id) describe that one version:
+    # carried over, they would make a plain `set` look like that rotation.
+    kept = {k: v for k, v in (current or {}).items() if not k.startswith(KVCTL_TAG_PREFIX)}
+    merged = {} if props.clear_tags else kept
     merged.update(props.tags or {})
     if len(merged) > MAX_TAGS:
         raise UsageError(

@@ -13,6 +13,8 @@ import pytest
 
 from tests.conftest import _ISOLATED_ENV, EmulatorProcess
 
+pytestmark = pytest.mark.timeout(300)  # several processes, each waiting out the delay, on a shared machine
+
 
 @pytest.fixture
 def slow_vault(fresh_emulator) -> EmulatorProcess:
@@ -29,7 +31,7 @@ def _kv(emulator: EmulatorProcess, cwd: Path, *args: str, input: bytes = b"") ->
         env=env,
         input=input,
         capture_output=True,
-        timeout=100,
+        timeout=280,
         check=False,
     )
     return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(), result.stderr.decode())

@@ -35,7 +35,7 @@ def _kv(emulator: EmulatorProcess, cwd: Path, *args: str, input: bytes = b"") ->
         env=env,
         input=input,
         capture_output=True,
-        timeout=100,
+        timeout=300,
         check=False,
     )
 
@@ -47,6 +47,7 @@ def _versions(emulator: EmulatorProcess, name: str) -> list[dict[str, Any]]:
     return []
 
 
+@pytest.mark.timeout(900)
 def test_set_with_an_expiry_never_acknowledges_the_old_version(fresh_emulator, tmp_path):
     """`echo -n same | kvctl set renew-me --expires 30d`, again and again, under 10% faults and 5%
     lost answers: every exit 0 names a version made by that run, carrying the expiry sent."""
@@ -76,6 +77,7 @@ def test_set_with_an_expiry_never_acknowledges_the_old_version(fresh_emulator, t
     assert counters["faults"] + counters["resets"] + counters["drops"] > 0, "the faults did happen"
 
 
+@pytest.mark.timeout(600)
 def test_set_disabled_with_a_lost_answer_reports_success(fresh_emulator, tmp_path):
     """Every answer to a write is lost: the check finds the disabled version through metadata
     (its value cannot be read) and reports it, once; no duplicate is made."""
@@ -91,6 +93,7 @@ def test_set_disabled_with_a_lost_answer_reports_success(fresh_emulator, tmp_pat
     assert emulator.control("GET", "state")["counters"]["drops"] >= 5
 
 
+@pytest.mark.timeout(600)
 def test_a_503_is_retried_as_a_write_never_taken_for_done(fresh_emulator, tmp_path):
     """Under faults only (nothing done is ever lost), every exit 0 of a repeated identical set
     names a new version: a 503 means "not done", so it is never answered by a check."""
@@ -105,6 +108,7 @@ def test_a_503_is_retried_as_a_write_never_taken_for_done(fresh_emulator, tmp_pa
     assert lost == 0
 
 
+@pytest.mark.timeout(600)
 def test_lifecycle_writes_with_every_answer_lost(fresh_emulator, tmp_path):
     """delete, recover, purge and restore whose answers are all lost still say exactly what happened
     (restore never says "already exists" about the secret it has just restored)."""

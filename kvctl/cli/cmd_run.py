@@ -58,8 +58,14 @@ def run(
       kvctl run --prefix myapp- -- ./server          (myapp-db-password -> $DB_PASSWORD)
 
     Later sources win: --prefix, then each --env-file in order, then each --env. Every secret
-    is fetched before the command starts; if any cannot be, the command is not run. SIGINT,
-    SIGTERM and friends sent to kvctl are passed on; a command killed by signal N gives 128+N.
+    is fetched before the command starts; if any cannot be, the command is not run. --prefix
+    never sets names that change how programs load code (PATH, LD_*, DYLD_*, BASH_ENV, ENV,
+    PYTHON*, NODE_OPTIONS, PERL5*, RUBYOPT, JAVA_TOOL_OPTIONS, IFS, ...): it skips them with a
+    warning; map one explicitly with --env NAME=REF.
+
+    SIGINT, SIGTERM and friends sent to kvctl are passed on once; signals kvctl was started
+    with ignored (nohup, cmd &) stay ignored for the command. A command killed by signal N
+    kills kvctl by N too; if kvctl is killed, so is the command (Linux).
     """
     import datetime as dt
 
@@ -85,6 +91,11 @@ def run(
         listing = Listing(settings.require_vault_url(), ListFilter(prefix=prefix), dt.datetime.now(dt.UTC))
     with app.output.progress("fetching secrets", None) as advance:
         resolved = resolve(app.factory, entries, listing, prefix, concurrency=settings.concurrency, on_fetched=advance)
+    for var, name in resolved.skipped:
+        app.output.warn(
+            f"skipped secret '{name}': ${var} changes how programs load code, so --prefix never sets it; "
+            f"if you mean it, map it explicitly with --env {var}={name}"
+        )
     if listing is not None and not resolved.matched:
         app.output.warn(f"no enabled secret in {listing.vault_url} starts with {prefix!r}")
     env, overridden = child_environment(os.environ, resolved.variables, pristine=pristine)

@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         except Exception:  # noqa: BLE001, S110 - closing must not change the outcome
             pass
         sys.stderr.flush()
+    if argv is None and code > 128:  # kvctl is the process itself, not a call inside another program
+        from ..core.process import die_like_child
+
+        die_like_child(code)  # `run`: a child killed by signal N ends kvctl by N, not by exit 128+N
     sys.exit(code)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import _ISOLATED_ENV, secret_client
 from tests.devenv import consumers
-from tests.devenv.expected import DIALECT_KEYS, refused_in
+from tests.devenv.expected import CI_FORMATS, DIALECT_KEYS, refused_in
 from tests.hostile_values import EVERYTHING
 
 
@@ -27,7 +27,7 @@ def npm_module() -> str:
 @pytest.fixture(scope="module")
 def stored(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str], Path]:
     """(prefix, variable -> value, marker): each value as secret PREFIX-vNN, tagged DIALECT=ok for
-    each dialect that the documented matrix says can write it. Four more values try to run a
+    each dialect or CI format that the documented matrix says can write it. Four more values try to run a
     command that creates `marker`."""
     directory = tmp_path_factory.mktemp("values")
     marker = directory / "executed"
@@ -40,7 +40,7 @@ def stored(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[str
         patch.setenv("IDENTITY_HEADER", emulator.info["identityHeader"])
         client = secret_client(emulator)
         for i, value in enumerate(values):
-            tags = {key: "ok" for key in DIALECT_KEYS if not refused_in(key, value)}
+            tags = {key: "ok" for key in (*DIALECT_KEYS, *CI_FORMATS) if not refused_in(key, value)}
             client.set_secret(f"{prefix}-v{i:02d}", value, tags=tags)
             variables[f"V{i:02d}"] = value
         client.close()

@@ -5,6 +5,7 @@ Pinned here so that a refusal can neither appear nor disappear unnoticed."""
 from __future__ import annotations
 
 DIALECT_KEYS = ("portable", "python-dotenv", "node", "compose", "shell")
+CI_FORMATS = ("github", "azure-devops")
 DIALECT_READERS = {
     "portable": ("python-dotenv", "npm dotenv", "compose", "bash", "dash"),
     "python-dotenv": ("python-dotenv",),
@@ -37,6 +38,8 @@ REFUSED: dict[str, dict[str, str]] = {
     },
     "compose": {},
     "shell": {},
+    "github": {"ends in cr\r": "a final carriage return: the runner takes it as part of the line end"},
+    "azure-devops": {"%0A%3B%AZP25": "%0A, %3B, %AZP25: the agent decodes them"},
 }
 
 

@@ -99,7 +99,11 @@ def read_compose_env(text: str) -> dict[str, str]:
 
 def read_github_env(text: str) -> dict[str, str]:
     env: dict[str, str] = {}
-    lines = text.splitlines(keepends=True)
+    # Only LF ends a line for the runner (str.splitlines would also split at \x1e, \x85, ...).
+    lines = [part + "\n" for part in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    if not lines[-1]:
+        lines.pop()
     index = 0
     while index < len(lines):
         line = lines[index].rstrip("\n").removesuffix("\r") if lines[index].endswith("\n") else lines[index]
@@ -139,7 +143,8 @@ def read_github_env(text: str) -> dict[str, str]:
 
 def github_masks(stdout: str) -> list[str]:
     masks = []
-    for line in stdout.splitlines():
+    for line in stdout.split("\n"):
+        line = line.removesuffix("\r")
         if line.startswith("::add-mask::"):
             data = line.removeprefix("::add-mask::")
             masks.append(data.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%"))

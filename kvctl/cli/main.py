@@ -25,7 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backup": ("kvctl.cli.cmd_lifecycle:backup", "Save a secret's protected backup blob to a file."),
     "restore": ("kvctl.cli.cmd_lifecycle:restore", "Restore a secret from a backup file."),
     "run": ("kvctl.cli.cmd_run:run", "Run a command with secrets in its environment."),
-    "export": ("kvctl.cli.cmd_export:export", "Print many secrets at once as dotenv, shell or JSON."),
+    "export": (
+        "kvctl.cli.cmd_export:export",
+        "Print many secrets at once as dotenv, shell, JSON or CI (GitHub, Azure DevOps) variables.",
+    ),
     "inject": ("kvctl.cli.cmd_export:inject", "Replace {{ REF }} placeholders in a template with secret values."),
     "rotate": ("kvctl.cli.cmd_rotate:rotate", "Rotate secrets safely: one, several, or every one that is due."),
     "access": ("kvctl.cli.cmd_access:access", "Grant, revoke and list RBAC roles on a vault (idempotent)."),

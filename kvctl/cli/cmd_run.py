@@ -67,17 +67,30 @@ def run(
     with ignored (nohup, cmd &) stay ignored for the command. A command killed by signal N
     kills kvctl by N too; if kvctl is killed, so is the command (Linux).
     """
+    from ..core.process import note_interrupted, run_child
+
+    command: tuple[str, ...] = params.get("command", ())
+    if not command:
+        raise UsageError("no command after --", hint="kvctl run --env-file .env -- CMD [ARGS]")
+    try:
+        env = _environment(app, env_files, env_refs, prefix, pristine)
+    except KeyboardInterrupt:
+        note_interrupted()  # Ctrl-C before the command started ends kvctl by SIGINT, as it would have
+        raise
+    return run_child(command, env)
+
+
+def _environment(
+    app: AppContext, env_files: tuple[str, ...], env_refs: tuple[str, ...], prefix: str | None, pristine: bool
+) -> dict[str, str]:
+    """Everything `run` does before the command starts: read, fetch, warn, and build its environment."""
     import datetime as dt
 
     from ..core.bulk import Listing
     from ..core.devenv import child_environment, entries_from_env_file, entry_from_option, refuse_nested, resolve
     from ..core.files import read_text
-    from ..core.process import run_child
     from ..core.secrets import ListFilter
 
-    command: tuple[str, ...] = params.get("command", ())
-    if not command:
-        raise UsageError("no command after --", hint="kvctl run --env-file .env -- CMD [ARGS]")
     refuse_nested(os.environ)
     if not (env_files or env_refs or prefix):
         raise UsageError("nothing to put in the environment", hint="give --env-file FILE, --env VAR=REF or --prefix P")
@@ -102,4 +115,4 @@ def run(
     for var in overridden:
         app.output.warn(f"${var} is replaced by the value from {resolved.sources[var]}")
     app.output.detail(f"{len(resolved.variables)} variable(s), {resolved.secrets} secret(s) fetched")
-    return run_child(command, env)
+    return env

@@ -40,7 +40,7 @@ FORWARDED: tuple[signal.Signals, ...] = tuple(
 # Signals whose default action does not end a process: a child "killed" by one cannot happen,
 # and re-raising one would not end kvctl.
 _NOT_FATAL = {getattr(signal, n) for n in ("SIGCHLD", "SIGCONT", "SIGURG", "SIGWINCH") if hasattr(signal, n)}
-_child_signal: int | None = None
+_die_by: int | None = None
 
 
 def exit_status(returncode: int) -> int:
@@ -56,7 +56,7 @@ def ignored_signals() -> set[signal.Signals]:
 def run_child(argv: Sequence[str], env: Mapping[str, str]) -> int:
     """Run `argv` with exactly `env`, wait for it, and return its exit status (128+N if signal N
     killed it; `die_like_child` then ends kvctl by the same signal)."""
-    global _child_signal
+    global _die_by
     on_main_thread = threading.current_thread() is threading.main_thread()
     handled = [sig for sig in FORWARDED if sig not in ignored_signals()]
     holder: list[subprocess.Popen[bytes]] = []
@@ -75,14 +75,22 @@ def run_child(argv: Sequence[str], env: Mapping[str, str]) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    _child_signal = -code if code < 0 and -code not in _NOT_FATAL else None
+    _die_by = -code if code < 0 and -code not in _NOT_FATAL else None
     return exit_status(code)
 
 
+def note_interrupted() -> None:
+    """Ctrl-C came before the command started: kvctl ends by SIGINT as well (`die_like_child`),
+    so that a shell loop around it stops there too."""
+    global _die_by
+    _die_by = int(signal.SIGINT)
+
+
 def die_like_child(status: int) -> None:
-    """If the last child of `run_child` was killed by a signal and `status` is what was reported
-    for it, end this process by that signal (default action, no core file). Returns otherwise."""
-    signum = _child_signal
+    """If the last child of `run_child` was killed by a signal (or `note_interrupted` was called)
+    and `status` is what was reported for it, end this process by that signal (default action,
+    no core file). Returns otherwise."""
+    signum = _die_by
     if signum is None or status != 128 + signum:
         return
     try:

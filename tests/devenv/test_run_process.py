@@ -183,3 +183,33 @@ def test_prefix_never_sets_names_that_load_code_and_says_which_it_skipped(emulat
     done = run_kvctl_process([*args, sys.executable, "-c", DUMP_ENV, str(out)], env=env)
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text())["PYTHONPATH"] == "/tmp/evil-pythonpath"
+
+
+@LINUX
+def test_ctrl_c_before_the_command_starts_kills_kvctl_by_sigint_too(emulator, tmp_path):
+    """kvctl blocks reading an --env-file that is a FIFO; SIGINT then arrives before any command
+    exists. A shell loop must stop here as well, so kvctl dies by SIGINT (not exit 130)."""
+    fifo = tmp_path / "env.fifo"
+    os.mkfifo(fifo)
+    marker = tmp_path / "started"
+    argv = [*KVCTL, "run", "--env-file", str(fifo), "--", "touch", str(marker)]
+    process = subprocess.Popen(argv, env=_env(emulator), stderr=subprocess.PIPE, cwd=tmp_path)
+    writer = None
+    try:
+        deadline = time.monotonic() + 60
+        while writer is None:  # opening the write end succeeds once kvctl has the read end open
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "kvctl never opened the env file"
+                time.sleep(0.02)
+        time.sleep(0.2)  # kvctl is now blocked in read(), waiting for the file's content
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if writer is not None:
+            os.close(writer)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGINT, (process.returncode, err)
+    assert not marker.exists() and b"Traceback" not in err

@@ -213,3 +213,32 @@ def test_ctrl_c_before_the_command_starts_kills_kvctl_by_sigint_too(emulator, tm
             process.kill()
     assert process.returncode == -signal.SIGINT, (process.returncode, err)
     assert not marker.exists() and b"Traceback" not in err
+
+
+@LINUX
+def test_a_child_whose_kvctl_died_before_the_death_signal_was_set_kills_itself():
+    """The race: kvctl dies between fork and prctl. The guard runs in a process whose parent is not
+    the one that made the guard (here: a grandchild), and must kill itself rather than run on."""
+    from kvctl.core.process import _parent_death_guard
+
+    guard = _parent_death_guard()
+    assert guard is not None
+    middle = os.fork()
+    if middle == 0:  # stands for the new child; its own child plays the one whose kvctl is gone
+        try:
+            grandchild = os.fork()
+            if grandchild == 0:
+                guard()
+                os._exit(0)  # reached only if the guard let it live
+            _, status = os.waitpid(grandchild, 0)
+            os._exit(9 if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(middle, 0)
+    assert os.waitstatus_to_exitcode(status) == 9, "the orphaned child ran on"
+    child = os.fork()
+    if child == 0:  # the normal case: the parent is the guard's maker, so the child lives
+        guard()
+        os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -20,3 +20,38 @@ HOSTILE = [
     "{{ not-a-placeholder }}",
     "trailing newline\n",
 ]
+
+# Values that each break at least one dotenv reader's quoting or escapes (issue 12): quotes of
+# every kind, expansions, backslashes at the end and in pairs, CR, leading and trailing blanks.
+AWKWARD = [
+    "`",
+    "$",
+    "${VAR}",
+    "${VAR:-default}",
+    "trailing\\",
+    "\\\\",
+    "a\\\\b",
+    "crlf\r\nline",
+    "ends in cr\r",
+    "multi\nline\nvalue",
+    "#",
+    "a # b",
+    " lead",
+    "trail ",
+    "=",
+    "a=b=c",
+    "it's\nmulti-line",
+    "it's",
+    'say "hi"',
+    "'\"",
+    "\\'",
+    '\\"',
+    "it's \\n",
+    "$(id)",
+    "`id`",
+    "-----BEGIN KEY-----\nMIIB+abc/def==\n-----END KEY-----\n",
+    "日本語 ✓ émoji 🚀",
+    "%0A%3B%AZP25",
+    "EOF\nghadelimiter_x\nEOF",
+]
+EVERYTHING = list(dict.fromkeys(HOSTILE + AWKWARD))

@@ -58,20 +58,39 @@ def run(
       kvctl run --prefix myapp- -- ./server          (myapp-db-password -> $DB_PASSWORD)
 
     Later sources win: --prefix, then each --env-file in order, then each --env. Every secret
-    is fetched before the command starts; if any cannot be, the command is not run. SIGINT,
-    SIGTERM and friends sent to kvctl are passed on; a command killed by signal N gives 128+N.
+    is fetched before the command starts; if any cannot be, the command is not run. --prefix
+    never sets names that change how programs load code (PATH, LD_*, DYLD_*, BASH_ENV, ENV,
+    PYTHON*, NODE_OPTIONS, PERL5*, RUBYOPT, JAVA_TOOL_OPTIONS, IFS, ...): it skips them with a
+    warning; map one explicitly with --env NAME=REF.
+
+    SIGINT, SIGTERM and friends sent to kvctl are passed on once; signals kvctl was started
+    with ignored (nohup, cmd &) stay ignored for the command. A command killed by signal N
+    kills kvctl by N too; if kvctl is killed, so is the command (Linux).
     """
+    from ..core.process import note_interrupted, run_child
+
+    command: tuple[str, ...] = params.get("command", ())
+    if not command:
+        raise UsageError("no command after --", hint="kvctl run --env-file .env -- CMD [ARGS]")
+    try:
+        env = _environment(app, env_files, env_refs, prefix, pristine)
+    except KeyboardInterrupt:
+        note_interrupted()  # Ctrl-C before the command started ends kvctl by SIGINT, as it would have
+        raise
+    return run_child(command, env)
+
+
+def _environment(
+    app: AppContext, env_files: tuple[str, ...], env_refs: tuple[str, ...], prefix: str | None, pristine: bool
+) -> dict[str, str]:
+    """Everything `run` does before the command starts: read, fetch, warn, and build its environment."""
     import datetime as dt
 
     from ..core.bulk import Listing
     from ..core.devenv import child_environment, entries_from_env_file, entry_from_option, refuse_nested, resolve
     from ..core.files import read_text
-    from ..core.process import run_child
     from ..core.secrets import ListFilter
 
-    command: tuple[str, ...] = params.get("command", ())
-    if not command:
-        raise UsageError("no command after --", hint="kvctl run --env-file .env -- CMD [ARGS]")
     refuse_nested(os.environ)
     if not (env_files or env_refs or prefix):
         raise UsageError("nothing to put in the environment", hint="give --env-file FILE, --env VAR=REF or --prefix P")
@@ -85,10 +104,15 @@ def run(
         listing = Listing(settings.require_vault_url(), ListFilter(prefix=prefix), dt.datetime.now(dt.UTC))
     with app.output.progress("fetching secrets", None) as advance:
         resolved = resolve(app.factory, entries, listing, prefix, concurrency=settings.concurrency, on_fetched=advance)
+    for var, name in resolved.skipped:
+        app.output.warn(
+            f"skipped secret '{name}': ${var} changes how programs load code, so --prefix never sets it; "
+            f"if you mean it, map it explicitly with --env {var}={name}"
+        )
     if listing is not None and not resolved.matched:
         app.output.warn(f"no enabled secret in {listing.vault_url} starts with {prefix!r}")
     env, overridden = child_environment(os.environ, resolved.variables, pristine=pristine)
     for var in overridden:
         app.output.warn(f"${var} is replaced by the value from {resolved.sources[var]}")
     app.output.detail(f"{len(resolved.variables)} variable(s), {resolved.secrets} secret(s) fetched")
-    return run_child(command, env)
+    return env

@@ -28,7 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backup": ("kvctl.cli.cmd_lifecycle:backup", "Save a secret's protected backup blob to a file."),
     "restore": ("kvctl.cli.cmd_lifecycle:restore", "Restore a secret from a backup file."),
     "run": ("kvctl.cli.cmd_run:run", "Run a command with secrets in its environment."),
-    "export": ("kvctl.cli.cmd_export:export", "Print many secrets at once as dotenv, shell or JSON."),
+    "export": (
+        "kvctl.cli.cmd_export:export",
+        "Print many secrets at once as dotenv, shell, JSON or CI (GitHub, Azure DevOps) variables.",
+    ),
     "inject": ("kvctl.cli.cmd_export:inject", "Replace {{ REF }} placeholders in a template with secret values."),
     "rotate": ("kvctl.cli.cmd_rotate:rotate", "Rotate secrets safely: one, several, or every one that is due."),
     "access": ("kvctl.cli.cmd_access:access", "Grant, revoke and list RBAC roles on a vault (idempotent)."),
@@ -123,6 +126,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
             pass
         _flush_stdout()
         sys.stderr.flush()
+    if argv is None and code > 128:  # kvctl is the process itself, not a call inside another program
+        from ..core.process import die_like_child
+
+        die_like_child(code)  # `run`: a child killed by signal N ends kvctl by N, not by exit 128+N
     sys.exit(code)
 
 

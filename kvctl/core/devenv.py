@@ -11,12 +11,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from . import validate
+from . import ciformat, validate
 from .backend import BackendFactory
 from .bulk import Listing, fetch_bulk
 from .clouds import CLOUDS, Cloud, is_azure_vault_host, is_loopback, parse_netloc
-from .envformat import dotenv_line, env_name, parse_dotenv, shell_line
+from .envformat import PORTABLE, Unwritable, dotenv_quote, env_name, parse_dotenv, shell_line
 from .errors import PartialFailure, UsageError
+from .loader_names import loads_code
 from .models import Secret
 from .refs import SCHEME, SecretRef, parse_ref
 
@@ -24,7 +25,7 @@ RUN_DEPTH_VAR = "_KVCTL_RUN_DEPTH"
 # What a --pristine child keeps from kvctl's own environment, so that ordinary programs still
 # start: where to find them, who and where the user is, and how text is encoded.
 PRISTINE_KEEP = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LC_ALL", "TZ", "TMPDIR")
-EXPORT_FORMATS = ("dotenv", "json", "shell")
+EXPORT_FORMATS = ("dotenv", "json", "shell", "github", "azure-devops")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Resolved:
     sources: dict[str, str]  # variable -> where its value came from (for messages; never the value)
     secrets: int  # how many distinct secrets were fetched
     matched: int  # how many of them the prefix found
+    skipped: tuple[tuple[str, str], ...] = ()  # (variable, secret name) left out: it loads code
 
 
 def is_reference(text: str) -> bool:
@@ -110,6 +112,14 @@ def variable_names(secrets: Sequence[Secret], prefix: str | None) -> dict[str, S
     return {var: group[0] for var, group in by_var.items()}
 
 
+def without_loader_names(by_var: dict[str, Secret]) -> tuple[dict[str, Secret], tuple[tuple[str, str], ...]]:
+    """Names derived from secret names never set what changes how programs load code
+    (`loader_names`); returns the rest and the (variable, secret name) pairs left out."""
+    kept = {var: secret for var, secret in by_var.items() if not loads_code(var)}
+    skipped = tuple((var, secret.name) for var, secret in by_var.items() if loads_code(var))
+    return kept, skipped
+
+
 def resolve(
     factory: BackendFactory,
     entries: Sequence[EnvEntry],
@@ -128,7 +138,8 @@ def resolve(
         raise
     variables: dict[str, str] = {}
     sources: dict[str, str] = {}
-    for var, secret in variable_names(fetched.matched, prefix).items():
+    from_prefix, skipped = without_loader_names(variable_names(fetched.matched, prefix))
+    for var, secret in from_prefix.items():
         variables[var] = secret.value or ""
         sources[var] = f"secret '{secret.name}'"
     values = iter(fetched.referenced)
@@ -139,7 +150,7 @@ def resolve(
     for var, value in variables.items():
         if "\0" in value:
             raise UsageError(f"the value for ${var} ({sources[var]}) contains a NUL byte; no environment can hold it")
-    return Resolved(variables, sources, fetched.count, len(fetched.matched))
+    return Resolved(variables, sources, fetched.count, len(fetched.matched), skipped)
 
 
 def refuse_nested(environ: Mapping[str, str]) -> None:
@@ -159,8 +170,46 @@ def child_environment(
     return {**base, **variables, RUN_DEPTH_VAR: "1"}, overridden
 
 
-def export_text(variables: Mapping[str, str], fmt: str) -> str:
+@dataclass(frozen=True)
+class ExportText:
+    text: str = field(repr=False)  # stdout, or the file's content (github: what GITHUB_ENV gets)
+    masks: str = field(default="", repr=False)  # github: the ::add-mask:: lines, printed first
+    refused: tuple[tuple[str, str], ...] = ()  # (variable, why no line reads back exactly)
+
+
+def render_export(variables: Mapping[str, str], fmt: str, dialect: str = PORTABLE) -> ExportText:
+    """Every variable in the format; a value that the format's reader would misread is refused
+    (listed in `refused`, with no text written for any)."""
     if fmt == "json":
-        return json.dumps(dict(variables), indent=2) + "\n"
-    line = shell_line if fmt == "shell" else dotenv_line
-    return "".join(line(var, value) for var, value in variables.items())
+        return ExportText(json.dumps(dict(variables), indent=2) + "\n")
+    if fmt == "shell":
+        return ExportText("".join(shell_line(var, value) for var, value in variables.items()))
+    refused: list[tuple[str, str]] = []
+    lines: list[str] = []
+    for var, value in variables.items():
+        reason = None
+        if fmt == "dotenv":
+            try:
+                lines.append(f"{var}={dotenv_quote(value, dialect)}\n")
+            except Unwritable as exc:
+                reason = str(exc)
+        elif fmt == "github":
+            reason = ciformat.github_refusal(value)
+        else:
+            reason = ciformat.azure_refusal(value)
+        if reason:
+            refused.append((var, reason))
+    if refused:
+        return ExportText("", refused=tuple(refused))
+    if fmt == "github":
+        return ExportText(ciformat.github_env(variables), masks=ciformat.github_masks(variables))
+    if fmt == "azure-devops":
+        return ExportText(ciformat.azure_devops(variables))
+    return ExportText("".join(lines))
+
+
+def export_text(variables: Mapping[str, str], fmt: str, dialect: str = PORTABLE) -> str:
+    rendered = render_export(variables, fmt, dialect)
+    if rendered.refused:
+        raise UsageError("; ".join(f"${var}: {why}" for var, why in rendered.refused))
+    return rendered.text

@@ -39,6 +39,27 @@ def write_private(path: str | os.PathLike[str], data: bytes | str) -> Path:
     return target
 
 
+def append_private(path: str | os.PathLike[str], data: str) -> None:
+    """Append `data` in one write (O_APPEND, so a concurrent appender cannot split it); a file
+    that does not exist yet is created 0600. An existing file keeps its owner's mode (e.g. the
+    runner's $GITHUB_ENV)."""
+    payload = data.encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
+    except OSError as exc:
+        raise UsageError(f"cannot append to {path}: {exc.strerror}") from None
+    try:
+        view = memoryview(payload)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except OSError as exc:
+        raise UsageError(f"cannot append to {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
 def read_input_file(path: str | os.PathLike[str], what: str = "file") -> bytes:
     try:
         with open(path, "rb") as handle:

@@ -35,9 +35,10 @@ def hostile(kvctl, unique, tmp_path):
 
 
 def test_dotenv_export_of_hostile_values_reads_back_the_same_bytes(kvctl, hostile, tmp_path):
+    """The shell dialect keeps every value; the portable one refuses some (tests/devenv/)."""
     prefix, expected = hostile
     path = tmp_path / "out.env"
-    result = kvctl("export", "--prefix", prefix, "--file", str(path))
+    result = kvctl("export", "--prefix", prefix, "--file", str(path), "--dotenv-dialect", "shell")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "" and "wrote 18 secret(s)" in result.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -57,7 +58,7 @@ def test_json_and_shell_exports_read_back_the_same_bytes(kvctl, hostile):
 def test_an_exported_file_runs_with_the_same_bytes(kvctl, hostile, tmp_path):
     prefix, expected = hostile
     path = tmp_path / "out.env"
-    assert kvctl("export", "--prefix", prefix, "--file", str(path)).exit_code == 0
+    assert kvctl("export", "--prefix", prefix, "--file", str(path), "--format", "shell").exit_code == 0
     dump = tmp_path / "env.json"
     code = "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))"
     result = kvctl("run", "--env-file", str(path), "--", sys.executable, "-c", code, str(dump))

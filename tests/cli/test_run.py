@@ -61,6 +61,8 @@ def test_the_childs_exit_code_is_returned(kvctl, unique, code):
 
 
 def test_a_child_killed_by_a_signal_gives_128_plus_its_number(kvctl, unique):
+    """Called inside another program (main(argv)), kvctl reports 128+N; as its own process it
+    dies by N (tests/devenv/test_run_process.py)."""
     name = unique("sig")
     _secrets(kvctl, {name: "v"})
     kill_self = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"

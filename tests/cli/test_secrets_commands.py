@@ -87,8 +87,14 @@ def test_get_many_formats(kvctl, unique):
     assert env.startswith(f"export {a.upper().replace('-', '_')}=one\n")
     from kvctl.core.envformat import parse_dotenv
 
-    dotenv = kvctl("get", a, b, "-o", "dotenv").stdout
-    assert [v for _, v, _ in parse_dotenv(dotenv)] == ["one", 'it\'s $HOME "quoted"\nline2']
+    # ' together with $ and " has no dotenv quoting every reader gets right: refused, by variable
+    refused = kvctl("get", a, b, "-o", "dotenv")
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert f"${b.upper().replace('-', '_')}" in refused.stderr and "quoted" not in refused.stderr
+    c = unique("multi-c")
+    kvctl("set", c, input="it's\nline2")
+    dotenv = kvctl("get", a, c, "-o", "dotenv").stdout
+    assert [v for _, v, _ in parse_dotenv(dotenv)] == ["one", "it's\nline2"]
 
 
 def test_get_by_identifier_and_akv_reference_and_version(kvctl, emulator, unique):

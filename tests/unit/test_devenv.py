@@ -23,6 +23,7 @@ from kvctl.core.devenv import (
     export_text,
     is_reference,
     refuse_nested,
+    render_export,
     resolve,
     variable_names,
 )
@@ -221,9 +222,13 @@ env_vars = st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True)
 
 
 @given(st.dictionaries(env_vars, values, max_size=6))
-def test_export_dotenv_and_json_read_back_exactly(variables):
-    parsed = parse_dotenv(export_text(variables, "dotenv"))
-    assert {name: value for name, value, _ in parsed} == variables
+def test_export_dotenv_and_json_read_back_exactly_or_refuse(variables):
+    rendered = render_export(variables, "dotenv")
+    if rendered.refused:
+        assert rendered.text == "", "nothing is written when one value is refused"
+        assert {var for var, _ in rendered.refused} <= set(variables)
+    else:
+        assert {name: value for name, value, _ in parse_dotenv(rendered.text)} == variables
     assert json.loads(export_text(variables, "json")) == variables
 
 

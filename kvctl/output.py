@@ -53,6 +53,7 @@ VERSION_COLUMNS = (
 )
 ACCESS_COLUMNS = (
     Column("Principal", lambda r: r["principalId"]),
+    Column("Name", lambda r: r.get("principalName") or ""),
     Column("Type", lambda r: r["principalType"]),
     Column("Role / permissions", lambda r: r["role"] or "access policy: " + ", ".join(r["secretPermissions"])),
     Column("Level", lambda r: r["level"] + (f" {r['secret']}" if r.get("secret") else "")),

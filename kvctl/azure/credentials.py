@@ -16,7 +16,15 @@ from typing import Any
 from azure.core.credentials import AccessToken
 
 from ..core import validate
-from ..core.clouds import Cloud, host_of, is_azure_arm_host, is_azure_vault_host, is_loopback, parse_netloc
+from ..core.clouds import (
+    Cloud,
+    host_of,
+    is_azure_arm_host,
+    is_azure_graph_host,
+    is_azure_vault_host,
+    is_loopback,
+    parse_netloc,
+)
 from ..core.errors import AuthenticationError, UsageError
 from ..core.settings import Settings
 
@@ -114,7 +122,7 @@ def _error_text(exc: urllib.error.HTTPError) -> str:
 
 class GuardedCredential:
     """Hands out tokens for one target host, refusing to give a real Azure token to a host outside
-    the cloud's Key Vault and ARM domains (the emulator's own tokens may go to loopback)."""
+    the cloud's Key Vault, ARM and Microsoft Graph hosts (the emulator's own tokens may go to loopback)."""
 
     def __init__(self, inner: Any, target_host: str, cloud: Cloud) -> None:
         self.inner = inner
@@ -123,7 +131,11 @@ class GuardedCredential:
         self.name = getattr(inner, "name", type(inner).__name__)
 
     def _azure_target(self) -> bool:
-        return is_azure_vault_host(self.target_host, self.cloud) or is_azure_arm_host(self.target_host, self.cloud)
+        return (
+            is_azure_vault_host(self.target_host, self.cloud)
+            or is_azure_arm_host(self.target_host, self.cloud)
+            or is_azure_graph_host(self.target_host, self.cloud)
+        )
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         token = self.inner.get_token(*scopes, **kwargs)

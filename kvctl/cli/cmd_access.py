@@ -10,7 +10,7 @@ import click
 
 from ..core import validate
 from ..core.access import PRINCIPAL_TYPES
-from ..core.errors import KvctlError, UsageError
+from ..core.errors import PrincipalNotFoundError, UsageError
 from .context import AppContext, global_options
 
 if TYPE_CHECKING:
@@ -44,9 +44,12 @@ def _resolve(app: AppContext, assignee: str, *, lookup: bool = True, missing_ok:
 
     try:
         resolved = resolve(app.clients.graph(), assignee, lookup=lookup, missing_ok=missing_ok)
-    except KvctlError as exc:
-        if isinstance(exc, UsageError) and exc.hint is None:
-            exc.hint = "pass the object id of the one you mean with --assignee"
+    except PrincipalNotFoundError as exc:
+        if validate.GUID.match(assignee.strip()):
+            exc.hint = (
+                "check the id; right after creating an identity, pass its object id with --assignee-type "
+                "ServicePrincipal (or User/Group): that skips the directory lookup and waits out replication"
+            )
         raise
     if resolved.note:
         app.output.info(resolved.note)
@@ -69,6 +72,11 @@ def _request(
 
     # Everything the user typed is checked before any request (Graph included).
     validate_assignee(assignee)
+    if assignee_type and not validate.GUID.match(assignee.strip()):
+        raise UsageError(
+            f"invalid --assignee object id {assignee!r}",
+            hint="--assignee-type skips the directory lookup, so --assignee must then be an object id",
+        )
     found_role = find_role(role)
     secret_name = validate.secret_name(secret) if secret else None
     wait_for_principal = validate.duration(wait) if wait else dt.timedelta(minutes=2)

@@ -27,7 +27,7 @@ _DROP = ("AZURE_CONFIG_DIR", "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def cache_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # two test workers must not install into one venv at once
@@ -40,7 +40,7 @@ def _locked(path: Path) -> Iterator[None]:
 def az_executable() -> Path:
     """`az` from the cache, installed on first use; the test is skipped, loudly, when it cannot be."""
     az = VENV / "bin" / "az"
-    with _locked(CACHE / "azure-cli.lock"):
+    with cache_lock(CACHE / "azure-cli.lock"):
         if az.exists() and (VENV / ".complete").exists():
             return az
         uv = shutil.which("uv")

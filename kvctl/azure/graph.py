@@ -96,8 +96,10 @@ class AzureGraph:
         return [_principal(v, "ServicePrincipal") for v in self._values(f"/servicePrincipals?$filter={query}")]
 
     def user(self, upn: str) -> Principal | None:
-        data = self._send("GET", f"/users/{urllib.parse.quote(upn, safe='@')}")
-        return _principal(data, "User") if data else None
+        # A filter, not /users/{upn}: a UPN is then only ever a quoted literal, never part of the path.
+        query = urllib.parse.quote(f"userPrincipalName eq {_quote(upn)}")
+        found = self._values(f"/users?$filter={query}")
+        return _principal(found[0], "User") if found else None
 
     def with_display_name(self, name: str) -> list[Principal]:
         query = urllib.parse.quote(f"displayName eq {_quote(name)}")

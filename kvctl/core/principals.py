@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from . import validate
-from .errors import ForbiddenError, KvctlError, NotFoundError, PrincipalNotFoundError, UsageError
+from .errors import ForbiddenError, KvctlError, PrincipalNotFoundError, UsageError
 
 MAX_ASSIGNEE_LENGTH = 256
 
@@ -136,6 +136,6 @@ def names_for(directory: DirectoryBackend | None, object_ids: list[str]) -> tupl
         for start in range(0, len(wanted), 1000):
             for principal in directory.get_by_ids(wanted[start : start + 1000]):
                 found[principal.object_id.lower()] = principal
-    except (DirectoryUnavailable, NotFoundError) as exc:
+    except KvctlError as exc:  # names are a courtesy: no Graph (permission, network) must not fail a listing
         return found, str(exc)
     return found, None

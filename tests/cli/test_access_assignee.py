@@ -123,3 +123,20 @@ def test_graph_is_not_asked_for_an_object_id_with_a_principal_type(emu):
     kv(emu, "access", "revoke", "--assignee", unknown)
     refused = kv(emu, "access", "grant", "--assignee", "app", "--assignee-type", "ServicePrincipal")
     assert refused.exit_code == 2 and "must then be an object id" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "assignee",
+    [
+        "x' or displayName eq 'app",  # an OData injection that would match `app` if not quoted
+        "nobody' or userPrincipalName eq 'alice@kvctlemulator.onmicrosoft.com",
+        "a/b/../../servicePrincipals",
+        "o'brien@kvctlemulator.onmicrosoft.com",
+        "%2e%2e/%2e%2e",
+        "名前@例え.jp",
+    ],
+)
+def test_hostile_names_match_nothing_and_fail_cleanly(emu, assignee):
+    result = kv(emu, "access", "grant", "--assignee", assignee, "-o", "json")
+    assert result.exit_code == 3, result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2 and "Traceback" not in result.stderr

@@ -111,7 +111,8 @@ def emulator(
     """Run a local, faithful Azure Key Vault emulator until Ctrl-C.
 
     It serves the secrets API over HTTPS (one port per vault), ARM (vaults, role definitions
-    and assignments) and managed-identity token endpoints. On start it writes
+    and assignments) with Microsoft Graph's principal lookups on the same port (/v1.0/), and
+    managed-identity token endpoints. On start it writes
     STATE_DIR/emulator.json and STATE_DIR/emulator.env and prints them;
 
     \b

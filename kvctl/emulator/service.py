@@ -207,7 +207,6 @@ class Emulator:
             "AZURE_SUBSCRIPTION_ID": site.subscription_id,
             "IDENTITY_ENDPOINT": self.info["identityEndpoint"],
             "IDENTITY_HEADER": identity_header,
-            "REQUESTS_CA_BUNDLE": str(ca_bundle),  # the Azure CLI (and other requests users) trust the emulator too
         }
         for server in self._servers:
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)

@@ -72,8 +72,9 @@ def test_info_names_graph_users_and_groups(emu):
     alice = next(u for u in info["users"] if u["name"] == "alice")
     assert alice["userPrincipalName"] == f"alice@{info['tenantDomain']}"
     assert {g["name"] for g in info["groups"]} == {"readers", "outer"}
-    # The env file gives the Azure CLI (requests) a bundle that trusts the emulator and the system CAs.
-    bundle = Path(emu.env["REQUESTS_CA_BUNDLE"]).read_text()
+    # A bundle for the Azure CLI's REQUESTS_CA_BUNDLE: the emulator's CA and the system's.
+    assert "REQUESTS_CA_BUNDLE" not in emu.env, "kvctl's own trust stays KVCTL_CA_BUNDLE"
+    bundle = Path(info["caBundle"]).read_text()
     assert Path(info["caFile"]).read_text() in bundle and bundle.count("BEGIN CERTIFICATE") > 1
 
 

@@ -73,7 +73,8 @@ class AzureCli:
         base = {k: v for k, v in os.environ.items() if k not in _DROP and not k.startswith("KVCTL_")}
         return {
             **base,
-            **self.emulator.env,  # IDENTITY_ENDPOINT/HEADER (login --identity) and REQUESTS_CA_BUNDLE
+            **self.emulator.env,  # IDENTITY_ENDPOINT/HEADER for login --identity
+            "REQUESTS_CA_BUNDLE": self.emulator.info["caBundle"],
             "AZURE_CONFIG_DIR": str(self.config_dir),
             "AZURE_CORE_COLLECT_TELEMETRY": "false",
             "AZURE_CORE_NO_COLOR": "true",

@@ -197,15 +197,19 @@ def grant(
     change = grant_role(arm, request, clock=time.monotonic, sleep=time.sleep, notify=app.output.info)
     if wait_for is not None:
         cloud = app.settings.cloud_info
-        plan = GrantWait(
-            wait_for, app.clients.caller_object_id(request.vault_url, cloud.vault_scope), _probe(app, request)
-        )
+        caller = app.clients.caller_object_id(request.vault_url, cloud.vault_scope)
+        plan = GrantWait(wait_for, caller, _probe(app, request))
         change = wait_for_grant(
             arm, change, request.role.guid, plan, clock=time.monotonic, sleep=time.sleep, notify=app.output.info
         )
         if change.propagation == "visible":
+            why = (
+                "this role allows no secrets call kvctl could watch"
+                if (caller or "").lower() == change.assignee.lower()
+                else "kvctl is not the assignee"
+            )
             app.output.info(
-                "ARM lists the assignment; kvctl is not the assignee, so it cannot see when Key Vault honours it "
+                f"ARM lists the assignment; {why}, so it cannot see when Key Vault honours it "
                 "(in Azure usually within minutes; the assignee can use --wait-for-access)"
             )
     _report(app, change)

@@ -85,6 +85,7 @@ VERSION_COLUMNS = (
 )
 ACCESS_COLUMNS = (
     Column("Principal", lambda r: r["principalId"]),
+    Column("Name", lambda r: r.get("principalName") or ""),
     Column("Type", lambda r: r["principalType"], drop=2),
     Column(
         "Role / permissions",

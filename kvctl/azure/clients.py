@@ -19,6 +19,7 @@ from .writes import ServerClock
 
 if TYPE_CHECKING:
     from .arm import AzureArm
+    from .graph import AzureGraph
 
 
 class AzureClients:
@@ -28,6 +29,7 @@ class AzureClients:
         self._credentials: dict[str, GuardedCredential] = {}
         self._backends: dict[str, AzureSecretBackend] = {}
         self._arm: AzureArm | None = None
+        self._graph: AzureGraph | None = None
         self._lock = threading.RLock()
 
     def _options(self) -> dict[str, Any]:
@@ -88,6 +90,22 @@ class AzureClients:
             self._arm = AzureArm(self.credential(endpoint), endpoint, cloud.arm_scope, self._options(), subscription)
         return self._arm
 
+    def graph(self) -> AzureGraph:
+        """Microsoft Graph (the core's DirectoryBackend): the cloud's, or the emulator's when ARM is
+        the emulator; its credential is guarded for that host like every other."""
+        if self._graph is None:
+            from ..core.clouds import arm_endpoint, graph_endpoint
+            from .graph import AzureGraph
+
+            cloud = self.settings.cloud_info
+            endpoint = graph_endpoint(arm_endpoint(self.settings.arm_endpoint, cloud), cloud)
+            self._graph = AzureGraph(self.credential(endpoint), endpoint, cloud.graph_scope, self._options())
+        return self._graph
+
+    def caller_object_id(self, target_url: str, scope: str) -> str | None:
+        """The object id in the token kvctl uses for `target_url` (claims only, never the token)."""
+        return self.token_info(target_url, scope)["claims"].get("oid")
+
     def token_info(self, target_url: str, scope: str) -> dict[str, Any]:
         """Claims of a token for `scope` (never the token itself), and how it was obtained."""
         credential = self.credential(target_url)
@@ -110,6 +128,8 @@ class AzureClients:
             backend.client.close()
         if self._arm is not None:
             self._arm.close()
+        if self._graph is not None:
+            self._graph.close()
         for credential in self._credentials.values():
             credential.close()
         if self._session is not None:

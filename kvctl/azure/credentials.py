@@ -17,7 +17,15 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
 from ..core import validate
-from ..core.clouds import Cloud, host_of, is_azure_arm_host, is_azure_vault_host, is_loopback, parse_netloc
+from ..core.clouds import (
+    Cloud,
+    host_of,
+    is_azure_arm_host,
+    is_azure_graph_host,
+    is_azure_vault_host,
+    is_loopback,
+    parse_netloc,
+)
 from ..core.errors import AuthenticationError, UsageError
 from ..core.settings import Settings
 from .credential_errors import explain
@@ -116,7 +124,7 @@ def _error_text(exc: urllib.error.HTTPError) -> str:
 
 class GuardedCredential:
     """Hands out tokens for one target host, refusing to give a real Azure token to a host outside
-    the cloud's Key Vault and ARM domains (the emulator's own tokens may go to loopback)."""
+    the cloud's Key Vault, ARM and Microsoft Graph hosts (the emulator's own tokens may go to loopback)."""
 
     def __init__(
         self, inner: Any, target_host: str, cloud: Cloud, mode: str = "", client_id: str | None = None
@@ -129,7 +137,11 @@ class GuardedCredential:
         self.name = getattr(inner, "name", type(inner).__name__)
 
     def _azure_target(self) -> bool:
-        return is_azure_vault_host(self.target_host, self.cloud) or is_azure_arm_host(self.target_host, self.cloud)
+        return (
+            is_azure_vault_host(self.target_host, self.cloud)
+            or is_azure_arm_host(self.target_host, self.cloud)
+            or is_azure_graph_host(self.target_host, self.cloud)
+        )
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         try:

@@ -16,6 +16,13 @@ def _rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
     return value
 
 
+def _group(spec: str) -> tuple[str, list[str]]:
+    name, sep, members = spec.partition("=")
+    if not sep or not name.strip():
+        raise UsageError(f"--group {spec!r}: expected NAME=MEMBER[,MEMBER...]")
+    return name.strip(), [m.strip() for m in members.split(",") if m.strip()]
+
+
 @click.command("emulator")
 @click.option(
     "--port",
@@ -38,6 +45,20 @@ def _rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
     multiple=True,
     metavar="NAME",
     help="A managed identity besides the admin (repeatable); it starts with no roles.",
+)
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="NAME",
+    help="A directory user NAME@kvctlemulator.onmicrosoft.com (repeatable), for role assignments and Graph.",
+)
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="NAME=MEMBER,...",
+    help="A security group of identities, users or earlier groups, by name (repeatable).",
 )
 @click.option(
     "--seed",
@@ -83,6 +104,8 @@ def emulator(
     state_dir: Path | None,
     vaults: tuple[str, ...],
     identities: tuple[str, ...],
+    users: tuple[str, ...],
+    groups: tuple[str, ...],
     seed: Path | None,
     latency: float,
     fault_rate: float,
@@ -96,7 +119,8 @@ def emulator(
     """Run a local, faithful Azure Key Vault emulator until Ctrl-C.
 
     It serves the secrets API over HTTPS (one port per vault), ARM (vaults, role definitions
-    and assignments) and managed-identity token endpoints. On start it writes
+    and assignments) with Microsoft Graph's principal lookups on the same port (/v1.0/), and
+    managed-identity token endpoints. On start it writes
     STATE_DIR/emulator.json and STATE_DIR/emulator.env and prints them;
 
     \b
@@ -108,6 +132,7 @@ def emulator(
     import logging
 
     from ..emulator import EmulatorOptions, KnobSettings
+    from ..emulator.directory import DirectoryError
     from ..emulator.runner import run_foreground
     from ..emulator.seed import SeedError
 
@@ -123,6 +148,8 @@ def emulator(
         port=port,
         vaults=list(vaults) or ["emulator"],
         identities=list(identities),
+        users=list(users),
+        groups=[_group(spec) for spec in groups],
         seed=seed,
         knobs=KnobSettings(latency, fault_rate, drop_response_rate, throttle, lifecycle_delay),
         principal_replication_delay=principal_replication_delay,
@@ -132,6 +159,8 @@ def emulator(
         run_foreground(options)
     except SeedError as exc:
         raise UsageError(f"--seed: {exc}") from None
+    except DirectoryError as exc:
+        raise UsageError(f"--user/--group: {exc}") from None
     except OSError as exc:
         raise UsageError(
             f"cannot start the emulator: {exc.strerror or exc}", hint="try --port 0 for free ports"

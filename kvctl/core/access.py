@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..builtin_roles import ROLES_BY_GUID, BuiltinRole, role_allows
 from .arm import ArmBackend, RoleAssignment, VaultResource, find_vault, scope_parts
-from .errors import AlreadyExistsError, PrincipalNotFoundError
+from .errors import AlreadyExistsError, ForbiddenError, PrincipalNotFoundError, UnavailableError
+from .principals import DirectoryBackend, Principal, names_for
 from .roles import key_vault_roles
 
 PRINCIPAL_TYPES = ("ServicePrincipal", "User", "Group", "ForeignGroup", "Device")
@@ -37,6 +38,7 @@ class GrantRequest:
     assignee_type: str | None = None
     secret: str | None = None
     wait_for_principal: dt.timedelta = dt.timedelta(minutes=2)
+    principal: Principal | None = None  # what the directory says the assignee is, when it was asked
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,11 @@ class AccessChange:
     vault: str
     scope: str
     role: str
-    assignee: str
+    assignee: str  # the object id
     assignment_ids: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    principal: Principal | None = None
+    propagation: str | None = None  # after grant --wait: visible | effective
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -56,8 +60,11 @@ class AccessChange:
             "scope": self.scope,
             "role": self.role,
             "assignee": self.assignee,
+            "assigneeName": self.principal.label if self.principal else None,
+            "assigneeType": self.principal.kind if self.principal else None,
             "assignmentIds": list(self.assignment_ids),
             "warnings": list(self.warnings),
+            "propagation": self.propagation,
         }
 
 
@@ -101,7 +108,16 @@ def grant(
     role_guid = request.role.guid
 
     def change(status: str, ids: tuple[str, ...]) -> AccessChange:
-        return AccessChange(status, vault.name, scope, request.role.name, request.assignee, ids, _model_warnings(vault))
+        return AccessChange(
+            status,
+            vault.name,
+            scope,
+            request.role.name,
+            request.assignee,
+            ids,
+            _model_warnings(vault),
+            request.principal,
+        )
 
     existing = _matching(
         arm.list_role_assignments(scope, principal_id=request.assignee), scope, role_guid, request.assignee
@@ -148,7 +164,73 @@ def revoke(arm: ArmBackend, request: GrantRequest) -> AccessChange:
         arm.delete_role_assignment(assignment.id)
     removed = tuple(a.id for a in found)
     status = "revoked" if removed else "not granted"
-    return AccessChange(status, vault.name, scope, request.role.name, request.assignee, removed, _model_warnings(vault))
+    return AccessChange(
+        status,
+        vault.name,
+        scope,
+        request.role.name,
+        request.assignee,
+        removed,
+        _model_warnings(vault),
+        request.principal,
+    )
+
+
+@dataclass(frozen=True)
+class GrantWait:
+    """How `grant --wait` watches a new assignment take effect."""
+
+    duration: dt.timedelta
+    caller_object_id: str | None  # who kvctl is signed in as
+    probe: Callable[[], None] | None  # a cheap data-plane call as the caller; ForbiddenError until honoured
+
+
+def wait_for_grant(
+    arm: ArmBackend,
+    change: AccessChange,
+    role_guid: str,
+    plan: GrantWait,
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    notify: Callable[[str], None],
+) -> AccessChange:
+    """Return once the assignment is listed by ARM and, where kvctl is the assignee, the data plane
+    honours it; UnavailableError when `plan.duration` runs out first (the assignment stays)."""
+    deadline = clock() + plan.duration.total_seconds()
+    delay = 1.0
+
+    def pause(what: str) -> None:
+        nonlocal delay
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise UnavailableError(
+                f"the role assignment exists but {what} after {plan.duration.total_seconds():.0f}s",
+                hint="RBAC changes can take minutes to apply in Azure; wait longer (the assignment is kept)",
+            )
+        sleep(min(delay, remaining))
+        delay = min(delay * 2, 10.0)
+
+    said = False
+    while not _matching(
+        arm.list_role_assignments(change.scope, principal_id=change.assignee), change.scope, role_guid, change.assignee
+    ):
+        if not said:
+            notify("waiting for the role assignment to be visible through ARM")
+            said = True
+        pause("ARM does not list it yet")
+    if plan.probe is None or (plan.caller_object_id or "").lower() != change.assignee.lower():
+        return replace(change, propagation="visible")
+    said = False
+    while True:
+        try:
+            plan.probe()
+            return replace(change, propagation="effective")
+        except ForbiddenError:
+            if not said:
+                notify("waiting for Key Vault to honour the new role (RBAC propagation)")
+                said = True
+            pause("Key Vault does not honour it yet")
 
 
 @dataclass(frozen=True)
@@ -161,11 +243,13 @@ class AccessEntry:
     level: str  # subscription | resourceGroup | vault | secret | policy
     secret: str | None = None
     secret_permissions: tuple[str, ...] = ()
+    principal_name: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "principalId": self.principal_id,
+            "principalName": self.principal_name,
             "principalType": self.principal_type,
             "role": self.role,
             "scope": self.scope,
@@ -179,6 +263,7 @@ class AccessEntry:
 class AccessReport:
     vault: VaultResource
     entries: list[AccessEntry] = field(default_factory=list)
+    names_missing: str | None = None  # why principal names could not be looked up
 
     @property
     def model(self) -> str:
@@ -193,11 +278,14 @@ def _level(scope: str) -> str:
     return "root"
 
 
-def list_access(arm: ArmBackend, vault_url: str) -> AccessReport:
-    """Role assignments on the vault (inherited from above and on single secrets) and access policies."""
+def list_access(
+    arm: ArmBackend, vault_url: str, directory: DirectoryBackend | None = None, assignee: str | None = None
+) -> AccessReport:
+    """Role assignments on the vault (inherited from above and on single secrets) and access policies,
+    with the principals' names and types from the directory; only `assignee`'s when given."""
     vault = find_vault(arm, vault_url)
     entries = []
-    for a in arm.list_role_assignments(vault.id):
+    for a in arm.list_role_assignments(vault.id, principal_id=assignee):
         role = ROLES_BY_GUID.get(a.role_guid)
         level = _level(a.scope)
         entries.append(
@@ -218,9 +306,19 @@ def list_access(arm: ArmBackend, vault_url: str) -> AccessReport:
                 "accessPolicy", str(policy.get("objectId")), None, None, None, "policy", secret_permissions=permissions
             )
         )
+    if assignee is not None:
+        entries = [e for e in entries if e.principal_id.lower() == assignee.lower()]
+    names, missing = names_for(directory, [e.principal_id for e in entries])
+    entries = [_named(e, names.get(e.principal_id.lower())) for e in entries]
     order = {"subscription": 0, "resourceGroup": 1, "vault": 2, "secret": 3, "policy": 4, "root": -1}
     entries.sort(key=lambda e: (order[e.level], e.role or "", e.principal_id))
-    return AccessReport(vault, entries)
+    return AccessReport(vault, entries, missing)
+
+
+def _named(entry: AccessEntry, principal: Principal | None) -> AccessEntry:
+    if principal is None:
+        return entry
+    return replace(entry, principal_name=principal.label, principal_type=entry.principal_type or principal.kind)
 
 
 @dataclass(frozen=True)

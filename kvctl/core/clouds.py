@@ -17,10 +17,19 @@ class Cloud:
     vault_scope: str
     arm_endpoint: str
     arm_scope: str
+    graph_endpoint: str = "https://graph.microsoft.com"
 
     @property
     def arm_host(self) -> str:
         return self.arm_endpoint.split("://", 1)[1].rstrip("/")
+
+    @property
+    def graph_host(self) -> str:
+        return self.graph_endpoint.split("://", 1)[1].rstrip("/")
+
+    @property
+    def graph_scope(self) -> str:
+        return f"{self.graph_endpoint}/.default"
 
 
 CLOUDS: dict[str, Cloud] = {
@@ -37,6 +46,7 @@ CLOUDS: dict[str, Cloud] = {
         "https://vault.azure.cn/.default",
         "https://management.chinacloudapi.cn",
         "https://management.chinacloudapi.cn/.default",
+        "https://microsoftgraph.chinacloudapi.cn",
     ),
     "usgov": Cloud(
         "usgov",
@@ -44,6 +54,7 @@ CLOUDS: dict[str, Cloud] = {
         "https://vault.usgovcloudapi.net/.default",
         "https://management.usgovcloudapi.net",
         "https://management.usgovcloudapi.net/.default",
+        "https://graph.microsoft.us",
     ),
 }
 
@@ -145,3 +156,16 @@ def is_azure_vault_host(host: str, cloud: Cloud) -> bool:
 
 def is_azure_arm_host(host: str, cloud: Cloud) -> bool:
     return host.lower() == cloud.arm_host
+
+
+def is_azure_graph_host(host: str, cloud: Cloud) -> bool:
+    return host.lower() == cloud.graph_host
+
+
+def graph_endpoint(arm: str, cloud: Cloud) -> str:
+    """Microsoft Graph: the cloud's, or the emulator's when ARM is the emulator (it serves Graph
+    under the same URL, at /v1.0/)."""
+    from urllib.parse import urlsplit
+
+    host = host_of(urlsplit(arm).netloc)
+    return arm.rstrip("/") if is_loopback(host) else cloud.graph_endpoint

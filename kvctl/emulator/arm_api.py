@@ -14,6 +14,8 @@ from .arm_rbac import RbacHandlers
 from .arm_vaults import VaultHandlers, vault_not_found
 from .control_api import PREFIX as CONTROL_PREFIX
 from .control_api import ControlService
+from .graph_api import PREFIX as GRAPH_PREFIX
+from .graph_api import GraphService
 from .http import ApiError, Request, Response, bad_request
 from .identity_api import entra_token, openid_configuration
 from .tokens import ARM_AUDIENCES, TokenError
@@ -29,6 +31,7 @@ class ArmService:
         self.control = ControlService(world)
         self.vaults = VaultHandlers(world)
         self.rbac = RbacHandlers(world, self._validate_scope)
+        self.graph = GraphService(world, world.directory, base_url)
 
     # -- pipeline ------------------------------------------------------------------------------
 
@@ -40,6 +43,8 @@ class ArmService:
             return Response(200, openid_configuration(self.world, self.base_url, segments[0]))
         if request.path.startswith(CONTROL_PREFIX):
             return self.control.handle(request)
+        if request.path.startswith(GRAPH_PREFIX):  # Microsoft Graph shares the port (see graph_api)
+            return self.graph.handle(request)
         self.world.knobs.before_work()
         claims = self._authenticate(request)
         self._check_api_version(request)

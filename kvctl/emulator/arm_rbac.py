@@ -210,15 +210,14 @@ class RbacHandlers:
                 and role_guid_of(ra.role_definition_id) == role_guid
             ):
                 raise ApiError(409, "RoleAssignmentExists", "The role assignment already exists.")
-        identity = self.world.find_identity(object_id=principal_id)
-        known = self.world.principal_known(principal_id)
-        if principal_type is not None and known and principal_type != "ServicePrincipal":
+        known = self.world.directory.known(principal_id)
+        if principal_type is not None and known is not None and principal_type != known.kind:
             raise bad_request(
-                f"The PrincipalId '{principal_id.replace('-', '')}' has type 'ServicePrincipal' , which is different "
+                f"The PrincipalId '{principal_id.replace('-', '')}' has type '{known.kind}' , which is different "
                 f"from specified PrincipalType '{principal_type}'.",
                 "UnmatchedPrincipalType",
             )
-        if principal_type is None and not known:
+        if principal_type is None and known is None:
             raise bad_request(
                 f"Principal {principal_id.replace('-', '')} does not exist in the directory "
                 f"{self.world.site.tenant_id}. Check that you have the correct principal ID. If you are creating "
@@ -232,7 +231,7 @@ class RbacHandlers:
             scope=scope,
             role_definition_id=self._role_definition_id(role_guid, scope),
             principal_id=principal_id.lower(),
-            principal_type=principal_type or ("ServicePrincipal" if identity else "User"),
+            principal_type=principal_type or (known.kind if known else "User"),
             created_on=utc_iso(time.time()),
             created_by=str(claims.get("oid")),
             description=props.get("description") if isinstance(props.get("description"), str) else None,

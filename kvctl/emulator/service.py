@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .arm_api import ArmService
+from .directory import TENANT_DOMAIN
 from .http import EmulatorHTTPServer, Request, Response, server_ssl_context
 from .identity_api import APP_SERVICE_PATH, IdentityService, federated_token
 from .knobs import Knobs, KnobSettings
@@ -39,6 +40,7 @@ from .world import (
 DEFAULT_VAULT = "emulator"
 INFO_FILE = "emulator.json"
 ENV_FILE = "emulator.env"
+CA_BUNDLE_FILE = "ca-bundle.pem"
 
 
 @dataclass
@@ -47,6 +49,8 @@ class EmulatorOptions:
     port: int = 0
     vaults: list[str] = field(default_factory=lambda: [DEFAULT_VAULT])
     identities: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    groups: list[tuple[str, list[str]]] = field(default_factory=list)  # (name, member names)
     seed: Path | None = None
     knobs: KnobSettings = field(default_factory=KnobSettings)
     principal_replication_delay: float = 0.0
@@ -55,6 +59,19 @@ class EmulatorOptions:
 
 def _not_ready(request: Request) -> Response:
     return Response(503, {"error": {"code": "ServiceUnavailable", "message": "The emulator is starting."}})
+
+
+def _system_cas() -> str:
+    """The system's trusted CAs as PEM text ('' where there is no bundle file), so a bundle of
+    them plus the emulator's CA can replace the usual trust store without narrowing it."""
+    import ssl
+
+    path = ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().openssl_cafile
+    try:
+        text = Path(path).read_text(encoding="ascii") if path else ""
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return text if text.endswith("\n") or not text else text + "\n"
 
 
 def _write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
@@ -108,6 +125,10 @@ class Emulator:
         for name in options.identities:
             world.ensure_identity(name)
         self._grant_admin(world, admin.object_id)
+        for name in options.users:
+            world.directory.ensure_user(name)
+        for name, members in options.groups:
+            world.directory.ensure_group(name, members)
 
         tls = ensure_tls_files(self.state_dir)
         context = server_ssl_context(str(tls.server_cert), str(tls.server_key))
@@ -150,6 +171,8 @@ class Emulator:
                     "federatedTokenFile": str(token_file),
                 }
             )
+        ca_bundle = self.state_dir / CA_BUNDLE_FILE
+        _write_atomic(ca_bundle, _system_cas() + tls.ca_cert.read_text(), 0o644)
         self.info = {
             "vaults": vault_entries,
             "armEndpoint": arm_url,
@@ -163,6 +186,17 @@ class Emulator:
             "identityHeader": identity_header,
             "imdsEndpoint": identity_root,
             "identities": identities,
+            "graphEndpoint": arm_url,
+            "tenantDomain": TENANT_DOMAIN,
+            "users": [
+                {"name": u.display_name, "userPrincipalName": u.upn, "objectId": u.object_id}
+                for u in world.directory.users()
+            ],
+            "groups": [
+                {"name": g.display_name, "objectId": g.object_id, "members": list(g.members)}
+                for g in world.directory.groups()
+            ],
+            "caBundle": str(ca_bundle),
             "stateDir": str(self.state_dir),
             "pid": os.getpid(),
         }

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from .directory import Directory
 from .knobs import Knobs
 from .lifecycle import Lifecycle
 from .store import IdentityRecord, Store, VaultRecord
@@ -85,6 +86,7 @@ class World:
         self._identities: list[Identity] = []
         self._lock = threading.Lock()
         self.reload_identities()
+        self.directory = Directory(self)
 
     # -- identities ----------------------------------------------------------------------------
 
@@ -124,11 +126,8 @@ class World:
         return admin
 
     def principal_known(self, object_id: str) -> bool:
-        """Directory lookup, with the replication delay a new identity has in Azure."""
-        identity = self.find_identity(object_id=object_id)
-        if identity is None:
-            return False
-        return time.time() >= identity.created + self.replication_delay
+        """Directory lookup, with the replication delay a new principal has in Azure."""
+        return self.directory.known(object_id) is not None
 
     # -- vaults --------------------------------------------------------------------------------
 

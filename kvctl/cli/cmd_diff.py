@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..core.errors import UsageError
 from ..core.namemap import FILE_FORMATS
 from .context import AppContext, global_options
 
@@ -75,6 +76,8 @@ def _reader(
         entries = namemap.map_entries(namemap.parse_file(text, given, fmt), namemap.prefix(prefix), {}, given)
         table = file_entries(entries, hasher, show_values)
         return Side(given, "file"), lambda: dict(table)
+    if "://" not in given and (given.lower().endswith((".env", ".json")) or os.sep in given):
+        raise UsageError(f"cannot read file {given}: no such file", hint="a side is a vault name or URL, or a file")
     url = vault_url(given, settings.cloud_info)
     now = dt.datetime.now(dt.UTC)
 

@@ -157,13 +157,15 @@ def check_distinct(wanted: Iterable[Wanted]) -> None:
 @dataclass(frozen=True)
 class Selection(ListFilter):
     """Listed secrets to copy: those named or under a prefix (everything when neither is given),
-    with every tag asked for. Disabled secrets are never selected."""
+    with every tag asked for. Disabled secrets and certificates' secrets are never selected."""
 
     names: frozenset[str] = frozenset()  # lower-cased
     prefixes: tuple[str, ...] = ()
 
     def accepts(self, secret: Secret, now: dt.datetime) -> bool:
-        if not super().accepts(secret, now):
+        # A certificate's secret belongs to the certificate: copying it would make a plain
+        # secret that blocks the certificate's name in the destination.
+        if secret.managed or not super().accepts(secret, now):
             return False
         if not self.names and not self.prefixes:
             return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 import uuid
 
 import pytest
@@ -529,3 +530,44 @@ def test_reports_and_files_stay_out_of_the_working_directory(emu, kv, p, tmp_pat
     before = set(os.listdir(tmp_path))
     assert kv("copy", "--from", dev, "--to", prod, "--prefix", p).exit_code == 0
     assert set(os.listdir(tmp_path)) == before
+
+
+def test_diff_with_a_missing_file_is_a_usage_error(emu, kv):
+    dev, _ = urls(emu)
+    result = kv("diff", dev, "missing.env")
+    assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def _supports_lifecycle_delay() -> bool:
+    from kvctl.cli.cmd_emulator import emulator
+
+    return any("--lifecycle-delay" in p.opts for p in emulator.params)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _supports_lifecycle_delay(), reason="the emulator has no --lifecycle-delay yet")
+def test_recover_and_purge_wait_out_the_services_delay(fresh_emulator, tmp_path, monkeypatch):
+    """As in Azure, a recovered name is unreadable, and a purged one still listed, for a while:
+    copy waits until it can write, rather than failing or writing too early."""
+    emulator = fresh_emulator("--vault", "dev-kv", "--vault", "prod-kv", "--lifecycle-delay", "3")
+    monkeypatch.chdir(tmp_path)
+    dev, prod = urls(emulator)
+
+    def kv(*args, input=None):
+        return run_kvctl(list(args), emulator=emulator, input=input, env={"XDG_STATE_HOME": str(tmp_path)})
+
+    for name in ("r", "q"):
+        assert kv("set", name, "--vault", dev, input=f"new-{name}").exit_code == 0
+        assert kv("set", name, "--vault", prod, input=f"old-{name}").exit_code == 0
+        assert kv("delete", name, "--vault", prod).exit_code == 0
+    for _ in range(100):  # the deletes become visible after the delay
+        listed = kv("list", "--deleted", "--vault", prod, "-o", "json")
+        if listed.exit_code == 0 and {s["name"] for s in listed.json} == {"r", "q"}:
+            break
+        time.sleep(0.2)
+    recovered = kv("copy", "--from", dev, "--to", prod, "r", "--recover-deleted", "-o", "json")
+    assert recovered.exit_code == 0, recovered.stderr
+    assert state(emulator, "prod-kv", "r") == {"r": ["old-r", "new-r"]}
+    purged = kv("copy", "--from", dev, "--to", prod, "q", "--purge-deleted", "--yes", "-o", "json")
+    assert purged.exit_code == 0, purged.stderr
+    assert state(emulator, "prod-kv", "q") == {"q": ["new-q"]}

@@ -571,3 +571,41 @@ def test_recover_and_purge_wait_out_the_services_delay(fresh_emulator, tmp_path,
     purged = kv("copy", "--from", dev, "--to", prod, "q", "--purge-deleted", "--yes", "-o", "json")
     assert purged.exit_code == 0, purged.stderr
     assert state(emulator, "prod-kv", "q") == {"q": ["new-q"]}
+
+
+def test_progress_on_a_terminal_shows_the_totals(emu, p, tmp_path):
+    """Through a real kvctl process whose stderr is a terminal (a pty): the bar counts N/N."""
+    import pty
+    import subprocess
+    import sys
+
+    dev, prod = urls(emu)
+    seed_env = {**os.environ, **emu.env, "XDG_STATE_HOME": str(tmp_path)}
+    seed_env.pop("KVCTL_NO_PROGRESS", None)
+    for i in range(12):
+        assert run_kvctl(["set", f"{p}{i}", "--vault", dev], emulator=emu, input=f"v{i}").exit_code == 0
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kvctl", "copy", "--from", dev, "--to", prod, "--prefix", p, "-o", "json"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env={**seed_env, "TERM": "xterm", "COLUMNS": "100"},
+        cwd=tmp_path,
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = process.communicate()
+    os.close(master)
+    assert process.returncode == 0, seen.decode(errors="replace")[-800:]
+    assert json.loads(out)["counts"] == {"created": 12}
+    text = seen.decode(errors="replace")
+    assert "copying 12 version(s)" in text and "12/12" in text

@@ -101,6 +101,13 @@ def read_destination_by_name(
             return backend.get(name)
         except NotFoundError:
             return None
+        except ForbiddenError:
+            # The service refuses to read a disabled version; a disabled latest version is
+            # treated as no version (as the listing does), so an enabled one is written on top.
+            versions = newest_first(backend.list_versions(name))
+            if versions and versions[0].attributes.enabled is False:
+                return None
+            raise
 
     unique = list({n.lower(): n for n in names}.values())
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(unique) or 1))) as pool:

@@ -240,3 +240,24 @@ class TestDiff:
         left = {"a": Entry("a", h.digest("1"), Content("", "text/plain"))}
         right = {"a": Entry("a", h.digest("1"), None)}
         assert compare(Side("v", "vault"), Side("f", "file"), left, right).equal
+
+
+def test_a_disabled_latest_destination_version_gets_an_enabled_one_on_top():
+    from kvctl.core.promote_read import read_destination_by_name
+
+    class DisabledReads(FakeVault):
+        def get(self, name, version=None):
+            found = super().get(name, version)
+            if found.attributes.enabled is False:
+                from kvctl.core.errors import ForbiddenError
+
+                raise ForbiddenError("Operation get is not allowed on a disabled secret.")
+            return found
+
+    dest = DisabledReads()
+    dest.set("off", "old", enabled=False)
+    dest.set("on", "v")
+    latest = read_destination_by_name({dest.vault_url: dest}.__getitem__, dest.vault_url, ["off", "on"], concurrency=2)
+    assert set(latest) == {"on"}
+    item = plan([wanted("off", "old")], latest, set())[0]
+    assert item.action == "create"

@@ -44,7 +44,8 @@ class ItemResult:
             "reason": self.reason,
             "status": self.status,
             "versions": list(self.versions),
-            "error": self.error.message if self.error else None,
+            # Service messages carry no values; redacted all the same, as the last line of defence.
+            "error": redact(self.error.message) if self.error else None,
         }
 
 

@@ -63,6 +63,20 @@ def _rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
 )
 @click.option("--throttle", is_flag=True, help="Enforce the service limits: 4,000 ops / 10 s, 300 writes / 10 s.")
 @click.option(
+    "--token-latency",
+    type=click.FloatRange(0, 600000),
+    default=0,
+    metavar="MS",
+    help="Every token endpoint (managed identity, IMDS, Entra) answers this much later.",
+)
+@click.option(
+    "--rbac-propagation-delay",
+    type=click.FloatRange(0, 3600),
+    default=0,
+    metavar="S",
+    help="Role assignment changes reach the data plane S seconds after ARM accepts them.",
+)
+@click.option(
     "--principal-replication-delay",
     type=click.FloatRange(0, 3600),
     default=0,
@@ -81,6 +95,8 @@ def emulator(
     fault_rate: float,
     drop_response_rate: float,
     throttle: bool,
+    token_latency: float,
+    rbac_propagation_delay: float,
     principal_replication_delay: float,
     random_seed: int | None,
     verbose: bool,
@@ -102,6 +118,7 @@ def emulator(
     from ..emulator import EmulatorOptions, KnobSettings
     from ..emulator.runner import run_foreground
     from ..emulator.seed import SeedError
+    from ..emulator.service import StartupError
 
     for name in vaults:
         if not VAULT_NAME.match(name):
@@ -110,13 +127,27 @@ def emulator(
             )
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    knobs = KnobSettings(
+        latency,
+        fault_rate,
+        drop_response_rate,
+        throttle,
+        token_latency_ms=token_latency,
+        rbac_propagation_delay=rbac_propagation_delay,
+    )
+    try:
+        knobs.validate()  # click's ranges let NaN through
+    except ValueError as exc:
+        raise UsageError(f"invalid knob: {exc}") from None
+    if principal_replication_delay != principal_replication_delay:
+        raise UsageError("invalid --principal-replication-delay: nan")
     options = EmulatorOptions(
         state_dir=state_dir,
         port=port,
         vaults=list(vaults) or ["emulator"],
         identities=list(identities),
         seed=seed,
-        knobs=KnobSettings(latency, fault_rate, drop_response_rate, throttle),
+        knobs=knobs,
         principal_replication_delay=principal_replication_delay,
         random_seed=random_seed,
     )
@@ -124,6 +155,8 @@ def emulator(
         run_foreground(options)
     except SeedError as exc:
         raise UsageError(f"--seed: {exc}") from None
+    except StartupError as exc:
+        raise UsageError(str(exc), hint="try --port 0 for free ports, or another --state-dir") from None
     except OSError as exc:
         raise UsageError(
             f"cannot start the emulator: {exc.strerror or exc}", hint="try --port 0 for free ports"

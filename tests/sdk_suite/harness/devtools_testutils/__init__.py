@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import uuid
 from typing import Any
 
 import pytest
@@ -67,7 +68,8 @@ class AzureRecordedTestCase:
         return run
 
     def get_resource_name(self, name: str) -> str:
-        return name
+        # Live mode: a name of its own per test, so tests sharing one vault do not collide.
+        return f"{name}{uuid.uuid4().hex[:8]}"
 
     def get_credential(self, client_class: Any, is_async: bool = False, **kwargs: Any) -> Any:
         if is_async:

@@ -84,6 +84,8 @@ class AzureRecordedTestCase:
         # The emulator's vaults are https://127.0.0.1:PORT, not *.vault.azure.net, and use its CA.
         kwargs.setdefault("verify_challenge_resource", False)
         kwargs.setdefault("connection_verify", os.environ["KVCTL_SDK_SUITE_CA"])
+        # Test clients log their HTTP traffic unless a test turns it off (test_logging_* rely on it).
+        kwargs.setdefault("logging_enable", True)
         return client_class(credential=credential, **kwargs)
 
 

@@ -83,6 +83,13 @@ def _rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
     metavar="SECONDS",
     help="New identities are unknown to role assignments for this long (as in Azure).",
 )
+@click.option(
+    "--subscription",
+    "subscriptions",
+    multiple=True,
+    metavar="NAME",
+    help="A subscription to show (repeatable); the first holds the vaults, the others are empty.",
+)
 @click.option("--random-seed", type=int, help="Seed for the fault injection, for repeatable runs.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each request (method, path, status) to stderr.")
 def emulator(
@@ -98,6 +105,7 @@ def emulator(
     token_latency: float,
     rbac_propagation_delay: float,
     principal_replication_delay: float,
+    subscriptions: tuple[str, ...],
     random_seed: int | None,
     verbose: bool,
 ) -> None:
@@ -125,6 +133,9 @@ def emulator(
             raise UsageError(
                 f"invalid vault name {name!r}", hint="3-24 letters, digits and '-', starting with a letter"
             )
+    for name in subscriptions:
+        if not name.strip() or len(name) > 64 or not name.isprintable():
+            raise UsageError(f"invalid subscription name {name!r}", hint="1-64 printable characters")
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     knobs = KnobSettings(
@@ -150,6 +161,7 @@ def emulator(
         knobs=knobs,
         principal_replication_delay=principal_replication_delay,
         random_seed=random_seed,
+        subscriptions=list(subscriptions),
     )
     try:
         run_foreground(options)

@@ -115,8 +115,12 @@ class ArmService:
                 scope = "/" + "/".join(segments[: at - 1])
                 return self.rbac.handle(request, scope, segments[at + 1 :], claims)
         if len(segments) >= 2 and lowered[0] == "subscriptions":
-            self._require_subscription(segments[1])
-            found = self._subscription_route(request, segments[2:], lowered[2:], claims)
+            extra = self._extra_subscription(segments[1])
+            if extra is not None:
+                found = self._empty_subscription_route(request, extra, lowered[2:])
+            else:
+                self._require_subscription(segments[1])
+                found = self._subscription_route(request, segments[2:], lowered[2:], claims)
             if found is not None:
                 return found
         raise ApiError(
@@ -179,13 +183,39 @@ class ArmService:
 
     # -- subscriptions and scopes --------------------------------------------------------------
 
-    def _subscription_json(self) -> dict[str, Any]:
+    def _extra_subscription(self, subscription: str) -> tuple[str, str] | None:
+        """One of the `--subscription` names after the first: visible, but holding nothing."""
+        for sub_id, name in self.world.subscriptions[1:]:
+            if sub_id.lower() == subscription.lower():
+                return sub_id, name
+        return None
+
+    def _empty_subscription_route(self, request: Request, extra: tuple[str, str], rest: list[str]) -> Response | None:
+        if request.method != "GET":
+            return None
+        if rest == []:
+            return Response(200, self._subscription_json(extra))
+        if rest in (
+            ["resources"],
+            ["resourcegroups"],
+            ["providers", "microsoft.keyvault", "vaults"],
+            ["providers", "microsoft.keyvault", "deletedvaults"],
+        ):
+            return Response(200, {"value": []})
+        if len(rest) >= 2 and rest[0] == "resourcegroups":
+            raise ApiError(
+                404, "ResourceGroupNotFound", f"Resource group '{request.path.split('/')[4]}' could not be found."
+            )
+        return None
+
+    def _subscription_json(self, which: tuple[str, str] | None = None) -> dict[str, Any]:
         site = self.world.site
+        sub_id, name = which or self.world.subscriptions[0]
         return {
-            "id": f"/subscriptions/{site.subscription_id}",
-            "subscriptionId": site.subscription_id,
+            "id": f"/subscriptions/{sub_id}",
+            "subscriptionId": sub_id,
             "tenantId": site.tenant_id,
-            "displayName": "kvctl emulator",
+            "displayName": name,
             "state": "Enabled",
             "subscriptionPolicies": {
                 "locationPlacementId": "Public_2014-09-01",
@@ -203,8 +233,8 @@ class ArmService:
         return Response(
             200,
             {
-                "value": [self._subscription_json()] if visible else [],
-                "count": {"type": "Total", "value": int(visible)},
+                "value": [self._subscription_json(s) for s in self.world.subscriptions] if visible else [],
+                "count": {"type": "Total", "value": len(self.world.subscriptions) if visible else 0},
             },
         )
 

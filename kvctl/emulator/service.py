@@ -57,6 +57,8 @@ class EmulatorOptions:
     knobs: KnobSettings = field(default_factory=KnobSettings)
     principal_replication_delay: float = 0.0
     random_seed: int | None = None
+    # Display names of the subscriptions to show; the first holds the vaults.
+    subscriptions: list[str] = field(default_factory=list)
 
 
 def _not_ready(request: Request) -> Response:
@@ -129,6 +131,11 @@ class Emulator:
             Knobs(options.knobs, seed=options.random_seed),
             principal_replication_delay=options.principal_replication_delay,
         )
+        if options.subscriptions:
+            names = list(dict.fromkeys(options.subscriptions))
+            world.subscriptions = [(site.subscription_id, names[0])] + [
+                (self._meta(store, f"subscription:{name}", lambda: str(uuid.uuid4())), name) for name in names[1:]
+            ]
         admin = world.ensure_identity(ADMIN_IDENTITY)
         for name in options.identities:
             world.ensure_identity(name)
@@ -196,6 +203,7 @@ class Emulator:
             "armEndpoint": arm_url,
             "authorityHost": arm_url,
             "subscriptionId": site.subscription_id,
+            "subscriptions": [{"name": name, "subscriptionId": sub_id} for sub_id, name in world.subscriptions],
             "resourceGroup": site.resource_group,
             "tenantId": site.tenant_id,
             "location": site.location,

@@ -17,6 +17,7 @@ from .tokens import Identity, TokenAuthority
 ADMIN_IDENTITY = "admin"
 DEFAULT_LOCATION = "eastus"
 DEFAULT_RETENTION_DAYS = 90
+DEFAULT_SUBSCRIPTION_NAME = "kvctl emulator"
 OWNER_ROLE_GUID = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 KEY_VAULT_ADMINISTRATOR_GUID = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
 
@@ -92,6 +93,8 @@ class World:
         self.replication_delay = principal_replication_delay
         self.vault_urls: dict[str, str] = {}
         self.hosting: VaultHosting | None = None
+        # (id, display name): the first holds the vaults; the others (--subscription) are empty.
+        self.subscriptions: list[tuple[str, str]] = [(site.subscription_id, DEFAULT_SUBSCRIPTION_NAME)]
         self._identities: list[Identity] = []
         self._lock = threading.Lock()
         # --rbac-propagation-delay: role assignment changes not yet visible to the data plane.

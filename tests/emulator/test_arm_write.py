@@ -218,3 +218,24 @@ def test_metadata_endpoints_need_no_token_and_operations_are_listed(arm):  # noq
     names = {op.name for op in kv.operations.list()}
     assert {"Microsoft.KeyVault/vaults/read", "Microsoft.KeyVault/vaults/write"} <= names
     assert "Microsoft.KeyVault/vaults/secrets/getSecret/action" in names
+
+
+def test_extra_subscriptions_are_listed_empty_and_kvctl_will_not_guess(fresh_emulator, tmp_path):
+    from tests.conftest import run_kvctl
+
+    emulator = fresh_emulator("--subscription", "Production", "--subscription", "Sandbox")
+    listed = {s["name"]: s["subscriptionId"] for s in emulator.info["subscriptions"]}
+    assert list(listed) == ["Production", "Sandbox"]
+    assert listed["Production"] == emulator.info["subscriptionId"]
+    status, _, body = _arm(emulator, "GET", "/subscriptions?api-version=2022-12-01")
+    assert status == 200
+    assert {s["displayName"]: s["subscriptionId"] for s in body["value"]} == listed
+    sandbox = listed["Sandbox"]
+    assert _arm(emulator, "GET", f"/subscriptions/{sandbox}/resources?{MGMT}")[2] == {"value": []}
+    status, _, body = _arm(emulator, "GET", f"/subscriptions/{sandbox}/resourcegroups/x?{MGMT}")
+    assert status == 404 and body["error"]["code"] == "ResourceGroupNotFound"
+    result = run_kvctl(
+        ["access", "list"], emulator=emulator, env={"AZURE_SUBSCRIPTION_ID": None, "HOME": str(tmp_path)}
+    )
+    assert result.exit_code == 2 and "2 subscriptions are visible" in result.stderr
+    assert run_kvctl(["access", "list"], emulator=emulator, env={"HOME": str(tmp_path)}).exit_code == 0

@@ -239,3 +239,29 @@ def test_extra_subscriptions_are_listed_empty_and_kvctl_will_not_guess(fresh_emu
     )
     assert result.exit_code == 2 and "2 subscriptions are visible" in result.stderr
     assert run_kvctl(["access", "list"], emulator=emulator, env={"HOME": str(tmp_path)}).exit_code == 0
+
+
+def test_a_deleted_vaults_port_stops_answering_even_on_kept_alive_connections(arm):  # noqa: F811
+    import http.client
+    from urllib.parse import urlsplit
+
+    emulator, kv, _ = arm
+    rg = emulator.info["resourceGroup"]
+    vault = kv.vaults.begin_create_or_update(rg, "short-lived", _params(emulator)).result()
+    parts = urlsplit(vault.properties.vault_uri)
+    token = emulator.token("https://vault.azure.net")
+    conn = http.client.HTTPSConnection(parts.hostname, parts.port, context=emulator.ssl_context(), timeout=10)
+    conn.request("GET", "/secrets?api-version=2025-07-01", headers={"Authorization": f"Bearer {token}"})
+    first = conn.getresponse()
+    first.read()
+    assert first.status == 200
+    kv.vaults.delete(rg, "short-lived")
+    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+        conn.request("GET", "/secrets?api-version=2025-07-01", headers={"Authorization": f"Bearer {token}"})
+        conn.getresponse().read()
+    conn.close()
+    fresh = http.client.HTTPSConnection(parts.hostname, parts.port, context=emulator.ssl_context(), timeout=10)
+    with pytest.raises(OSError):
+        fresh.request("GET", "/secrets?api-version=2025-07-01")
+        fresh.getresponse()
+    fresh.close()

@@ -111,8 +111,8 @@ def emulator(
 ) -> None:
     """Run a local, faithful Azure Key Vault emulator until Ctrl-C.
 
-    It serves the secrets API over HTTPS (one port per vault), ARM (vaults, role definitions
-    and assignments) and managed-identity token endpoints. On start it writes
+    It serves the secrets API over HTTPS (one port per vault), ARM (resource groups, vaults,
+    deleted vaults, role definitions and assignments) and managed-identity token endpoints. On start it writes
     STATE_DIR/emulator.json and STATE_DIR/emulator.env and prints them;
 
     \b

@@ -11,6 +11,9 @@ import pytest
 
 def pytest_configure(config: Any) -> None:
     config.addinivalue_line("markers", "asyncio: run the coroutine test in an event loop")
+    # The SDK repository's own marks; the emulator runs these tests too (they pass against it).
+    config.addinivalue_line("markers", "playback_test_only: run here as well")
+    config.addinivalue_line("markers", "live_test_only: run here as well")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -7,6 +7,7 @@ answer says `RegisteringDns`, and a GET of the vault then says `Succeeded`.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -38,6 +39,9 @@ class VaultWrites:
         self.world = world
         self.vault_json = vault_json
         self.check_policies = check_policies
+        # Check-then-act on vault names (create, recover, delete, purge) happens one at a time:
+        # two racing PUTs of one new name must not both open a port.
+        self._lock = threading.RLock()
 
     def _resource_id(self, group: str, name: str) -> str:
         return (
@@ -48,6 +52,10 @@ class VaultWrites:
     # -- PUT -----------------------------------------------------------------------------------
 
     def put(self, request: Request, group: str, name: str, claims: dict[str, Any]) -> Response:
+        with self._lock:
+            return self._put(request, group, name, claims)
+
+    def _put(self, request: Request, group: str, name: str, claims: dict[str, Any]) -> Response:
         if not VAULT_NAME.match(name):
             raise vault_name_invalid(name)
         authorize_arm_action(self.world, claims, "Microsoft.KeyVault/vaults/write", self._resource_id(group, name))
@@ -190,6 +198,10 @@ class VaultWrites:
     # -- DELETE --------------------------------------------------------------------------------
 
     def delete(self, group: str, name: str, claims: dict[str, Any]) -> Response:
+        with self._lock:
+            return self._delete(group, name, claims)
+
+    def _delete(self, group: str, name: str, claims: dict[str, Any]) -> Response:
         vault = self.world.store.get_vault(name)
         if vault is None or self.world.vault_group(vault.name).lower() != group.lower():
             return Response(204)
@@ -201,6 +213,10 @@ class VaultWrites:
 
     def remove(self, vault: VaultRecord) -> None:
         """Delete a vault: soft delete keeps it (and its secrets) for the retention period."""
+        with self._lock:
+            self._remove(vault)
+
+    def _remove(self, vault: VaultRecord) -> None:
         group = self.world.vault_group(vault.name)
         if self.world.hosting is not None:
             self.world.hosting.close_vault(vault.name)
@@ -255,6 +271,10 @@ class VaultWrites:
         return Response(200, self.deleted_json(self._find_deleted(location, name)))
 
     def purge(self, location: str, name: str, claims: dict[str, Any]) -> Response:
+        with self._lock:
+            return self._purge(location, name, claims)
+
+    def _purge(self, location: str, name: str, claims: dict[str, Any]) -> Response:
         scope = f"/subscriptions/{self.world.site.subscription_id}"
         authorize_arm_action(self.world, claims, "Microsoft.KeyVault/locations/deletedVaults/purge/action", scope)
         deleted = self._find_deleted(location, name)

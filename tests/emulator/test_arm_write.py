@@ -265,3 +265,31 @@ def test_a_deleted_vaults_port_stops_answering_even_on_kept_alive_connections(ar
         fresh.request("GET", "/secrets?api-version=2025-07-01")
         fresh.getresponse()
     fresh.close()
+
+
+def test_vaults_and_groups_made_through_arm_survive_a_restart(tmp_path):
+    from tests.conftest import EmulatorProcess
+
+    state = tmp_path / "state"
+    first = EmulatorProcess(state, []).start()
+    try:
+        sub = first.info["subscriptionId"]
+        assert _arm(first, "PUT", f"/subscriptions/{sub}/resourcegroups/keep?{MGMT}", {"location": "eastus"})[0] == 201
+        status, _, made = _arm(
+            first,
+            "PUT",
+            f"/subscriptions/{sub}/resourceGroups/keep/providers/Microsoft.KeyVault/vaults/kept-vault?{MGMT}",
+            _params(first),
+        )
+        assert status == 200
+        raw(first, "PUT", "/secrets/s?api-version=2025-07-01", {"value": "v"}, url=made["properties"]["vaultUri"])
+    finally:
+        first.stop()
+    second = EmulatorProcess(state, []).start()
+    try:
+        entry = next(v for v in second.info["vaults"] if v["name"] == "kept-vault")
+        assert entry["resourceId"] == made["id"]
+        status, _, body = raw(second, "GET", "/secrets/s?api-version=2025-07-01", url=entry["url"])
+        assert status == 200 and body["value"] == "v"
+    finally:
+        second.stop()

@@ -27,6 +27,8 @@ import pytest
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
+# The audience the emulator's /_emulator/ control API accepts (no Azure token has it).
+CONTROL_RESOURCE = "https://emulator.localhost"
 
 # Variables from the developer's or CI's environment that would change what kvctl does.
 _ISOLATED_ENV = (
@@ -218,7 +220,7 @@ class EmulatorProcess:
             f"{self.info['armEndpoint']}/_emulator/{path}",
             data=data,
             method=method,
-            headers={"Authorization": f"Bearer {self.token()}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {self.token(CONTROL_RESOURCE)}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10, context=self.ssl_context()) as response:
             return json.loads(response.read())

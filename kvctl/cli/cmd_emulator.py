@@ -84,6 +84,20 @@ def _group(spec: str) -> tuple[str, list[str]]:
 )
 @click.option("--throttle", is_flag=True, help="Enforce the service limits: 4,000 ops / 10 s, 300 writes / 10 s.")
 @click.option(
+    "--token-latency",
+    type=click.FloatRange(0, 600000),
+    default=0,
+    metavar="MS",
+    help="Every token endpoint (managed identity, IMDS, Entra) answers this much later.",
+)
+@click.option(
+    "--rbac-propagation-delay",
+    type=click.FloatRange(0, 3600),
+    default=0,
+    metavar="S",
+    help="Role assignment changes reach the data plane S seconds after ARM accepts them.",
+)
+@click.option(
     "--principal-replication-delay",
     type=click.FloatRange(0, 3600),
     default=0,
@@ -96,6 +110,13 @@ def _group(spec: str) -> tuple[str, list[str]]:
     default=0,
     metavar="SECONDS",
     help="Delete, recover, purge and restore take this long to become visible (as in Azure: seconds).",
+)
+@click.option(
+    "--subscription",
+    "subscriptions",
+    multiple=True,
+    metavar="NAME",
+    help="A subscription to show (repeatable); the first holds the vaults, the others are empty.",
 )
 @click.option("--random-seed", type=int, help="Seed for the fault injection, for repeatable runs.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each request (method, path, status) to stderr.")
@@ -111,16 +132,19 @@ def emulator(
     fault_rate: float,
     drop_response_rate: float,
     throttle: bool,
+    token_latency: float,
+    rbac_propagation_delay: float,
     principal_replication_delay: float,
     lifecycle_delay: float,
+    subscriptions: tuple[str, ...],
     random_seed: int | None,
     verbose: bool,
 ) -> None:
     """Run a local, faithful Azure Key Vault emulator until Ctrl-C.
 
-    It serves the secrets API over HTTPS (one port per vault), ARM (vaults, role definitions
-    and assignments) with Microsoft Graph's principal lookups on the same port (/v1.0/), and
-    managed-identity token endpoints. On start it writes
+    It serves the secrets API over HTTPS (one port per vault), ARM (resource groups, vaults,
+    deleted vaults, role definitions and assignments) with Microsoft Graph's principal lookups on the
+    same port (/v1.0/), and managed-identity token endpoints. On start it writes
     STATE_DIR/emulator.json and STATE_DIR/emulator.env and prints them;
 
     \b
@@ -135,14 +159,33 @@ def emulator(
     from ..emulator.directory import DirectoryError
     from ..emulator.runner import run_foreground
     from ..emulator.seed import SeedError
+    from ..emulator.service import StartupError
 
     for name in vaults:
         if not VAULT_NAME.match(name):
             raise UsageError(
                 f"invalid vault name {name!r}", hint="3-24 letters, digits and '-', starting with a letter"
             )
+    for name in subscriptions:
+        if not name.strip() or len(name) > 64 or not name.isprintable():
+            raise UsageError(f"invalid subscription name {name!r}", hint="1-64 printable characters")
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    knobs = KnobSettings(
+        latency,
+        fault_rate,
+        drop_response_rate,
+        throttle,
+        lifecycle_delay=lifecycle_delay,
+        token_latency_ms=token_latency,
+        rbac_propagation_delay=rbac_propagation_delay,
+    )
+    try:
+        knobs.validate()  # click's ranges let NaN through
+    except ValueError as exc:
+        raise UsageError(f"invalid knob: {exc}") from None
+    if principal_replication_delay != principal_replication_delay:
+        raise UsageError("invalid --principal-replication-delay: nan")
     options = EmulatorOptions(
         state_dir=state_dir,
         port=port,
@@ -151,9 +194,10 @@ def emulator(
         users=list(users),
         groups=[_group(spec) for spec in groups],
         seed=seed,
-        knobs=KnobSettings(latency, fault_rate, drop_response_rate, throttle, lifecycle_delay),
+        knobs=knobs,
         principal_replication_delay=principal_replication_delay,
         random_seed=random_seed,
+        subscriptions=list(subscriptions),
     )
     try:
         run_foreground(options)
@@ -161,6 +205,8 @@ def emulator(
         raise UsageError(f"--seed: {exc}") from None
     except DirectoryError as exc:
         raise UsageError(f"--user/--group: {exc}") from None
+    except StartupError as exc:
+        raise UsageError(str(exc), hint="try --port 0 for free ports, or another --state-dir") from None
     except OSError as exc:
         raise UsageError(
             f"cannot start the emulator: {exc.strerror or exc}", hint="try --port 0 for free ports"

@@ -1,5 +1,6 @@
-"""The ARM endpoints kvctl uses (KEYVAULT-WIRE.md §3): subscriptions, vaults, role definitions
-and role assignments, with ARM's authorization checks, rules and error bodies.
+"""The ARM endpoints kvctl and the Azure CLI use (KEYVAULT-WIRE.md §3): subscriptions, resource
+groups, vaults (and deleted vaults), generic resources, role definitions and role assignments,
+with ARM's authorization checks, rules and error bodies; `GET /metadata/endpoints` unauthenticated.
 
 The same port serves the Entra token endpoint for workload identity federation (it must be
 HTTPS, like the real authority) and the `/_emulator/` control endpoints.
@@ -8,10 +9,13 @@ HTTPS, like the real authority) and the `/_emulator/` control endpoints.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
+from .arm_groups import GroupHandlers
+from .arm_meta import keyvault_operations, metadata_endpoints
 from .arm_rbac import RbacHandlers
-from .arm_vaults import VaultHandlers, vault_not_found
+from .arm_vaults import VaultHandlers
 from .control_api import PREFIX as CONTROL_PREFIX
 from .control_api import ControlService
 from .graph_api import PREFIX as GRAPH_PREFIX
@@ -25,11 +29,13 @@ _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?\Z")
 
 
 class ArmService:
-    def __init__(self, world: World, base_url: str) -> None:
+    def __init__(self, world: World, base_url: str, info: Callable[[], dict[str, Any]] | None = None) -> None:
         self.world = world
         self.base_url = base_url
+        self.info = info or dict
         self.control = ControlService(world)
         self.vaults = VaultHandlers(world)
+        self.groups = GroupHandlers(world)
         self.rbac = RbacHandlers(world, self._validate_scope)
         self.graph = GraphService(world, world.directory, base_url)
 
@@ -46,6 +52,12 @@ class ArmService:
         if request.path.startswith(GRAPH_PREFIX):  # Microsoft Graph shares the port (see graph_api)
             return self.graph.handle(request)
         self.world.knobs.before_work()
+        if [s.lower() for s in segments] == ["metadata", "endpoints"] and request.method == "GET":
+            graph = self.info().get("graphEndpoint")
+            api_version = request.query.get("api-version", "")
+            return Response(
+                200, metadata_endpoints(api_version, self.base_url, graph if isinstance(graph, str) else None)
+            )
         claims = self._authenticate(request)
         self._check_api_version(request)
         response = self._route(request, segments, claims)
@@ -100,45 +112,115 @@ class ArmService:
         method = request.method
         if lowered == ["subscriptions"] and method == "GET":
             return self._list_subscriptions(claims)
+        if lowered == ["providers", "microsoft.keyvault", "operations"] and method == "GET":
+            return Response(200, keyvault_operations())
         if "microsoft.authorization" in lowered:
             at = lowered.index("microsoft.authorization")
             if at >= 1 and lowered[at - 1] == "providers":
                 scope = "/" + "/".join(segments[: at - 1])
                 return self.rbac.handle(request, scope, segments[at + 1 :], claims)
         if len(segments) >= 2 and lowered[0] == "subscriptions":
-            self._require_subscription(segments[1])
-            rest = lowered[2:]
-            if rest == [] and method == "GET":
-                return Response(200, self._subscription_json())
-            if rest == ["resources"] and method == "GET":
-                return self.vaults.list_resources(request, claims)
-            if rest == ["providers", "microsoft.keyvault", "vaults"] and method == "GET":
-                return self.vaults.list_vaults(claims, request)
-            if len(rest) >= 2 and rest[0] == "resourcegroups":
-                self._require_resource_group(segments[3])
-                tail = rest[2:]
-                if tail == ["providers", "microsoft.keyvault", "vaults"] and method == "GET":
-                    return self.vaults.list_vaults(claims, request)
-                if len(tail) >= 3 and tail[:2] == ["providers", "microsoft.keyvault"] and tail[2] == "vaults":
-                    if len(tail) == 4:
-                        return self.vaults.vault(request, segments[7], claims)
-                    if len(tail) == 6 and tail[4] == "accesspolicies" and method == "PUT":
-                        return self.vaults.update_access_policy(request, segments[7], tail[5], claims)
+            extra = self._extra_subscription(segments[1])
+            if extra is not None:
+                found = self._empty_subscription_route(request, extra, lowered[2:])
+            else:
+                self._require_subscription(segments[1])
+                found = self._subscription_route(request, segments[2:], lowered[2:], claims)
+            if found is not None:
+                return found
         raise ApiError(
             404,
             "InvalidResourceType" if len(segments) > 2 else "NotFound",
             f"The resource type could not be found for path '{request.path}'.",
         )
 
+    def _subscription_route(
+        self, request: Request, parts: list[str], rest: list[str], claims: dict[str, Any]
+    ) -> Response | None:
+        method = request.method
+        if rest == [] and method == "GET":
+            return Response(200, self._subscription_json())
+        if rest == ["resources"] and method == "GET":
+            return self.groups.list_resources(request, claims, self.vaults.readable(claims))
+        if rest == ["resourcegroups"] and method == "GET":
+            return self.groups.list_groups(claims)
+        if rest[:2] == ["providers", "microsoft.keyvault"]:
+            kv = rest[2:]
+            if kv == ["vaults"] and method == "GET":
+                return self.vaults.list_vaults(claims, request)
+            if kv == ["deletedvaults"] and method == "GET":
+                return self.vaults.writes.list_deleted(claims)
+            if len(kv) >= 4 and kv[0] == "locations" and kv[2] == "deletedvaults":
+                location, name = parts[3], parts[5]
+                if len(kv) == 4 and method == "GET":
+                    return self.vaults.writes.get_deleted(location, name, claims)
+                if kv[4:] == ["purge"] and method == "POST":
+                    return self.vaults.writes.purge(location, name, claims)
+            return None
+        if len(rest) >= 2 and rest[0] == "resourcegroups":
+            group = parts[1]
+            if len(rest) == 2:
+                return self.groups.group(request, group, claims, self._delete_group)
+            group = self.groups.require(group).name
+            tail = rest[2:]
+            if tail == ["resources"] and method == "GET":
+                return self.groups.list_resources(request, claims, self.vaults.readable(claims), group)
+            if tail == ["providers", "microsoft.keyvault", "vaults"] and method == "GET":
+                return self.vaults.list_vaults(claims, request, group)
+            if len(tail) >= 4 and tail[:3] == ["providers", "microsoft.keyvault", "vaults"]:
+                if len(tail) == 4:
+                    return self.vaults.vault(request, group, parts[5], claims)
+                if len(tail) == 6 and tail[4] == "accesspolicies" and method == "PUT":
+                    return self.vaults.update_access_policy(request, group, parts[5], tail[5], claims)
+        return None
+
+    def _delete_group(self, group: str, claims: dict[str, Any]) -> None:
+        """A resource group's deletion takes its vaults (soft-deleted) and role assignments with it."""
+        for vault in self.world.store.list_vaults():
+            if self.world.vault_group(vault.name).lower() == group.lower():
+                self.vaults.writes.remove(vault)
+        prefix = f"/subscriptions/{self.world.site.subscription_id}/resourcegroups/{group}".lower()
+        for ra in self.world.store.role_assignments():
+            if ra.scope.lower() == prefix or ra.scope.lower().startswith(prefix + "/"):
+                self.world.store.delete_role_assignment(ra.name)
+                self.world.assignment_removed(ra)
+        self.world.store.delete_group(group)
+
     # -- subscriptions and scopes --------------------------------------------------------------
 
-    def _subscription_json(self) -> dict[str, Any]:
+    def _extra_subscription(self, subscription: str) -> tuple[str, str] | None:
+        """One of the `--subscription` names after the first: visible, but holding nothing."""
+        for sub_id, name in self.world.subscriptions[1:]:
+            if sub_id.lower() == subscription.lower():
+                return sub_id, name
+        return None
+
+    def _empty_subscription_route(self, request: Request, extra: tuple[str, str], rest: list[str]) -> Response | None:
+        if request.method != "GET":
+            return None
+        if rest == []:
+            return Response(200, self._subscription_json(extra))
+        if rest in (
+            ["resources"],
+            ["resourcegroups"],
+            ["providers", "microsoft.keyvault", "vaults"],
+            ["providers", "microsoft.keyvault", "deletedvaults"],
+        ):
+            return Response(200, {"value": []})
+        if len(rest) >= 2 and rest[0] == "resourcegroups":
+            raise ApiError(
+                404, "ResourceGroupNotFound", f"Resource group '{request.path.split('/')[4]}' could not be found."
+            )
+        return None
+
+    def _subscription_json(self, which: tuple[str, str] | None = None) -> dict[str, Any]:
         site = self.world.site
+        sub_id, name = which or self.world.subscriptions[0]
         return {
-            "id": f"/subscriptions/{site.subscription_id}",
-            "subscriptionId": site.subscription_id,
+            "id": f"/subscriptions/{sub_id}",
+            "subscriptionId": sub_id,
             "tenantId": site.tenant_id,
-            "displayName": "kvctl emulator",
+            "displayName": name,
             "state": "Enabled",
             "subscriptionPolicies": {
                 "locationPlacementId": "Public_2014-09-01",
@@ -156,8 +238,8 @@ class ArmService:
         return Response(
             200,
             {
-                "value": [self._subscription_json()] if visible else [],
-                "count": {"type": "Total", "value": int(visible)},
+                "value": [self._subscription_json(s) for s in self.world.subscriptions] if visible else [],
+                "count": {"type": "Total", "value": len(self.world.subscriptions) if visible else 0},
             },
         )
 
@@ -165,9 +247,8 @@ class ArmService:
         if subscription.lower() != self.world.site.subscription_id.lower():
             raise ApiError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
 
-    def _require_resource_group(self, group: str) -> None:
-        if group.lower() != self.world.site.resource_group.lower():
-            raise ApiError(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
+    def _require_resource_group(self, group: str) -> str:
+        return self.groups.require(group).name
 
     def _validate_scope(self, scope: str) -> str:
         """Check that every level of a scope exists; return it in its canonical casing."""
@@ -183,15 +264,13 @@ class ArmService:
             return canonical
         if lowered[2] != "resourcegroups" or len(parts) < 4:
             raise bad_request(f"The scope '{scope}' is not valid.", "InvalidScope")
-        self._require_resource_group(parts[3])
-        canonical += f"/resourceGroups/{self.world.site.resource_group}"
+        group = self._require_resource_group(parts[3])
+        canonical += f"/resourceGroups/{group}"
         if len(parts) == 4:
             return canonical
         if lowered[4:7] != ["providers", "microsoft.keyvault", "vaults"] or len(parts) < 8:
             raise bad_request(f"The scope '{scope}' is not valid.", "InvalidScope")
-        vault = self.world.store.get_vault(parts[7])
-        if vault is None:
-            raise vault_not_found(self.world, parts[7])
+        vault = self.vaults.find(group, parts[7])
         canonical = self.world.vault_resource_id(vault.name)
         if len(parts) == 8:
             return canonical
@@ -202,7 +281,7 @@ class ArmService:
                     404,
                     "ResourceNotFound",
                     f"The Resource 'Microsoft.KeyVault/vaults/{vault.name}/secrets/{parts[9]}' under resource "
-                    f"group '{self.world.site.resource_group}' was not found. For more details please go to "
+                    f"group '{group}' was not found. For more details please go to "
                     "https://aka.ms/ARMResourceNotFoundFix",
                 )
             return f"{canonical}/secrets/{secret.name}"

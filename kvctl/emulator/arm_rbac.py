@@ -63,6 +63,7 @@ class RbacHandlers:
                     if found is None:
                         return Response(204)
                     self.world.store.delete_role_assignment(found.name)
+                    self.world.assignment_removed(found)
                     return Response(200, self._assignment_json(found))
         raise ApiError(404, "InvalidResourceType", f"The resource type could not be found for path '{request.path}'.")
 
@@ -237,4 +238,5 @@ class RbacHandlers:
             description=props.get("description") if isinstance(props.get("description"), str) else None,
         )
         self.world.store.add_role_assignment(record)
+        self.world.assignment_added(record.name)
         return Response(201, self._assignment_json(record))

@@ -8,6 +8,21 @@ from typing import Any
 
 from .db import Database
 
+# Tables added after the first release of the emulator: created on open, so an older state
+# directory gains them.
+_ARM_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resource_groups (
+    key TEXT PRIMARY KEY, name TEXT NOT NULL, location TEXT NOT NULL, tags TEXT NOT NULL,
+    ordinal INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vault_groups (key TEXT PRIMARY KEY, resource_group TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deleted_vaults (
+    key TEXT PRIMARY KEY, name TEXT NOT NULL, location TEXT NOT NULL, tags TEXT NOT NULL,
+    properties TEXT NOT NULL, created TEXT NOT NULL, resource_group TEXT NOT NULL,
+    deletion_date TEXT NOT NULL, scheduled_purge_date TEXT NOT NULL
+);
+"""
+
 
 @dataclass(frozen=True)
 class VaultRecord:
@@ -32,6 +47,21 @@ class RoleAssignmentRecord:
 
 
 @dataclass(frozen=True)
+class ResourceGroupRecord:
+    name: str
+    location: str
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DeletedVaultRecord:
+    vault: VaultRecord
+    resource_group: str
+    deletion_date: str
+    scheduled_purge_date: str
+
+
+@dataclass(frozen=True)
 class IdentityRecord:
     name: str
     client_id: str
@@ -40,6 +70,96 @@ class IdentityRecord:
 
 
 class ArmRecords(Database):
+    def __init__(self, path: Any) -> None:
+        super().__init__(path)
+        with self._lock:
+            self._db.executescript(_ARM_SCHEMA)
+
+    # -- resource groups -----------------------------------------------------------------------
+
+    def get_group(self, name: str) -> ResourceGroupRecord | None:
+        row = self._one("SELECT name, location, tags FROM resource_groups WHERE key = ?", (name.lower(),))
+        return ResourceGroupRecord(row[0], row[1], json.loads(row[2])) if row else None
+
+    def list_groups(self) -> list[ResourceGroupRecord]:
+        rows = self._all("SELECT name, location, tags FROM resource_groups ORDER BY ordinal", ())
+        return [ResourceGroupRecord(r[0], r[1], json.loads(r[2])) for r in rows]
+
+    def put_group(self, group: ResourceGroupRecord) -> bool:
+        """Create or update; True when it was created."""
+        with self.transaction() as db:
+            existed = db.execute("SELECT 1 FROM resource_groups WHERE key = ?", (group.name.lower(),)).fetchone()
+            if existed:
+                db.execute(
+                    "UPDATE resource_groups SET tags = ? WHERE key = ?", (json.dumps(group.tags), group.name.lower())
+                )
+                return False
+            ordinal = db.execute("SELECT COALESCE(MAX(ordinal), 0) + 1 FROM resource_groups").fetchone()[0]
+            db.execute(
+                "INSERT INTO resource_groups (key, name, location, tags, ordinal) VALUES (?, ?, ?, ?, ?)",
+                (group.name.lower(), group.name, group.location, json.dumps(group.tags), ordinal),
+            )
+            return True
+
+    def delete_group(self, name: str) -> bool:
+        with self._lock:
+            return self._db.execute("DELETE FROM resource_groups WHERE key = ?", (name.lower(),)).rowcount == 1
+
+    def vault_group(self, vault: str) -> str | None:
+        row = self._one("SELECT resource_group FROM vault_groups WHERE key = ?", (vault.lower(),))
+        return str(row[0]) if row else None
+
+    def set_vault_group(self, vault: str, group: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO vault_groups (key, resource_group) VALUES (?, ?)", (vault.lower(), group)
+            )
+
+    # -- deleted vaults ------------------------------------------------------------------------
+
+    def soft_delete_vault(self, deleted: DeletedVaultRecord) -> None:
+        """Move a vault to the deleted vaults; its secrets stay, for a recovery."""
+        v = deleted.vault
+        with self.transaction() as db:
+            db.execute("DELETE FROM vaults WHERE key = ?", (v.name.lower(),))
+            db.execute(
+                "INSERT OR REPLACE INTO deleted_vaults (key, name, location, tags, properties, created,"
+                " resource_group, deletion_date, scheduled_purge_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    v.name.lower(),
+                    v.name,
+                    v.location,
+                    json.dumps(v.tags),
+                    json.dumps(v.properties),
+                    v.created,
+                    deleted.resource_group,
+                    deleted.deletion_date,
+                    deleted.scheduled_purge_date,
+                ),
+            )
+
+    def get_deleted_vault(self, name: str) -> DeletedVaultRecord | None:
+        row = self._one(_SELECT_DELETED + " WHERE key = ?", (name.lower(),))
+        return _deleted_from_row(row) if row else None
+
+    def list_deleted_vaults(self) -> list[DeletedVaultRecord]:
+        return [_deleted_from_row(r) for r in self._all(_SELECT_DELETED + " ORDER BY key", ())]
+
+    def forget_deleted_vault(self, name: str) -> None:
+        """A recovery: the deleted record goes (the vault is put back by the caller)."""
+        with self._lock:
+            self._db.execute("DELETE FROM deleted_vaults WHERE key = ?", (name.lower(),))
+
+    def erase_vault(self, name: str) -> None:
+        """Purge (or delete without soft delete): the vault, its deleted record and every secret."""
+        key = name.lower()
+        with self.transaction() as db:
+            db.execute("DELETE FROM vaults WHERE key = ?", (key,))
+            db.execute("DELETE FROM deleted_vaults WHERE key = ?", (key,))
+            db.execute("DELETE FROM vault_groups WHERE key = ?", (key,))
+            db.execute("DELETE FROM secrets WHERE lower(vault) = ?", (key,))
+            db.execute("DELETE FROM versions WHERE lower(vault) = ?", (key,))
+
     # -- vaults --------------------------------------------------------------------------------
 
     def get_vault(self, name: str) -> VaultRecord | None:
@@ -123,3 +243,15 @@ class ArmRecords(Database):
 def _vault_from_row(row: Any) -> VaultRecord:
     name, location, tags, properties, created, updated = row
     return VaultRecord(name, location, json.loads(tags), json.loads(properties), created, updated)
+
+
+_SELECT_DELETED = (
+    "SELECT name, location, tags, properties, created, resource_group, deletion_date, scheduled_purge_date"
+    " FROM deleted_vaults"
+)
+
+
+def _deleted_from_row(row: Any) -> DeletedVaultRecord:
+    name, location, tags, properties, created, group, deletion, purge = row
+    vault = VaultRecord(name, location, json.loads(tags), json.loads(properties), created, deletion)
+    return DeletedVaultRecord(vault, group, deletion, purge)

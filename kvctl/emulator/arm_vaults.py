@@ -1,39 +1,28 @@
-"""ARM: Key Vault resources (GET / PATCH / list, access policies) with the service's rules."""
+"""ARM: Key Vault resources (GET / PATCH / list, access policies) with the service's rules.
+PUT, DELETE and the deleted vaults are in arm_vault_write."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from .arm_vault_write import VaultWrites
 from .authz import authorize_arm_action
 from .http import ApiError, Request, Response, bad_request
 from .store import VaultRecord
+from .vault_rules import SETTABLE, VaultRuleError, check_properties, check_resource_tags
 from .world import World, utc_iso
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
-_PATCHABLE = (
-    "tenantId",
-    "sku",
-    "accessPolicies",
-    "enabledForDeployment",
-    "enabledForDiskEncryption",
-    "enabledForTemplateDeployment",
-    "enableSoftDelete",
-    "enableRbacAuthorization",
-    "softDeleteRetentionInDays",
-    "enablePurgeProtection",
-    "networkAcls",
-    "publicNetworkAccess",
-)
 _SECRET_PERMISSIONS = {"all", "get", "list", "set", "delete", "backup", "restore", "recover", "purge"}
 
 
-def vault_not_found(world: World, name: str) -> ApiError:
+def vault_not_found(world: World, name: str, group: str | None = None) -> ApiError:
     return ApiError(
         404,
         "ResourceNotFound",
         f"The Resource 'Microsoft.KeyVault/vaults/{name}' under resource group "
-        f"'{world.site.resource_group}' was not found. For more details please go to "
+        f"'{group or world.site.resource_group}' was not found. For more details please go to "
         "https://aka.ms/ARMResourceNotFoundFix",
     )
 
@@ -41,6 +30,14 @@ def vault_not_found(world: World, name: str) -> ApiError:
 class VaultHandlers:
     def __init__(self, world: World) -> None:
         self.world = world
+        self.writes = VaultWrites(world, self._vault_json, self._checked_policies)
+
+    def find(self, group: str, name: str) -> VaultRecord:
+        """The vault `name` in resource group `group`, or ARM's 404."""
+        vault = self.world.store.get_vault(name)
+        if vault is None or self.world.vault_group(vault.name).lower() != group.lower():
+            raise vault_not_found(self.world, name, group)
+        return vault
 
     def _vault_json(self, vault: VaultRecord) -> dict[str, Any]:
         return {
@@ -72,8 +69,10 @@ class VaultHandlers:
             out.append(vault)
         return out
 
-    def list_vaults(self, claims: dict[str, Any], request: Request) -> Response:
+    def list_vaults(self, claims: dict[str, Any], request: Request, group: str | None = None) -> Response:
         vaults = self._readable_vaults(claims)
+        if group is not None:
+            vaults = [v for v in vaults if self.world.vault_group(v.name).lower() == group.lower()]
         top = request.query.get("$top")
         if top:
             if not top.isdigit() or int(top) < 1:
@@ -81,29 +80,15 @@ class VaultHandlers:
             vaults = vaults[: int(top)]
         return Response(200, {"value": [self._vault_json(v) for v in vaults]})
 
-    def list_resources(self, request: Request, claims: dict[str, Any]) -> Response:
-        wanted = request.query.get("$filter", "")
-        match = re.fullmatch(r"\s*resourceType\s+eq\s+'([^']+)'\s*", wanted)
-        if wanted and not match:
-            raise bad_request(f"The $filter '{wanted}' is not supported here.", "InvalidFilterInQueryString")
-        if match and match.group(1).lower() != "microsoft.keyvault/vaults":
-            return Response(200, {"value": []})
-        items = [
-            {
-                "id": self.world.vault_resource_id(v.name),
-                "name": v.name,
-                "type": "Microsoft.KeyVault/vaults",
-                "location": v.location,
-                "tags": v.tags,
-            }
-            for v in self._readable_vaults(claims)
-        ]
-        return Response(200, {"value": items})
+    def readable(self, claims: dict[str, Any]) -> list[VaultRecord]:
+        return self._readable_vaults(claims)
 
-    def vault(self, request: Request, name: str, claims: dict[str, Any]) -> Response:
-        vault = self.world.store.get_vault(name)
-        if vault is None:
-            raise vault_not_found(self.world, name)
+    def vault(self, request: Request, group: str, name: str, claims: dict[str, Any]) -> Response:
+        if request.method == "PUT":
+            return self.writes.put(request, group, name, claims)
+        if request.method == "DELETE":
+            return self.writes.delete(group, name, claims)
+        vault = self.find(group, name)
         resource_id = self.world.vault_resource_id(vault.name)
         if request.method == "GET":
             authorize_arm_action(self.world, claims, "Microsoft.KeyVault/vaults/read", resource_id)
@@ -126,38 +111,16 @@ class VaultHandlers:
             raise bad_request("The request content was invalid and could not be deserialized.", "InvalidRequestContent")
         current = vault.properties
         merged = dict(current)
-        for key in _PATCHABLE:
-            if key in changes and changes[key] is not None:
+        for key in SETTABLE:
+            if key in changes and changes[key] is not None and key != "tenantId":
                 merged[key] = changes[key]
-        if current.get("enableSoftDelete", True) and merged.get("enableSoftDelete") is False:
-            raise bad_request(
-                'The property "enableSoftDelete" cannot be set to false. Enabling the soft delete for a vault is an '
-                "irreversible action."
-            )
-        if current.get("enablePurgeProtection") and merged.get("enablePurgeProtection") is False:
-            raise bad_request(
-                'The property "enablePurgeProtection" cannot be set to false. Enabling the purge protection for a '
-                "vault is an irreversible action."
-            )
-        if merged.get("enablePurgeProtection") and not merged.get("enableSoftDelete", True):
-            raise bad_request("Purge protection can only be enabled on a vault that has soft delete enabled.")
-        retention = merged.get("softDeleteRetentionInDays")
-        if not isinstance(retention, int) or isinstance(retention, bool) or not 7 <= retention <= 90:
-            raise bad_request(
-                'The property "softDeleteRetentionInDays" must be an integer between 7 and 90.', "BadRequest"
-            )
-        for flag in ("enableSoftDelete", "enableRbacAuthorization", "enablePurgeProtection"):
-            if flag in merged and merged[flag] is not None and not isinstance(merged[flag], bool):
-                raise bad_request(f'The property "{flag}" must be a boolean.')
-        if merged.get("publicNetworkAccess") not in ("Enabled", "Disabled"):
-            raise bad_request('The property "publicNetworkAccess" must be "Enabled" or "Disabled".')
+        self.writes.check_transition(current, merged)
+        try:
+            check_properties(merged)
+            tags = check_resource_tags(body.get("tags", vault.tags))
+        except VaultRuleError as exc:
+            raise bad_request(str(exc)) from None
         merged["accessPolicies"] = self._checked_policies(merged.get("accessPolicies") or [])
-        acls = merged.get("networkAcls")
-        if acls is not None and (not isinstance(acls, dict) or acls.get("defaultAction") not in ("Allow", "Deny")):
-            raise bad_request('The property "networkAcls.defaultAction" must be "Allow" or "Deny".')
-        tags = body.get("tags", vault.tags)
-        if not isinstance(tags, dict):
-            raise bad_request("Tags must be an object of strings.", "InvalidRequestContent")
         return VaultRecord(vault.name, vault.location, tags, merged, vault.created, utc_iso())
 
     def _checked_policies(self, policies: Any) -> list[dict[str, Any]]:
@@ -174,10 +137,10 @@ class VaultHandlers:
                 raise bad_request(f"Unknown secret permission(s): {', '.join(sorted(unknown))}.")
         return policies
 
-    def update_access_policy(self, request: Request, name: str, kind: str, claims: dict[str, Any]) -> Response:
-        vault = self.world.store.get_vault(name)
-        if vault is None:
-            raise vault_not_found(self.world, name)
+    def update_access_policy(
+        self, request: Request, group: str, name: str, kind: str, claims: dict[str, Any]
+    ) -> Response:
+        vault = self.find(group, name)
         resource_id = self.world.vault_resource_id(vault.name)
         authorize_arm_action(self.world, claims, "Microsoft.KeyVault/vaults/accessPolicies/write", resource_id)
         body = request.json()

@@ -39,7 +39,8 @@ def scope_covers(scope: str, resource: str) -> bool:
 
 def rbac_allows(world: World, object_id: str, action: str, resource: str, *, data: bool) -> bool:
     principals = world.directory.member_of(object_id)  # a group's roles apply to its members
-    for assignment in world.store.role_assignments():
+    assignments = world.data_plane_assignments() if data else world.store.role_assignments()
+    for assignment in assignments:
         if assignment.principal_id.lower() not in principals:
             continue
         if not scope_covers(assignment.scope, resource):

@@ -1,8 +1,10 @@
-"""`/_emulator/…` on the ARM port: switches for tests, reachable with the admin identity's token.
+"""`/_emulator/…` on the ARM port: switches for tests, reachable with the admin identity's token
+for the emulator's own audience (`https://emulator.localhost`), so that no token a client obtained
+for Azure (ARM, Key Vault, Graph) can flip a switch.
 
 - `GET  /_emulator/state`            every vault's secrets and versions (with values), knob counters
 - `PUT  /_emulator/knobs`            change latencyMs, faultRate, dropResponseRate, throttle,
-                                     lifecycleDelay at run time
+                                     lifecycleDelay, tokenLatencyMs, rbacPropagationDelay at run time
 - `PATCH /_emulator/vaults/{name}`   set vault properties directly, even ones ARM refuses to change
 - `POST /_emulator/identities`       `{"name": N}`: a new identity (subject to the replication delay)
 """
@@ -15,7 +17,7 @@ from typing import Any
 from .http import ApiError, Request, Response
 from .knobs import KnobSettings
 from .store import VaultRecord
-from .tokens import TokenError
+from .tokens import EMULATOR_AUDIENCES, TokenError
 from .world import World, utc_iso
 
 PREFIX = "/_emulator/"
@@ -25,6 +27,8 @@ _KNOB_NAMES = {
     "dropResponseRate": "drop_response_rate",
     "throttle": "throttle",
     "lifecycleDelay": "lifecycle_delay",
+    "tokenLatencyMs": "token_latency_ms",
+    "rbacPropagationDelay": "rbac_propagation_delay",
 }
 
 
@@ -42,9 +46,14 @@ class ControlService:
         if token is None:
             raise ApiError(401, "AuthenticationFailed", "The admin identity's bearer token is required.")
         try:
-            claims = self.world.tokens.verify(token, None)
+            claims = self.world.tokens.verify(token, EMULATOR_AUDIENCES)
         except TokenError as exc:
-            raise ApiError(401, "InvalidAuthenticationToken", "The access token is invalid.") from exc
+            raise ApiError(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid (the control API takes the admin identity's token for "
+                "https://emulator.localhost).",
+            ) from exc
         if claims.get("oid") != self.world.admin().object_id:
             raise ApiError(403, "AuthorizationFailed", "Only the admin identity may use /_emulator/.")
 

@@ -20,6 +20,21 @@ IMDS_PATH = "/metadata/identity/oauth2/token"
 _ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
+def host_is_loopback(host: str | None) -> bool:
+    """True for `127.0.0.1[:port]`, `localhost[:port]` and `[::1][:port]` (what a local client sends)."""
+    if not host:
+        return False
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else rest
+    else:
+        name, _, port = host.partition(":")
+    if port and not (port.isascii() and port.isdigit() and len(port) <= 5):
+        return False
+    return name in ("127.0.0.1", "localhost", "::1")
+
+
 def _resource_of(value: str) -> str:
     return value[: -len("/.default")] if value.endswith("/.default") else value
 
@@ -32,9 +47,19 @@ class IdentityService:
         self.identity_header = identity_header
 
     def handle(self, request: Request) -> Response:
-        if request.path == APP_SERVICE_PATH and request.method == "GET":
+        if not host_is_loopback(request.header("host")):
+            # A web page could otherwise reach this plain-HTTP port through DNS rebinding and
+            # read tokens: the real endpoints are only reachable from the machine itself too.
+            return Response(
+                403, {"error": "invalid_request", "error_description": "The Host header must name a loopback address."}
+            )
+        # msal-node asks IMDS for `/metadata/identity/oauth2/token/`; the service answers both.
+        path = request.path.rstrip("/") or "/"
+        if path == APP_SERVICE_PATH and request.method == "GET":
+            self.world.knobs.before_token()
             return self._app_service(request)
-        if request.path == IMDS_PATH and request.method == "GET":
+        if path == IMDS_PATH and request.method == "GET":
+            self.world.knobs.before_token()
             return self._imds(request)
         return Response(404, {"error": "not_found", "error_description": f"No endpoint at {request.path}."})
 
@@ -114,6 +139,7 @@ def federated_token(world: World, identity: Identity) -> str:
 
 def entra_token(world: World, request: Request, tenant: str) -> Response:
     """`POST /{tenant}/oauth2/v2.0/token` with a client assertion (workload identity federation)."""
+    world.knobs.before_token()
     form = _form(request)
 
     def fail(status: int, error: str, description: str) -> Response:

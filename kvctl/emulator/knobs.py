@@ -32,14 +32,20 @@ class KnobSettings:
     drop_response_rate: float = 0.0
     throttle: bool = False
     lifecycle_delay: float = 0.0  # seconds before a delete, recover, purge or restore shows (lifecycle.py)
+    # Every token endpoint answers this much later (a slow Entra ID / IMDS).
+    token_latency_ms: float = 0.0
+    # Role assignment changes reach the data plane this many seconds after ARM accepted them.
+    rbac_propagation_delay: float = 0.0
 
     def validate(self) -> None:
         for name in ("fault_rate", "drop_response_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
-        if self.latency_ms < 0:
-            raise ValueError("latency_ms must not be negative")
+        for name in ("latency_ms", "token_latency_ms", "rbac_propagation_delay"):
+            value = getattr(self, name)
+            if not 0 <= value <= 3_600_000:  # also refuses NaN
+                raise ValueError(f"{name} must be between 0 and 3600000, got {value}")
         if not 0.0 <= self.lifecycle_delay <= 3600:
             raise ValueError(f"lifecycle_delay must be between 0 and 3600 seconds, got {self.lifecycle_delay}")
 
@@ -85,6 +91,8 @@ class Knobs:
             drop_response_rate=float(merged["drop_response_rate"]),
             throttle=bool(merged["throttle"]),
             lifecycle_delay=float(merged["lifecycle_delay"]),
+            token_latency_ms=float(merged["token_latency_ms"]),
+            rbac_propagation_delay=float(merged["rbac_propagation_delay"]),
         )
         settings.validate()
         self.settings = settings
@@ -115,6 +123,11 @@ class Knobs:
                 "ServiceUnavailable",
                 "The service is temporarily unavailable (injected by --fault-rate).",
             )
+
+    def before_token(self) -> None:
+        """--token-latency: a token endpoint takes this long to answer."""
+        if self.settings.token_latency_ms > 0:
+            time.sleep(self.settings.token_latency_ms / 1000.0)
 
     def after_write(self) -> None:
         """Maybe lose the response of a write that has been done (--drop-response-rate)."""

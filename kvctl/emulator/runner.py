@@ -11,16 +11,31 @@ from typing import TextIO
 from .service import INFO_FILE, Emulator, EmulatorOptions
 
 
+class _StopDuringStartup(BaseException):
+    """SIGINT/SIGTERM arrived while the emulator was still starting."""
+
+
 def run_foreground(options: EmulatorOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     stop = threading.Event()
+    starting = True
 
     def on_signal(signum: int, frame: object) -> None:
         stop.set()
+        if starting:
+            # Start-up may be waiting on something (a port, the disk): interrupt it rather than
+            # leave the signal unanswered until it is done.
+            raise _StopDuringStartup()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     emulator = Emulator(options)
     try:
-        info = emulator.start()
+        try:
+            info = emulator.start()
+        except _StopDuringStartup:
+            return 0
+        starting = False
+        if stop.is_set():
+            return 0
         out.write(json.dumps(info, indent=2) + "\n")
         out.write(emulator.env_text())
         out.flush()
@@ -33,6 +48,7 @@ def run_foreground(options: EmulatorOptions, out: TextIO = sys.stdout, err: Text
         while not stop.wait(0.5):
             pass
     finally:
+        starting = False
         emulator.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

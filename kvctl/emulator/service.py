@@ -9,6 +9,7 @@ import os
 import secrets
 import shlex
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
@@ -18,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from .arm_api import ArmService
+from .arm_store import ResourceGroupRecord
 from .directory import TENANT_DOMAIN
 from .http import EmulatorHTTPServer, Request, Response, server_ssl_context
 from .identity_api import APP_SERVICE_PATH, IdentityService, federated_token
 from .knobs import Knobs, KnobSettings
 from .secrets_api import VaultService
 from .seed import Seed, SeedSecret, load_seed
-from .store import RoleAssignmentRecord, SecretVersion, Store
+from .store import RoleAssignmentRecord, SecretVersion, Store, VaultRecord
 from .tls import ensure_tls_files
 from .tokens import TokenAuthority
 from .world import (
@@ -43,6 +45,10 @@ ENV_FILE = "emulator.env"
 CA_BUNDLE_FILE = "ca-bundle.pem"
 
 
+class StartupError(Exception):
+    """The emulator could not start (a port taken, an unusable state directory): one line to show."""
+
+
 @dataclass
 class EmulatorOptions:
     state_dir: Path | None = None
@@ -55,6 +61,8 @@ class EmulatorOptions:
     knobs: KnobSettings = field(default_factory=KnobSettings)
     principal_replication_delay: float = 0.0
     random_seed: int | None = None
+    # Display names of the subscriptions to show; the first holds the vaults.
+    subscriptions: list[str] = field(default_factory=list)
 
 
 def _not_ready(request: Request) -> Response:
@@ -88,7 +96,13 @@ class Emulator:
         self._temporary = options.state_dir is None
         self.state_dir = Path(options.state_dir or tempfile.mkdtemp(prefix="kvctl-emulator-")).resolve()
         self._servers: list[EmulatorHTTPServer] = []
+        self._serving: set[int] = set()  # ids of servers whose serve_forever loop was started
         self._threads: list[threading.Thread] = []
+        self._vault_servers: dict[str, EmulatorHTTPServer] = {}
+        self._info_lock = threading.RLock()
+        self._context: Any = None
+        self._region: dict[str, str] = {}
+        self._started = False
         self.info: dict[str, Any] = {}
         self.env: dict[str, str] = {}
         self.world: World | None = None
@@ -97,6 +111,19 @@ class Emulator:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> dict[str, Any]:
+        """Start everything, or nothing: a failure closes what was opened and raises StartupError
+        (or the seed's SeedError)."""
+        try:
+            return self._start()
+        except BaseException as exc:
+            self.stop()
+            if isinstance(exc, OSError):
+                raise StartupError(f"cannot start the emulator: {exc.strerror or exc}") from exc
+            if isinstance(exc, sqlite3.Error):
+                raise StartupError(f"cannot open the emulator's state in {self.state_dir}: {exc}") from exc
+            raise
+
+    def _start(self) -> dict[str, Any]:
         options = self.options
         seed = load_seed(options.seed, time.time()) if options.seed else Seed()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -121,6 +148,11 @@ class Emulator:
             Knobs(options.knobs, seed=options.random_seed),
             principal_replication_delay=options.principal_replication_delay,
         )
+        if options.subscriptions:
+            names = list(dict.fromkeys(options.subscriptions))
+            world.subscriptions = [(site.subscription_id, names[0])] + [
+                (self._meta(store, f"subscription:{name}", lambda: str(uuid.uuid4())), name) for name in names[1:]
+            ]
         admin = world.ensure_identity(ADMIN_IDENTITY)
         for name in options.identities:
             world.ensure_identity(name)
@@ -129,15 +161,30 @@ class Emulator:
             world.directory.ensure_user(name)
         for name, members in options.groups:
             world.directory.ensure_group(name, members)
+        if store.get_group(site.resource_group) is None:
+            store.put_group(ResourceGroupRecord(site.resource_group, site.location, {}))
 
         tls = ensure_tls_files(self.state_dir)
-        context = server_ssl_context(str(tls.server_cert), str(tls.server_key))
-        vault_names = list(dict.fromkeys(options.vaults + [v for v in seed.vaults if v not in options.vaults]))
+        context = self._context = server_ssl_context(str(tls.server_cert), str(tls.server_key))
+        # Vaults named on the command line, then the seed's, then those created through ARM before.
+        wanted = options.vaults + list(seed.vaults) + [v.name for v in store.list_vaults()]
+        vault_names: list[str] = []
+        for name in wanted:
+            if name.lower() not in {v.lower() for v in vault_names}:
+                vault_names.append(name)
+        for name in vault_names:  # a vault named again on the command line comes back from deletion
+            deleted = store.get_deleted_vault(name)
+            if deleted is not None and store.get_vault(name) is None:
+                store.forget_deleted_vault(name)
+                store.put_vault(deleted.vault)
 
         def next_port(index: int) -> int:
             return options.port + index if options.port else 0
 
-        region = {"x-ms-keyvault-region": site.location, "x-ms-keyvault-service-version": "1.9.2800.1"}
+        region = self._region = {
+            "x-ms-keyvault-region": site.location,
+            "x-ms-keyvault-service-version": "1.9.2800.1",
+        }
         vault_entries = []
         for index, name in enumerate(vault_names):
             server = self._serve(next_port(index), context, region)
@@ -145,10 +192,11 @@ class Emulator:
             extra = seed.vaults[name].properties if name in seed.vaults else None
             record = world.create_vault(name, url, extra)  # a restart keeps the stored settings
             server.handler = VaultService(world, record.name, url).handle
+            self._vault_servers[record.name.lower()] = server
             vault_entries.append({"name": record.name, "url": url, "resourceId": world.vault_resource_id(record.name)})
         arm_server = self._serve(next_port(len(vault_names)), context, {})
         arm_url = f"https://127.0.0.1:{arm_server.port}"
-        arm_server.handler = ArmService(world, arm_url).handle
+        arm_server.handler = ArmService(world, arm_url, lambda: self.info).handle
         identity_server = self._serve(next_port(len(vault_names) + 1), None, {})
         identity_server.handler = IdentityService(world, identity_header).handle
         identity_root = f"http://127.0.0.1:{identity_server.port}"
@@ -178,6 +226,7 @@ class Emulator:
             "armEndpoint": arm_url,
             "authorityHost": arm_url,
             "subscriptionId": site.subscription_id,
+            "subscriptions": [{"name": name, "subscriptionId": sub_id} for sub_id, name in world.subscriptions],
             "resourceGroup": site.resource_group,
             "tenantId": site.tenant_id,
             "location": site.location,
@@ -208,22 +257,81 @@ class Emulator:
             "IDENTITY_ENDPOINT": self.info["identityEndpoint"],
             "IDENTITY_HEADER": identity_header,
         }
-        for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        _write_atomic(self.state_dir / ENV_FILE, self.env_text())
-        _write_atomic(self.state_dir / INFO_FILE, json.dumps(self.info, indent=2) + "\n")
+        for server in list(self._servers):
+            self._start_serving(server)
+        world.hosting = self
+        self._started = True
+        self._write_files()
         return self.info
+
+    def _start_serving(self, server: EmulatorHTTPServer) -> None:
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+        self._serving.add(id(server))
+        thread.start()
+        self._threads.append(thread)
+
+    def _write_files(self) -> None:
+        with self._info_lock:
+            _write_atomic(self.state_dir / ENV_FILE, self.env_text())
+            _write_atomic(self.state_dir / INFO_FILE, json.dumps(self.info, indent=2) + "\n")
+
+    # -- vaults created and deleted through ARM (world.hosting) ------------------------------------
+
+    def open_vault(self, name: str, make_record: Any) -> VaultRecord:
+        assert self.world is not None
+        with self._info_lock:
+            server = self._serve(0, self._context, self._region)
+            url = f"https://127.0.0.1:{server.port}"
+            try:
+                record: VaultRecord = make_record(url)
+                self.world.store.put_vault(record)
+            except BaseException:
+                self._servers.remove(server)
+                server.server_close()
+                raise
+            self.world.vault_urls[record.name.lower()] = url
+            server.handler = VaultService(self.world, record.name, url).handle
+            self._vault_servers[record.name.lower()] = server
+            self._start_serving(server)
+            self.info["vaults"] = [v for v in self.info["vaults"] if v["name"].lower() != record.name.lower()] + [
+                {"name": record.name, "url": url, "resourceId": self.world.vault_resource_id(record.name)}
+            ]
+            if self._started:
+                self._write_files()
+            return record
+
+    def close_vault(self, name: str) -> None:
+        with self._info_lock:
+            server = self._vault_servers.pop(name.lower(), None)
+            self.info["vaults"] = [v for v in self.info["vaults"] if v["name"].lower() != name.lower()]
+            if self.world is not None:
+                self.world.vault_urls.pop(name.lower(), None)
+            if self._started:
+                self._write_files()
+        if server is not None:
+            self._close_server(server)
+
+    def _close_server(self, server: EmulatorHTTPServer) -> None:
+        # shutdown() waits for serve_forever to notice; on a server that never served it would
+        # wait for ever, so only servers that serve are shut down.
+        if id(server) in self._serving:
+            server.shutdown()
+            self._serving.discard(id(server))
+        server.server_close()
+        if server in self._servers:
+            self._servers.remove(server)
 
     def env_text(self) -> str:
         return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in self.env.items())
 
     def stop(self) -> None:
-        for server in self._servers:
-            server.shutdown()
-            server.server_close()
+        if self.world is not None:
+            self.world.hosting = None
+        self._started = False
+        for server in list(self._servers):
+            self._close_server(server)
         self._servers.clear()
+        self._vault_servers.clear()
         for thread in self._threads:
             thread.join(timeout=5)
         if self._store is not None:
@@ -245,7 +353,11 @@ class Emulator:
 
     def _serve(self, port: int, context: Any, headers: dict[str, str]) -> EmulatorHTTPServer:
         """Bind a port now (so its URL is known); its handler is attached once the URL is."""
-        server = EmulatorHTTPServer(port, _not_ready, context, headers)
+        try:
+            server = EmulatorHTTPServer(port, _not_ready, context, headers)
+        except OSError as exc:
+            where = f"port {port}" if port else "a free port"
+            raise StartupError(f"cannot listen on 127.0.0.1 {where}: {exc.strerror or exc}") from exc
         self._servers.append(server)
         return server
 

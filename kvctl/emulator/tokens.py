@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,10 @@ ARM_AUDIENCES = frozenset(
     }
 )
 FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
+# The audience of tokens for the emulator's own control API (`/_emulator/`): no Azure service has it.
+EMULATOR_AUDIENCE = "https://emulator.localhost"
+EMULATOR_AUDIENCES = frozenset({EMULATOR_AUDIENCE, EMULATOR_AUDIENCE + "/"})
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,8192}\.[A-Za-z0-9_-]{1,65536}\.[A-Za-z0-9_-]{1,1024}\Z")
 
 
 def _b64url(data: bytes) -> str:
@@ -87,18 +92,21 @@ class TokenAuthority:
 
     def verify(self, token: str, audiences: frozenset[str] | None) -> dict[str, Any]:
         """Return the claims of a token this emulator issued for one of `audiences` (None: any)."""
-        parts = token.split(".")
-        if len(parts) != 3:
+        # Anything that is not three base64url segments is refused before it is decoded: a header
+        # value may carry any character the HTTP parser let through (non-ASCII included).
+        if not _TOKEN_SHAPE.match(token):
             raise TokenError("malformed")
+        parts = token.split(".")
         try:
             signature = _b64url_decode(parts[2])
             claims = json.loads(_b64url_decode(parts[1]))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise TokenError("malformed") from exc
         expected = hmac.new(self._key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest()
         if not hmac.compare_digest(signature, expected) or not isinstance(claims, dict):
             raise TokenError("signature")
-        if audiences is not None and claims.get("aud") not in audiences:
+        audience = claims.get("aud")
+        if audiences is not None and (not isinstance(audience, str) or audience not in audiences):
             raise TokenError("audience")
         if not isinstance(claims.get("exp"), int) or claims["exp"] < time.time():
             raise TokenError("expired")

@@ -6,18 +6,21 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .directory import Directory
+from .http import ResetConnection
 from .knobs import Knobs
 from .lifecycle import Lifecycle
-from .store import IdentityRecord, Store, VaultRecord
+from .store import IdentityRecord, RoleAssignmentRecord, Store, VaultRecord
 from .tokens import Identity, TokenAuthority
 
 ADMIN_IDENTITY = "admin"
 DEFAULT_LOCATION = "eastus"
 DEFAULT_RETENTION_DAYS = 90
+DEFAULT_SUBSCRIPTION_NAME = "kvctl emulator"
 OWNER_ROLE_GUID = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 KEY_VAULT_ADMINISTRATOR_GUID = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
 
@@ -57,6 +60,16 @@ def recovery_of(properties: dict[str, Any]) -> tuple[str, int | None]:
     return level, days
 
 
+class VaultHosting(Protocol):
+    """Serves vaults created (and stops serving vaults deleted) while the emulator runs."""
+
+    def open_vault(self, name: str, make_record: Callable[[str], VaultRecord]) -> VaultRecord:
+        """Bind a port, store `make_record(url)`, serve it, and list it in emulator.json."""
+        ...
+
+    def close_vault(self, name: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Site:
     """Where the emulator's endpoints are and what subscription it pretends to be."""
@@ -83,10 +96,42 @@ class World:
         self.lifecycle = Lifecycle(lambda: knobs.settings.lifecycle_delay)
         self.replication_delay = principal_replication_delay
         self.vault_urls: dict[str, str] = {}
+        self.hosting: VaultHosting | None = None
+        # (id, display name): the first holds the vaults; the others (--subscription) are empty.
+        self.subscriptions: list[tuple[str, str]] = [(site.subscription_id, DEFAULT_SUBSCRIPTION_NAME)]
         self._identities: list[Identity] = []
         self._lock = threading.Lock()
+        # --rbac-propagation-delay: role assignment changes not yet visible to the data plane.
+        self._pending_added: dict[str, float] = {}
+        self._pending_removed: dict[str, tuple[float, RoleAssignmentRecord]] = {}
         self.reload_identities()
         self.directory = Directory(self)
+
+    # -- role assignments as the data plane sees them ------------------------------------------
+
+    def assignment_added(self, name: str) -> None:
+        with self._lock:
+            self._pending_added[name.lower()] = time.monotonic()
+            self._pending_removed.pop(name.lower(), None)
+
+    def assignment_removed(self, record: RoleAssignmentRecord) -> None:
+        with self._lock:
+            self._pending_removed[record.name.lower()] = (time.monotonic(), record)
+            self._pending_added.pop(record.name.lower(), None)
+
+    def data_plane_assignments(self) -> list[RoleAssignmentRecord]:
+        """Role assignments as Key Vault sees them: changes arrive `rbac_propagation_delay` late."""
+        delay = self.knobs.settings.rbac_propagation_delay
+        current = self.store.role_assignments()
+        if delay <= 0:
+            return current
+        cutoff = time.monotonic() - delay
+        with self._lock:
+            self._pending_added = {k: t for k, t in self._pending_added.items() if t > cutoff}
+            self._pending_removed = {k: v for k, v in self._pending_removed.items() if v[0] > cutoff}
+            hidden = set(self._pending_added)
+            lingering = [record for _, record in self._pending_removed.values()]
+        return [ra for ra in current if ra.name.lower() not in hidden] + lingering
 
     # -- identities ----------------------------------------------------------------------------
 
@@ -131,16 +176,23 @@ class World:
 
     # -- vaults --------------------------------------------------------------------------------
 
+    def vault_group(self, name: str) -> str:
+        """The resource group a vault lives in (vaults from the command line: the emulator's)."""
+        return self.store.vault_group(name) or self.site.resource_group
+
     def vault_resource_id(self, name: str) -> str:
         s = self.site
         return (
-            f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
+            f"/subscriptions/{s.subscription_id}/resourceGroups/{self.vault_group(name)}"
             f"/providers/Microsoft.KeyVault/vaults/{name}"
         )
 
     def vault(self, name: str) -> VaultRecord:
         record = self.store.get_vault(name)
-        assert record is not None, f"vault {name} is created at start"
+        if record is None:
+            # Deleted through ARM while a client still holds a kept-alive connection to its port:
+            # the vault's host is gone, so the connection goes too.
+            raise ResetConnection()
         return record
 
     def create_vault(self, name: str, url: str, properties: dict[str, Any] | None = None) -> VaultRecord:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kvctl.core.rotation import ROTATION_TAG
-from tests.conftest import run_kvctl
+from tests.conftest import CONTROL_RESOURCE, run_kvctl
 
 # The apply command of these tests: it saves what it got on stdin, then (when asked to) switches
 # the emulator to fail every request, so the vault write that follows it fails.
@@ -59,7 +59,7 @@ def test_vault_failure_after_the_hook_keeps_the_value_and_resume_stores_it_once(
         "HOOK_LOG": str(log),
         "HOOK_BREAKS_VAULT": "1",
         "EMU_ARM": emulator.info["armEndpoint"],
-        "EMU_TOKEN": emulator.token(),
+        "EMU_TOKEN": emulator.token(CONTROL_RESOURCE),
         "EMU_CA": emulator.info["caFile"],
     }
     apply = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_kvctl_subprocess
+from tests.conftest import CONTROL_RESOURCE, run_kvctl_subprocess
 
 pytestmark = pytest.mark.leaks
 
@@ -160,7 +160,8 @@ def test_failure_paths_do_not_leak(leak_env):
         f'{sys.executable} -c "import json,ssl,urllib.request; '
         f"r=urllib.request.Request({emulator.info['armEndpoint'] + '/_emulator/knobs'!r}, "
         f"data=json.dumps({{'faultRate': 1}}).encode(), method='PUT', "
-        f"headers={{'Authorization': 'Bearer {emulator.token()}', 'Content-Type': 'application/json'}}); "
+        f"headers={{'Authorization': 'Bearer {emulator.token(CONTROL_RESOURCE)}', "
+        f"'Content-Type': 'application/json'}}); "
         f'urllib.request.urlopen(r, context=ssl.create_default_context(cafile={emulator.info["caFile"]!r}))"'
     )
     stranded = kvctl("rotate", "live", "--value-file", "-", "--apply-command", flip, input=NEW)

@@ -107,3 +107,77 @@ def test_a_new_secret_not_found_by_the_check_is_written_again():
     secret = backend(client).set("fresh", "v1")
     assert client.set_calls == 2, "404 from the check means the write did not happen: send it again"
     assert secret.value == "v1"
+
+
+def _http_error(status: int, message: str = "x"):
+    from azure.core.exceptions import HttpResponseError
+
+    response = SimpleNamespace(status_code=status, headers={}, reason="r", text=lambda: "", content_type=None)
+    error = HttpResponseError(message=message, response=response)
+    error.status_code = status
+    return error
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        lambda: _http_error(503),
+        lambda: _http_error(429),
+        lambda: _http_error(409, "Secret s is currently being deleted."),
+    ],
+)
+def test_not_done_answers_are_sent_again_without_a_check(failure):
+    """503 (before any work), 429 and 409 "currently being ..." mean "not done": a check could only
+    find an older version and take it for this write (issue 11, item 6)."""
+    from kvctl.azure.writes import WriteRunner
+
+    sends, checks = [], []
+
+    def send():
+        sends.append(1)
+        if len(sends) < 3:
+            raise failure()
+        return "written"
+
+    def took_effect():
+        checks.append(1)
+        return "an older version that looks the same"
+
+    assert WriteRunner(4, "https://v", lambda s: None).run("secret 's'", send, took_effect) == "written"
+    assert len(sends) == 3 and not checks
+
+
+def test_an_ambiguous_answer_is_checked_before_anything_is_sent_again():
+    from kvctl.azure.writes import WriteRunner
+
+    sends, checks = [], []
+
+    def send():
+        sends.append(1)
+        raise ServiceResponseError("reset after sending")
+
+    def took_effect():
+        checks.append(1)
+        return "found" if len(checks) == 1 else None
+
+    assert WriteRunner(4, "https://v", lambda s: None).run("secret 's'", send, took_effect) == "found"
+    assert len(sends) == 1
+
+
+def test_a_refusal_after_a_lost_answer_is_settled_by_a_check():
+    """restore: the first answer is lost, the resend says "already exists"; the check finds that the
+    first attempt did it, so the user hears "restored", not "already exists"."""
+    from kvctl.azure.writes import WriteRunner
+
+    sends = []
+
+    def send():
+        sends.append(1)
+        if len(sends) == 1:
+            raise ServiceResponseError("reset after sending")
+        raise _http_error(409, "Secret s already exists.")
+
+    result = WriteRunner(4, "https://v", lambda s: None).run(
+        "the backup", send, lambda: None, settle=lambda: "restored by the first attempt"
+    )
+    assert result == "restored by the first attempt" and len(sends) == 2

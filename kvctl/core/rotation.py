@@ -2,14 +2,21 @@
 
 The order of steps is the guarantee:
 
-1. read the current version (metadata only) and work out the new version's content type, tags
-   and expiry; refuse what cannot work before anything has a new value;
-2. get the new value, and save it in a recovery file (0600) before anyone else sees it;
-3. run the apply command (new value on stdin); if it fails, stop: the vault is unchanged;
-4. write the new version, tagged with a fresh rotation id. After a failed or unanswered write,
-   look for that id before concluding anything, so a write is never made twice;
+1. read the current version (metadata only); establish that the caller may write the secret
+   (rotation_lease.check_may_write) and take the rotation lease on the current version, so no
+   other rotation of it runs at the same time; refuse what cannot work before anything has a
+   new value;
+2. get the new value, and save it in a recovery file (0600, locked) before anyone else sees it;
+3. run the apply command (new value on stdin), recording in the file that it is running and then
+   that it finished; if it fails, stop: the vault is unchanged;
+4. check that the version replaced is still the newest (else exit 6), then write the new version,
+   tagged with a fresh rotation id. After a failed or unanswered write, look for that id before
+   concluding anything, so a write is never made twice;
 5. only when the vault has the new version, remove the recovery file. Otherwise the file stays,
-   and `resume` finishes the write later (never re-running the apply command).
+   and `resume` finishes the job later (running the apply command again only when the file says
+   the target may not have the value).
+
+An interrupt (see core/interrupt.py) is honoured between steps and stops a running command.
 """
 
 from __future__ import annotations
@@ -25,12 +32,14 @@ from . import recovery, validate
 from .backend import BackendFactory, SecretBackend
 from .clouds import Cloud
 from .errors import ConflictError, ExitCode, KvctlError, UsageError
-from .hooks import CommandRunner
+from .hooks import CommandOutcome, CommandRunner
+from .interrupt import NEVER, Interrupt, Interrupted
 from .models import Secret, iso
 from .ratelimit import VaultWriteLimits
 from .recovery import RecoveryRecord
 from .redaction import redact, register
-from .refs import SecretRef, vault_url
+from .refs import SecretRef
+from .rotation_lease import LEASE_MARGIN, LeaseKeeper, check_may_write, foreign_lease, without_lease
 from .secrets import list_versions, newest_first
 
 ROTATION_TAG = "kvctl-rotation-id"
@@ -62,7 +71,7 @@ class RotationOptions:
 class RotationResult:
     vault_url: str
     name: str
-    status: str  # rotated | resumed | would-rotate | failed
+    status: str  # rotated | resumed | already-stored | would-rotate | failed | interrupted | not-started
     old_version: str | None = None
     new_version: str | None = None
     new_id: str | None = None
@@ -71,10 +80,16 @@ class RotationResult:
     disabled_versions: tuple[str, ...] = ()
     recovery_file: str | None = None
     error: KvctlError | None = field(default=None, compare=False)
+    apply_state: str | None = field(default=None, compare=False)  # as the recovery file records it
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def finished(self) -> bool:
+        """The vault has this rotation's value (or a dry run said it would rotate)."""
+        return self.ok and self.status in ("rotated", "resumed", "already-stored", "would-rotate")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,9 +148,13 @@ class Rotator:
     recovery_dir: Path | None = None  # needed unless dry run
     limits: VaultWriteLimits = field(default_factory=VaultWriteLimits)
     new_rotation_id: Callable[[], str] = lambda: secrets.token_hex(16)
+    interrupt: Interrupt = NEVER
+    leases: LeaseKeeper = field(default_factory=LeaseKeeper)
 
     def rotate(self, ref: SecretRef, source: ValueSource, options: RotationOptions) -> RotationResult:
         """Rotate one secret. Failures come back in the result, so bulk work can go on."""
+        if self.interrupt.tripped:
+            return RotationResult(ref.vault_url, ref.name, "not-started")
         try:
             return self._rotate(ref, source, options)
         except RotationFailed as failed:
@@ -144,38 +163,9 @@ class Rotator:
             return RotationResult(ref.vault_url, ref.name, "failed", error=exc)
 
     def resume(self, path: Path, options: RotationOptions, cloud: Cloud, *, force: bool = False) -> RotationResult:
-        """Finish a rotation from its recovery file: write the value unless the vault has it already.
-        Never runs the apply command: it ran (or was not asked for) when the file was made."""
-        record = recovery.load(path)
-        # The file is input like any other: it must not send a token to a host that is not a vault.
-        if vault_url(record.vault_url, cloud) != record.vault_url.lower().rstrip("/"):
-            raise UsageError(f"{path} names an unusual vault URL {record.vault_url!r}")
-        validate.secret_name(record.name)
-        validate.secret_value(record.value)
-        backend = self.factory(record.vault_url)
-        versions = list_versions(self.factory, SecretRef(record.vault_url, record.name))
-        found = next((v for v in versions if (v.tags or {}).get(ROTATION_TAG) == record.rotation_id), None)
-        status = "already-stored" if found is not None else "resumed"
-        if found is None:
-            newest = versions[0]
-            if not force and record.old_version and newest.version != record.old_version:
-                raise ConflictError(
-                    f"'{record.name}' has a newer version ({newest.version}) than the one this rotation "
-                    f"replaced ({record.old_version}); writing the saved value would replace it",
-                    hint=f"check which value the target system uses; --force writes it anyway; {path} is kept",
-                )
-            try:
-                found = self._write(backend, record, fresh=False)
-            except Exception as raw:  # noqa: BLE001 - whatever went wrong, the file's path must be told
-                exc = _as_kvctl_error(raw)
-                raise RotationError(
-                    f"could not store the new version of '{record.name}' in {record.vault_url}: {exc.message}",
-                    hint=f"the value is still saved in {path}; try again later: kvctl rotate --resume {path}",
-                    exit_code=exc.exit_code,
-                ) from exc
-        recovery.remove(path)
-        result = self._result(record, found, status, None)
-        return self._finish(backend, result, options)
+        from .rotation_resume import resume
+
+        return resume(self, path, options, cloud, force=force)
 
     # -- the steps -------------------------------------------------------------------------------
 
@@ -187,75 +177,167 @@ class Rotator:
             raise UsageError(
                 f"'{ref.name}' is managed by a Key Vault certificate", hint="rotate the certificate instead"
             )
+        backend = self.factory(ref.vault_url)
+        check_may_write(backend, ref.name)
         rotation_id = self.new_rotation_id()
-        tags = rotation_tags(current.tags, rotation_id)
         now = self.now()
+        if options.dry_run:
+            rotation_tags(without_lease(current.tags), rotation_id)
+            busy = foreign_lease(current, rotation_id, now)
+            if busy is not None:
+                raise ConflictError(f"'{ref.name}' is being rotated by another kvctl (rotation {busy.holder[:8]})")
+            expires = carried_expiry(current, now, options.expires_in)
+            return RotationResult(
+                ref.vault_url, ref.name, "would-rotate", current.version, expires=expires, rotation_id=rotation_id
+            )
+        rotation_tags(without_lease(current.tags), rotation_id)  # refuse too many tags before the lease
+        current = self.leases.acquire(backend, ref.name, rotation_id, lease_ttl(options), now)
+        now = self.now()  # the lease took a while: the new validity period starts now
+        tags = rotation_tags(without_lease(current.tags), rotation_id)
         expires = carried_expiry(current, now, options.expires_in)
         planned = RotationResult(
             ref.vault_url, ref.name, "would-rotate", current.version, expires=expires, rotation_id=rotation_id
         )
-        if options.dry_run:
-            return planned
-        value = source(ref, current)
+        try:
+            self._check_interrupt()
+            value = source(ref, current)
+        except (Interrupted, KvctlError) as exc:
+            self.leases.release(backend, ref.name, current.version, rotation_id)
+            if isinstance(exc, Interrupted):
+                raise RotationFailed(self._stopped(planned, None, "none")) from None
+            raise
         register(value)
         validate.secret_value(value)
         if not value:
+            self.leases.release(backend, ref.name, current.version, rotation_id)
             raise UsageError(f"the new value for '{ref.name}' is empty")
-        record = RecoveryRecord(
-            ref.vault_url, ref.name, value, rotation_id, current.content_type, tags, expires, current.version, now
-        )
         if self.recovery_dir is None:
             raise UsageError("no recovery directory")
-        path = recovery.save(self.recovery_dir, record)
-        if options.apply_command:
-            self._apply(options, record, path, planned)
-        backend = self.factory(ref.vault_url)
+        record = RecoveryRecord(
+            ref.vault_url, ref.name, value, rotation_id, current.content_type, tags, expires, current.version, now,
+            apply_command=options.apply_command,
+            apply_state="not-started" if options.apply_command else "none",
+            hook_timeout=options.hook_timeout,
+        )  # fmt: skip
+        path = recovery.path_for(self.recovery_dir, record)
+        recovery.write(path, record)
+        with recovery.locked(path):
+            return self.complete(backend, record, path, planned, options, status="rotated")
+
+    def complete(
+        self,
+        backend: SecretBackend,
+        record: RecoveryRecord,
+        path: Path,
+        planned: RotationResult,
+        options: RotationOptions,
+        *,
+        status: str,
+        force: bool = False,
+    ) -> RotationResult:
+        """Steps 3 to 5 for a record saved in `path` (whose lock the caller holds)."""
+        if self.interrupt.tripped and record.apply_state in ("none", "not-started"):
+            # Nothing outside kvctl has the value: forget it and leave the vault as it was.
+            recovery.remove(path)
+            self.leases.release(backend, record.name, record.old_version, record.rotation_id)
+            raise RotationFailed(self._stopped(planned, None, record.apply_state))
+        if record.target_may_lack_value:
+            record = self._apply(record, path, planned, options)
+        if self.interrupt.tripped:
+            raise RotationFailed(self._stopped(planned, path, record.apply_state))
+        applied = " (the apply command has already applied it)" if record.apply_state == "finished" else ""
         try:
-            written = self._write(backend, record, fresh=True)
+            if not force:
+                self.leases.still_current(backend, record.name, record.old_version)
+            written = self._write(backend, record, fresh=status == "rotated")
         except Exception as raw:  # noqa: BLE001 - whatever went wrong, the file's path must be told
             exc = _as_kvctl_error(raw)
-            applied = " (the apply command has already applied it)" if options.apply_command else ""
+            if isinstance(exc, ConflictError) and not applied:
+                recovery.remove(path)
+                self.leases.release(backend, record.name, record.old_version, record.rotation_id)
+                raise RotationFailed(_failed(planned, exc, None)) from exc
+            hint = f"once the vault is reachable: kvctl rotate --resume {path}"
+            if isinstance(exc, ConflictError):
+                hint = f"check which value the target uses; kvctl rotate --resume {path} --force stores this one"
             error = RotationError(
-                f"could not store the new version of '{ref.name}' in {ref.vault_url}: {exc.message}. "
+                f"could not store the new version of '{record.name}' in {record.vault_url}: {exc.message}. "
                 f"The new value{applied} is saved in {path}",
-                hint=f"once the vault is reachable: kvctl rotate --resume {path}",
+                hint=hint,
                 exit_code=exc.exit_code,
             )
-            raise RotationFailed(_failed(planned, error, str(path))) from exc
+            raise RotationFailed(_failed(planned, error, str(path), record.apply_state)) from exc
         recovery.remove(path)
-        return self._finish(backend, self._result(record, written, "rotated", None), options)
+        return self._finish(backend, self._result(record, written, status, None), options)
 
-    def _apply(self, options: RotationOptions, record: RecoveryRecord, path: Path, planned: RotationResult) -> None:
-        assert options.apply_command is not None
+    def _check_interrupt(self) -> None:
+        if self.interrupt.tripped:
+            raise Interrupted(self.interrupt.name)
+
+    def _stopped(self, planned: RotationResult, path: Path | None, state: str) -> RotationResult:
+        what = {
+            "unknown": "the apply command was stopped part-way; the target may hold the new value",
+            "finished": "the apply command had finished: the target holds the new value, the vault does not yet",
+        }.get(state, "nothing was changed")
+        hint = f"finish it with: kvctl rotate --resume {path}" if path else None
+        error = KvctlError(f"stopped by {self.interrupt.name}: {what}", hint=hint)
+        return _replace(
+            planned,
+            status="interrupted",
+            recovery_file=str(path) if path else None,
+            error=error,
+            apply_state=state if path else None,
+        )
+
+    def _apply(
+        self, record: RecoveryRecord, path: Path, planned: RotationResult, options: RotationOptions
+    ) -> RecoveryRecord:
+        assert record.apply_command is not None
+        record = record.with_state("running")
+        recovery.write(path, record)
+        outcome = self._run_apply(record)
+        if outcome.exit_code == 0:
+            record = record.with_state("finished")
+            recovery.write(path, record)
+            return record
+        if outcome.interrupted:
+            record = record.with_state("unknown")
+            recovery.write(path, record)
+            raise RotationFailed(self._stopped(planned, path, "unknown"))
+        timeout = record.hook_timeout or options.hook_timeout
+        if outcome.timed_out:
+            # It may have applied the value before it was stopped: keep the value, just in case.
+            recovery.write(path, record.with_state("unknown"))
+            error = RotationError(
+                f"the apply command for '{record.name}' timed out after {timeout:g} s and was "
+                f"stopped; the vault is unchanged. In case the target took the new value, it is saved in {path}",
+                hint=f"kvctl rotate --resume {path} runs the apply command again and stores the value; "
+                f"or delete {path} to give up",
+            )
+            raise RotationFailed(_failed(planned, error, str(path), "unknown"))
+        recovery.remove(path)
+        backend = self.factory(record.vault_url)
+        self.leases.release(backend, record.name, record.old_version, record.rotation_id)
+        error = RotationError(
+            f"the apply command for '{record.name}' failed ({outcome.describe()}); the vault is unchanged",
+            hint="its output is above; the rotation can simply be run again",
+        )
+        raise RotationFailed(_failed(planned, error, None))
+
+    def _run_apply(self, record: RecoveryRecord) -> CommandOutcome:
+        assert record.apply_command is not None
         env = {
             **self.env,
             "KVCTL_SECRET_NAME": record.name,
             "KVCTL_SECRET_VERSION_OLD": record.old_version or "",
             "KVCTL_VAULT_URL": record.vault_url,
         }
-        outcome = self.runner(
-            options.apply_command,
+        return self.runner(
+            record.apply_command,
             stdin=record.value.encode("utf-8"),
             env=env,
-            timeout=options.hook_timeout,
+            timeout=record.hook_timeout or DEFAULT_HOOK_TIMEOUT,
             capture=False,
         )
-        if outcome.exit_code == 0:
-            return
-        if outcome.timed_out:
-            # It may have applied the value before it was stopped: keep the value, just in case.
-            error = RotationError(
-                f"the apply command for '{record.name}' timed out after {options.hook_timeout:g} s and was "
-                f"stopped; the vault is unchanged. In case the target took the new value, it is saved in {path}",
-                hint=f"if the target uses the new value now: kvctl rotate --resume {path}; else delete {path}",
-            )
-            raise RotationFailed(_failed(planned, error, str(path)))
-        recovery.remove(path)
-        error = RotationError(
-            f"the apply command for '{record.name}' failed ({outcome.describe()}); the vault is unchanged",
-            hint="its output is above; the rotation can simply be run again",
-        )
-        raise RotationFailed(_failed(planned, error, None))
 
     def _write(self, backend: SecretBackend, record: RecoveryRecord, *, fresh: bool) -> Secret:
         """Write the new version once. The backend retries and checks lost answers itself; here the
@@ -319,6 +401,11 @@ class Rotator:
         )
 
 
+def lease_ttl(options: RotationOptions) -> dt.timedelta:
+    """Long enough for the value command and the apply command to run to their timeouts."""
+    return dt.timedelta(seconds=2 * options.hook_timeout) + LEASE_MARGIN
+
+
 def older_enabled(backend: SecretBackend, name: str, new_version: str, keep: int) -> list[str]:
     """Enabled versions older than `new_version`, except the newest `keep` of them."""
     ordered = list(reversed(newest_first(backend.list_versions(name))))
@@ -335,8 +422,10 @@ class RotationFailed(Exception):
         self.result = result
 
 
-def _failed(planned: RotationResult, error: KvctlError, recovery_file: str | None) -> RotationResult:
-    return _replace(planned, status="failed", recovery_file=recovery_file, error=error)
+def _failed(
+    planned: RotationResult, error: KvctlError, recovery_file: str | None, state: str | None = None
+) -> RotationResult:
+    return _replace(planned, status="failed", recovery_file=recovery_file, error=error, apply_state=state)
 
 
 def _replace(result: RotationResult, **changes: Any) -> RotationResult:

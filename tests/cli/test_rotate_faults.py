@@ -41,7 +41,12 @@ def kv(emulator, tmp_path, *args, env=None):
     return run_kvctl(
         list(args),
         emulator=emulator,
-        env={"KVCTL_RECOVERY_DIR": str(tmp_path / "recovery"), "KVCTL_RETRIES": "1", **(env or {})},
+        env={
+            "KVCTL_RECOVERY_DIR": str(tmp_path / "recovery"),
+            "KVCTL_RETRIES": "1",
+            "KVCTL_ROTATION_SETTLE": "1",
+            **(env or {}),
+        },
     )
 
 

@@ -70,7 +70,14 @@ def rotate(app: AppContext, refs: tuple[str, ...], **opts: Any) -> int:
     file stays: --resume FILE. Several secrets: a run file records each outcome; --retry-failed.
     """
     from ..core.interrupt import Interrupt
-    from .rotate_support import check_converges, check_options, recovery_dir, relay_to, rotator_for
+    from .rotate_support import (
+        check_converges,
+        check_options,
+        recovery_dir,
+        relay_to,
+        rotator_for,
+        stopping_on_signals,
+    )
 
     check_options(refs, opts)
     check_converges(opts)
@@ -84,8 +91,15 @@ def rotate(app: AppContext, refs: tuple[str, ...], **opts: Any) -> int:
     options = _options(opts)
     fmt = app.output_format(FORMATS)
     interrupt = Interrupt()
-    rotator = rotator_for(app.factory, relay_to(app.output.stderr), dict(os.environ), recovery_dir(opts), interrupt)
-    from .rotate_support import stopping_on_signals
+    rotator = rotator_for(
+        app.factory,
+        relay_to(app.output.stderr),
+        dict(os.environ),
+        recovery_dir(opts),
+        interrupt,
+        arm=app.clients.arm,
+        notify=app.output.info,
+    )
 
     with stopping_on_signals(interrupt):
         if opts["resume_file"]:

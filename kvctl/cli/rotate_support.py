@@ -16,6 +16,7 @@ from ..core import validate
 from ..core.errors import UsageError
 
 if TYPE_CHECKING:
+    from ..core.arm import ArmBackend
     from ..core.backend import BackendFactory
     from ..core.interrupt import Interrupt
     from ..core.models import Secret
@@ -135,10 +136,12 @@ def rotator_for(
     env: dict[str, str],
     recovery_dir: Path | None,
     interrupt: Interrupt,
+    arm: Callable[[], ArmBackend] | None = None,
+    notify: Callable[[str], None] = lambda message: None,
 ) -> Rotator:
     from ..core.hooks import ShellRunner
     from ..core.rotation import Rotator
-    from ..core.rotation_lease import DEFAULT_SETTLE_SECONDS, LeaseKeeper
+    from ..core.rotation_lease import DEFAULT_SETTLE_SECONDS, LeaseKeeper, arm_rights
 
     settle = _settle(env.get("KVCTL_ROTATION_SETTLE"), DEFAULT_SETTLE_SECONDS)
     return Rotator(
@@ -149,6 +152,8 @@ def rotator_for(
         recovery_dir,
         interrupt=interrupt,
         leases=LeaseKeeper(settle=settle),
+        rights=arm_rights(arm) if arm is not None else None,
+        notify=notify,
     )
 
 

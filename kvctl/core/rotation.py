@@ -38,7 +38,7 @@ from .ratelimit import VaultWriteLimits
 from .recovery import RecoveryRecord
 from .redaction import register
 from .refs import SecretRef
-from .rotation_lease import LeaseKeeper, check_may_write, foreign_lease, without_lease
+from .rotation_lease import LeaseKeeper, check_may_write, denied, foreign_lease, without_lease
 from .rotation_types import (
     DEFAULT_HOOK_TIMEOUT,
     ROTATION_TAG,
@@ -88,6 +88,10 @@ class Rotator:
     new_rotation_id: Callable[[], str] = lambda: secrets.token_hex(16)
     interrupt: Interrupt = NEVER
     leases: LeaseKeeper = field(default_factory=LeaseKeeper)
+    # The caller's write rights as ARM sees them (vault URL, name) -> (True/False/None, why not known).
+    rights: Callable[[str, str], tuple[bool | None, str]] | None = None
+    notify: Callable[[str], None] = lambda message: None
+    _noted: set[str] = field(default_factory=set, repr=False)
 
     def rotate(self, ref: SecretRef, source: ValueSource, options: RotationOptions) -> RotationResult:
         """Rotate one secret. Failures come back in the result, so bulk work can go on."""
@@ -115,8 +119,7 @@ class Rotator:
             raise UsageError(
                 f"'{ref.name}' is managed by a Key Vault certificate", hint="rotate the certificate instead"
             )
-        backend = self.factory(ref.vault_url)
-        check_may_write(backend, ref.name)
+        backend = self._preflight(ref)
         rotation_id = self.new_rotation_id()
         now = self.now()
         if options.dry_run:
@@ -161,6 +164,23 @@ class Rotator:
         recovery.write(path, record)
         with recovery.locked(path):
             return self.complete(backend, record, path, planned, options, status="rotated")
+
+    def _preflight(self, ref: SecretRef) -> SecretBackend:
+        """Establish that the caller may write the secret, before anything runs. ARM's permissions
+        for an RBAC vault first (they name setSecret exactly); then, always, the vault itself."""
+        if self.rights is not None:
+            verdict, why = self.rights(ref.vault_url, ref.name)
+            if verdict is False:
+                raise denied(ref.name, ref.vault_url, "your role assignments, as ARM lists them, do not allow it")
+            if verdict is None and ref.vault_url not in self._noted:
+                self._noted.add(ref.vault_url)
+                self.notify(
+                    f"note: ARM cannot tell whether you may write secrets in {ref.vault_url} ({why}); "
+                    "asking the vault with a check that changes nothing"
+                )
+        backend = self.factory(ref.vault_url)
+        check_may_write(backend, ref.name)
+        return backend
 
     def complete(
         self,

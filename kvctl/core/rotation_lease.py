@@ -26,11 +26,14 @@ the one this rotation replaced (else 6), which also covers a lease that expired 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from . import validate
+from .arm import ArmBackend, VaultResource, find_vault
 from .backend import SecretBackend
 from .errors import ConflictError, ForbiddenError, KvctlError, NotFoundError, UsageError
 from .models import Secret, iso
@@ -75,15 +78,7 @@ def check_may_write(backend: SecretBackend, name: str) -> None:
     except NotFoundError:
         return  # authorized; the version just does not exist
     except ForbiddenError as exc:
-        raise ForbiddenError(
-            f"you may not write secret '{name}' in {backend.vault_url}, so it cannot be rotated; "
-            "nothing was run or changed",
-            hint=f"ask for '{WRITER_ROLE}' on the secret or the vault (or the secret 'set' permission in its "
-            "access policy)",
-            caller=exc.caller,
-            action="Microsoft.KeyVault/vaults/secrets/setSecret/action",
-            resource=exc.resource,
-        ) from exc
+        raise denied(name, backend.vault_url, "the vault refused a check that changes nothing") from exc
     raise UsageError(f"the vault answered a check of write rights on '{name}' unexpectedly; nothing was run")
 
 
@@ -185,3 +180,58 @@ class LeaseKeeper:
                 backend.update(name, version, tags=without_lease(found.tags))
         except Exception:  # noqa: BLE001, S110 - the lease expires by itself
             pass
+
+
+SET_ACTION = "Microsoft.KeyVault/vaults/secrets/setSecret/action"
+
+
+def arm_rights(arm: Callable[[], ArmBackend]) -> Callable[[str, str], tuple[bool | None, str]]:
+    """`verdict(vault_url, name)` from ARM, finding each vault once."""
+    vaults: dict[str, VaultResource | KvctlError] = {}
+    lock = threading.Lock()
+
+    def verdict(vault_url: str, name: str) -> tuple[bool | None, str]:
+        with lock:
+            if vault_url not in vaults:
+                try:
+                    vaults[vault_url] = find_vault(arm(), vault_url)
+                except KvctlError as exc:
+                    vaults[vault_url] = exc
+            found = vaults[vault_url]
+        if isinstance(found, KvctlError):
+            return None, found.message
+        return arm_verdict(arm(), found, name)
+
+    return verdict
+
+
+def arm_verdict(arm: ArmBackend, vault: VaultResource, name: str) -> tuple[bool | None, str]:
+    """Whether ARM says the caller may write secret `name`: True, False, or None with the reason it
+    cannot tell (an access-policy vault, no answer, a conditional assignment)."""
+    if not vault.rbac:
+        return None, "the vault uses access policies, which the vault itself applies"
+    try:
+        granted = arm.permissions(f"{vault.id}/secrets/{name}")
+    except KvctlError as exc:
+        return None, exc.message
+    if any(_matches(p.data_actions, SET_ACTION) and not _matches(p.not_data_actions, SET_ACTION) for p in granted):
+        return True, ""
+    if any(p.conditional for p in granted):
+        return None, "a role assignment has a condition"
+    return False, ""
+
+
+def _matches(patterns: tuple[str, ...], action: str) -> bool:
+    # ARM's action patterns: `*` matches any text, '/' included, case-insensitively.
+    lowered = action.lower()
+    return any(fnmatchcase(lowered, pattern.lower()) for pattern in patterns)
+
+
+def denied(name: str, vault_url: str, how: str) -> ForbiddenError:
+    return ForbiddenError(
+        f"you may not write secret '{name}' in {vault_url} ({how}), so it cannot be rotated; "
+        "nothing was run or changed",
+        hint=f"ask for '{WRITER_ROLE}' on the secret or the vault (or the secret 'set' permission in its "
+        "access policy)",
+        action=SET_ACTION,
+    )

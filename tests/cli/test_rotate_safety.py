@@ -32,7 +32,9 @@ WAITING_HOOK = (
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory):
-    process = EmulatorProcess(tmp_path_factory.mktemp("rotsafe"), ["--identity", "app"]).start()
+    process = EmulatorProcess(
+        tmp_path_factory.mktemp("rotsafe"), ["--identity", "app", "--identity", "auditor"]
+    ).start()
     yield process
     process.stop()
 
@@ -124,6 +126,8 @@ def test_an_identity_that_may_only_read_runs_nothing_and_is_told_the_role(emu, t
         assert refused.returncode == 5, refused.stderr
         assert OFFICER in refused.stderr and "nothing was run" in refused.stderr
         assert "Traceback" not in refused.stderr
+        # Without ARM rights kvctl cannot list its permissions; it says so and asks the vault.
+        assert "ARM cannot tell" in refused.stderr and "changes nothing" in refused.stderr
     assert not (tmp_path / "target").exists() and not (tmp_path / "generated").exists(), "no hook ran"
     assert recovery_files(tmp_path) == [], "no recovery file"
     [only] = versions(emu, name)
@@ -138,6 +142,24 @@ def test_an_identity_that_may_only_read_runs_nothing_and_is_told_the_role(emu, t
     done = kvctl(emu, tmp_path, *as_app, "rotate", name, "--apply-command", "cat > target")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "target").read_text() == versions(emu, name)[-1]["value"]
+
+
+def test_arm_permissions_decide_for_an_rbac_vault_when_arm_can_be_read(emu, tmp_path, unique):
+    """With Reader on the vault, kvctl finds it in ARM and reads its permissions at the secret's scope:
+    the permissions API lists only Secrets User's dataActions, so it refuses without asking the vault."""
+    name = unique("armpre")
+    admin(emu, "set", name, input="old-value")
+    app = emu.identity("auditor")
+    grant = ("access", "grant", "--assignee", app["objectId"], "--assignee-type", "ServicePrincipal", "--role")
+    admin(emu, *grant, "Reader")
+    admin(emu, *grant, "Key Vault Secrets User", "--secret", name)
+    as_app = ("--auth", "managed-identity", "--client-id", app["clientId"])
+    refused = kvctl(emu, tmp_path, *as_app, "rotate", name, "--apply-command", "cat > target", "--debug")
+    assert refused.returncode == 5, refused.stderr
+    assert "as ARM lists them" in refused.stderr and OFFICER in refused.stderr
+    assert "/providers/Microsoft.Authorization/permissions" in refused.stderr
+    assert "0" * 32 not in refused.stderr, "ARM decided: the vault was not asked"
+    assert not (tmp_path / "target").exists() and recovery_files(tmp_path) == []
 
 
 # -- 2. the lease ---------------------------------------------------------------------------------

@@ -67,7 +67,10 @@ class FakeVault:
 
     def update(self, name: str, version: str | None = None, **props) -> Secret:
         versions = self._live(name)
-        index = -1 if version is None else next(i for i, v in enumerate(versions) if v.version == version)
+        self._check("update", name)
+        index = -1 if version is None else next((i for i, v in enumerate(versions) if v.version == version), None)
+        if index is None:
+            raise NotFoundError(f"secret '{name}' version {version} not found")
         current = versions[index]
         attrs = replace(
             current.attributes,

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 
-from ..core.arm import RoleAssignment, VaultResource, scope_parts
+from ..core.arm import Permission, RoleAssignment, VaultResource, scope_parts
 from ..core.errors import (
     AlreadyExistsError,
     KvctlError,
@@ -25,6 +25,7 @@ from .errors import translate
 
 T = TypeVar("T")
 SUBSCRIPTIONS_API = "2022-12-01"
+PERMISSIONS_API = "2022-04-01"
 _PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
@@ -168,6 +169,31 @@ class AzureArm:
             {"properties": properties},
         )
         return _vault_from(vault.as_dict())
+
+    # -- the caller's own permissions --------------------------------------------------------
+
+    def permissions(self, scope: str) -> list[Permission]:
+        """Permissions - List For Resource: what the caller's role assignments allow at `scope`."""
+        client = self._keyvault()
+        found: list[Permission] = []
+        url: str | None = f"{scope}/providers/Microsoft.Authorization/permissions?api-version={PERMISSIONS_API}"
+        while url:
+            response = self._call("your permissions", client.send_request, HttpRequest("GET", url))
+            self._call("your permissions", response.raise_for_status)
+            page = response.json()
+            for item in page.get("value", []) if isinstance(page, dict) else []:
+                if isinstance(item, dict):
+                    found.append(
+                        Permission(
+                            actions=tuple(item.get("actions") or ()),
+                            not_actions=tuple(item.get("notActions") or ()),
+                            data_actions=tuple(item.get("dataActions") or ()),
+                            not_data_actions=tuple(item.get("notDataActions") or ()),
+                            conditional=bool(item.get("condition")),
+                        )
+                    )
+            url = page.get("nextLink") if isinstance(page, dict) else None
+        return found
 
     # -- role assignments ----------------------------------------------------------------------
 

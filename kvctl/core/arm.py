@@ -41,6 +41,17 @@ class RoleAssignment:
     principal_type: str | None
 
 
+@dataclass(frozen=True)
+class Permission:
+    """One entry of the ARM permissions API: what one of the caller's role assignments allows."""
+
+    actions: tuple[str, ...] = ()
+    not_actions: tuple[str, ...] = ()
+    data_actions: tuple[str, ...] = ()
+    not_data_actions: tuple[str, ...] = ()
+    conditional: bool = False  # an ABAC condition: whether it applies depends on the request
+
+
 class ArmBackend(Protocol):
     @property
     def subscription_id(self) -> str: ...
@@ -58,6 +69,8 @@ class ArmBackend(Protocol):
     ) -> RoleAssignment: ...
 
     def delete_role_assignment(self, assignment_id: str) -> None: ...
+
+    def permissions(self, scope: str) -> list[Permission]: ...
 
 
 ArmFactory = Callable[[], ArmBackend]

@@ -11,29 +11,35 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-from .redaction import register
+from .interrupt import NEVER, Interrupt
+from .redaction import StreamRedactor, register
 
 SHELL = "/bin/sh"
 # After the shell exits, how long to wait for its output pipes to close: a daemon the command
 # started may hold them open for ever, and kvctl must not hang on it.
 PIPE_GRACE_SECONDS = 2.0
 KILL_GRACE_SECONDS = 5.0
+POLL_SECONDS = 0.1  # how often a running command looks at the interrupt flag
 
 
 @dataclass(frozen=True)
 class CommandOutcome:
-    exit_code: int | None  # None: stopped after the timeout
+    exit_code: int | None  # None: stopped after the timeout or on an interrupt
     stdout: bytes = field(default=b"", repr=False)  # only when captured; it may be a secret
+    interrupted: bool = False  # stopped because kvctl was interrupted
 
     @property
     def timed_out(self) -> bool:
-        return self.exit_code is None
+        return self.exit_code is None and not self.interrupted
 
     def describe(self) -> str:
+        if self.interrupted:
+            return "was stopped by the interrupt"
         if self.exit_code is None:
             return "timed out and was stopped"
         if self.exit_code < 0:
@@ -49,10 +55,28 @@ class CommandRunner(Protocol):
 
 class ShellRunner:
     """Runs commands via /bin/sh; what they print (stdout unless captured, and stderr) is relayed
-    line by line to `relay`, which the CLI points at its own stderr."""
+    line by line to `relay`, which the CLI points at its own stderr. Each stream passes a
+    StreamRedactor first, so a secret value is masked even when it spans lines. When `interrupt`
+    trips, the running command is stopped with its whole process group."""
 
-    def __init__(self, relay: Callable[[bytes], None]) -> None:
+    def __init__(self, relay: Callable[[bytes], None], interrupt: Interrupt = NEVER) -> None:
         self.relay = relay
+        self.interrupt = interrupt
+
+    def _masked(self) -> tuple[Callable[[bytes], None], Callable[[], None]]:
+        redactor = StreamRedactor()
+
+        def sink(line: bytes) -> None:
+            shown = redactor.feed(line.decode("utf-8", "replace"))
+            if shown:
+                self.relay(shown.encode("utf-8"))
+
+        def close() -> None:
+            rest = redactor.close()
+            if rest:
+                self.relay(rest.encode("utf-8"))
+
+        return sink, close
 
     def __call__(
         self, command: str, *, stdin: bytes, env: Mapping[str, str], timeout: float, capture: bool
@@ -70,27 +94,46 @@ class ShellRunner:
         # the value is known, so stderr waits until the command is done.
         held_errors: list[bytes] = []
         assert process.stdout is not None and process.stderr is not None
+        out_sink, out_close = self._masked()
+        err_sink, err_close = self._masked()
         readers = [
-            _reader(process.stdout, captured.append if capture else self.relay),
-            _reader(process.stderr, held_errors.append if capture else self.relay),
+            _reader(process.stdout, captured.append if capture else out_sink),
+            _reader(process.stderr, held_errors.append if capture else err_sink),
         ]
+        interrupted = False
         try:
             _feed(process, stdin)
-            try:
-                code: int | None = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _stop(process)
-                code = None
+            code, interrupted = self._wait(process, timeout)
         except BaseException:
-            _stop(process)  # Ctrl-C or any failure in kvctl: leave nothing running behind
+            _stop(process)  # any failure in kvctl: leave nothing running behind
             raise
         for reader in readers:
             reader.join(PIPE_GRACE_SECONDS)
         if capture:
             register(b"".join(captured).decode("utf-8", "replace"))
-            for line in held_errors:
-                self.relay(line)
-        return CommandOutcome(code, b"".join(captured) if capture else b"")
+            # Masked as one text: a value that spans lines is caught whole.
+            err_sink(b"".join(held_errors))
+        out_close()
+        err_close()
+        return CommandOutcome(code, b"".join(captured) if capture else b"", interrupted)
+
+    def _wait(self, process: subprocess.Popen[bytes], timeout: float) -> tuple[int | None, bool]:
+        deadline = time.monotonic() + timeout
+        while True:
+            code = process.poll()
+            if code is not None:
+                return code, False
+            if self.interrupt.tripped:
+                _stop(process)
+                return None, True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _stop(process)
+                return None, False
+            try:
+                return process.wait(timeout=min(POLL_SECONDS, left)), False
+            except subprocess.TimeoutExpired:
+                continue
 
 
 def _reader(stream: IO[bytes], sink: Callable[[bytes], None]) -> threading.Thread:

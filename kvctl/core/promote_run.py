@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .backend import SecretBackend
-from .errors import ConflictError, KvctlError, NotFoundError, PartialFailure, UnavailableError
+from .errors import ConflictError, KvctlError, NotFoundError, PartialFailure, UnavailableError, unexpected
 from .models import Secret, iso
 from .promote_plan import Content, PlanItem, plan_item
 from .ratelimit import SlidingWindowLimiter
@@ -109,7 +109,7 @@ class Writer:
         except KvctlError as exc:
             return ItemResult(item.wanted.source, item.name, item.action, item.reason, "failed", error=exc)
         except Exception as exc:  # noqa: BLE001 - a bug with one secret must not stop the others
-            error = KvctlError(f"unexpected error: {type(exc).__name__}: {redact(str(exc))[:300]}")
+            error = unexpected(exc)
             return ItemResult(item.wanted.source, item.name, item.action, item.reason, "failed", error=error)
 
     def retry(self, item: PlanItem) -> ItemResult:

@@ -42,3 +42,50 @@ def redact(text: str) -> str:
 def forget_all() -> None:
     with _lock:
         _values.clear()
+
+
+class StreamRedactor:
+    """Masks secret values in text that arrives in pieces (a command's output, line by line).
+
+    `redact` on each line alone misses a value that spans lines (a PEM key): its lines arrive one
+    at a time. So text that could be the start of a registered value is held back until it is
+    either the whole value (masked) or can no longer be one; `close` lets go of the rest, masked.
+    """
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, text: str) -> str:
+        """Take the next piece; return what can safely be shown now (already masked)."""
+        self._pending += text
+        with _lock:
+            values = [v for v in _values if "\n" in v or "\r" in v]
+        cut = _safe_cut(self._pending, values)
+        shown, self._pending = self._pending[:cut], self._pending[cut:]
+        return redact(shown) if shown else ""
+
+    def close(self) -> str:
+        rest, self._pending = self._pending, ""
+        return redact(rest) if rest else ""
+
+
+def _safe_cut(text: str, values: list[str]) -> int:
+    """The longest head of `text` that neither ends inside a value nor holds the start of one that
+    may still be completed by text yet to come."""
+    cut = len(text)
+    for value in values:
+        for start in range(len(text)):
+            tail = text[start:]
+            if len(tail) < len(value) and value.startswith(tail):
+                cut = min(cut, start)
+                break
+    changed = True
+    while changed:  # a whole value must not be split by the cut either
+        changed = False
+        for value in values:
+            start = text.find(value)
+            while start != -1:
+                if start < cut < start + len(value):
+                    cut, changed = start, True
+                start = text.find(value, start + 1)
+    return cut

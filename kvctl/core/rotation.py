@@ -2,14 +2,21 @@
 
 The order of steps is the guarantee:
 
-1. read the current version (metadata only) and work out the new version's content type, tags
-   and expiry; refuse what cannot work before anything has a new value;
-2. get the new value, and save it in a recovery file (0600) before anyone else sees it;
-3. run the apply command (new value on stdin); if it fails, stop: the vault is unchanged;
-4. write the new version, tagged with a fresh rotation id. After a failed or unanswered write,
-   look for that id before concluding anything, so a write is never made twice;
+1. read the current version (metadata only); establish that the caller may write the secret
+   (rotation_lease.check_may_write) and take the rotation lease on the current version, so no
+   other rotation of it runs at the same time; refuse what cannot work before anything has a
+   new value;
+2. get the new value, and save it in a recovery file (0600, locked) before anyone else sees it;
+3. run the apply command (new value on stdin), recording in the file that it is running and then
+   that it finished; if it fails, stop: the vault is unchanged;
+4. check that the version replaced is still the newest (else exit 6), then write the new version,
+   tagged with a fresh rotation id. After a failed or unanswered write, look for that id before
+   concluding anything, so a write is never made twice;
 5. only when the vault has the new version, remove the recovery file. Otherwise the file stays,
-   and `resume` finishes the write later (never re-running the apply command).
+   and `resume` finishes the job later (running the apply command again only when the file says
+   the target may not have the value).
+
+An interrupt (see core/interrupt.py) is honoured between steps and stops a running command.
 """
 
 from __future__ import annotations
@@ -17,109 +24,55 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from . import recovery, validate
 from .backend import BackendFactory, SecretBackend
 from .clouds import Cloud
-from .errors import ConflictError, ExitCode, KvctlError, UsageError, unexpected
-from .hooks import CommandRunner
-from .models import Secret, iso
+from .errors import ConflictError, KvctlError, UsageError
+from .hooks import CommandOutcome, CommandRunner
+from .interrupt import NEVER, Interrupt, Interrupted
+from .models import Secret
 from .ratelimit import VaultWriteLimits
 from .recovery import RecoveryRecord
 from .redaction import register
-from .refs import SecretRef, vault_url
-from .secrets import list_versions, newest_first
+from .refs import SecretRef
+from .rotation_lease import LeaseKeeper, check_may_write, denied, foreign_lease, without_lease
+from .rotation_types import (
+    DEFAULT_HOOK_TIMEOUT,
+    ROTATION_TAG,
+    RotationError,
+    RotationFailed,
+    RotationOptions,
+    RotationResult,
+    ValueSource,
+    _as_kvctl_error,
+    _failed,
+    _replace,
+    carried_expiry,
+    find_rotation,
+    lease_ttl,
+    older_enabled,
+    rotation_tags,
+)
+from .secrets import list_versions
 
-ROTATION_TAG = "kvctl-rotation-id"
-DEFAULT_HOOK_TIMEOUT = 300.0
-
-ValueSource = Callable[[SecretRef, Secret], str]
-"""Gives the new value for a secret, given its current version."""
-
-
-class RotationError(KvctlError):
-    """A rotation step failed; the exit code is that of the cause (1 for the apply command)."""
-
-    def __init__(self, message: str, hint: str | None = None, exit_code: ExitCode = ExitCode.UNEXPECTED) -> None:
-        super().__init__(message, hint)
-        self.exit_code = exit_code
-
-
-@dataclass(frozen=True)
-class RotationOptions:
-    expires_in: dt.timedelta | None = None
-    apply_command: str | None = None
-    hook_timeout: float = DEFAULT_HOOK_TIMEOUT
-    disable_previous: bool = False
-    keep: int = 0
-    dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class RotationResult:
-    vault_url: str
-    name: str
-    status: str  # rotated | resumed | would-rotate | failed
-    old_version: str | None = None
-    new_version: str | None = None
-    new_id: str | None = None
-    expires: dt.datetime | None = None
-    rotation_id: str | None = None
-    disabled_versions: tuple[str, ...] = ()
-    recovery_file: str | None = None
-    error: KvctlError | None = field(default=None, compare=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "vaultUrl": self.vault_url,
-            "status": self.status,
-            "oldVersion": self.old_version,
-            "newVersion": self.new_version,
-            "id": self.new_id,
-            "expires": iso(self.expires),
-            "rotationId": self.rotation_id,
-            "disabledVersions": list(self.disabled_versions),
-            "recoveryFile": self.recovery_file,
-            "error": self.error.message if self.error else None,
-        }
-
-
-def rotation_tags(current: dict[str, str] | None, rotation_id: str) -> dict[str, str]:
-    """The current tags, with this rotation's id replacing any earlier one."""
-    tags = {k: v for k, v in (current or {}).items() if k != ROTATION_TAG}
-    tags[ROTATION_TAG] = rotation_id
-    if len(tags) > validate.MAX_TAGS:
-        raise UsageError(
-            f"the secret has {len(tags) - 1} tags; with {ROTATION_TAG} that is more than Key Vault's "
-            f"{validate.MAX_TAGS}",
-            hint=f"remove a tag first (kvctl rotate marks each new version with {ROTATION_TAG})",
-        )
-    return tags
-
-
-def carried_expiry(current: Secret, now: dt.datetime, expires_in: dt.timedelta | None) -> dt.datetime | None:
-    """--expires-in from now; else the current version's validity period (exp - created) from now.
-    Whole seconds, as the service keeps them."""
-    if expires_in is not None:
-        return (now + expires_in).replace(microsecond=0)
-    expires, created = current.attributes.expires, current.attributes.created
-    if expires is None or created is None or expires <= created:
-        return None
-    return (now + (expires - created)).replace(microsecond=0)
-
-
-def find_rotation(backend: SecretBackend, name: str, rotation_id: str) -> Secret | None:
-    """The version carrying this rotation id, if the vault has one (newest versions first)."""
-    versions = newest_first(backend.list_versions(name))
-    return next((v for v in versions if (v.tags or {}).get(ROTATION_TAG) == rotation_id), None)
+__all__ = [
+    "DEFAULT_HOOK_TIMEOUT",
+    "ROTATION_TAG",
+    "RotationError",
+    "RotationFailed",
+    "RotationOptions",
+    "RotationResult",
+    "Rotator",
+    "ValueSource",
+    "carried_expiry",
+    "find_rotation",
+    "lease_ttl",
+    "older_enabled",
+    "rotation_tags",
+]
 
 
 @dataclass
@@ -133,9 +86,17 @@ class Rotator:
     recovery_dir: Path | None = None  # needed unless dry run
     limits: VaultWriteLimits = field(default_factory=VaultWriteLimits)
     new_rotation_id: Callable[[], str] = lambda: secrets.token_hex(16)
+    interrupt: Interrupt = NEVER
+    leases: LeaseKeeper = field(default_factory=LeaseKeeper)
+    # The caller's write rights as ARM sees them (vault URL, name) -> (True/False/None, why not known).
+    rights: Callable[[str, str], tuple[bool | None, str]] | None = None
+    notify: Callable[[str], None] = lambda message: None
+    _noted: set[str] = field(default_factory=set, repr=False)
 
     def rotate(self, ref: SecretRef, source: ValueSource, options: RotationOptions) -> RotationResult:
         """Rotate one secret. Failures come back in the result, so bulk work can go on."""
+        if self.interrupt.tripped:
+            return RotationResult(ref.vault_url, ref.name, "not-started")
         try:
             return self._rotate(ref, source, options)
         except RotationFailed as failed:
@@ -144,38 +105,9 @@ class Rotator:
             return RotationResult(ref.vault_url, ref.name, "failed", error=exc)
 
     def resume(self, path: Path, options: RotationOptions, cloud: Cloud, *, force: bool = False) -> RotationResult:
-        """Finish a rotation from its recovery file: write the value unless the vault has it already.
-        Never runs the apply command: it ran (or was not asked for) when the file was made."""
-        record = recovery.load(path)
-        # The file is input like any other: it must not send a token to a host that is not a vault.
-        if vault_url(record.vault_url, cloud) != record.vault_url.lower().rstrip("/"):
-            raise UsageError(f"{path} names an unusual vault URL {record.vault_url!r}")
-        validate.secret_name(record.name)
-        validate.secret_value(record.value)
-        backend = self.factory(record.vault_url)
-        versions = list_versions(self.factory, SecretRef(record.vault_url, record.name))
-        found = next((v for v in versions if (v.tags or {}).get(ROTATION_TAG) == record.rotation_id), None)
-        status = "already-stored" if found is not None else "resumed"
-        if found is None:
-            newest = versions[0]
-            if not force and record.old_version and newest.version != record.old_version:
-                raise ConflictError(
-                    f"'{record.name}' has a newer version ({newest.version}) than the one this rotation "
-                    f"replaced ({record.old_version}); writing the saved value would replace it",
-                    hint=f"check which value the target system uses; --force writes it anyway; {path} is kept",
-                )
-            try:
-                found = self._write(backend, record, fresh=False)
-            except Exception as raw:  # noqa: BLE001 - whatever went wrong, the file's path must be told
-                exc = _as_kvctl_error(raw)
-                raise RotationError(
-                    f"could not store the new version of '{record.name}' in {record.vault_url}: {exc.message}",
-                    hint=f"the value is still saved in {path}; try again later: kvctl rotate --resume {path}",
-                    exit_code=exc.exit_code,
-                ) from exc
-        recovery.remove(path)
-        result = self._result(record, found, status, None)
-        return self._finish(backend, result, options)
+        from .rotation_resume import resume
+
+        return resume(self, path, options, cloud, force=force)
 
     # -- the steps -------------------------------------------------------------------------------
 
@@ -187,75 +119,183 @@ class Rotator:
             raise UsageError(
                 f"'{ref.name}' is managed by a Key Vault certificate", hint="rotate the certificate instead"
             )
+        backend = self._preflight(ref)
         rotation_id = self.new_rotation_id()
-        tags = rotation_tags(current.tags, rotation_id)
         now = self.now()
+        if options.dry_run:
+            rotation_tags(without_lease(current.tags), rotation_id)
+            busy = foreign_lease(current, rotation_id, now)
+            if busy is not None:
+                raise ConflictError(f"'{ref.name}' is being rotated by another kvctl (rotation {busy.holder[:8]})")
+            expires = carried_expiry(current, now, options.expires_in)
+            return RotationResult(
+                ref.vault_url, ref.name, "would-rotate", current.version, expires=expires, rotation_id=rotation_id
+            )
+        rotation_tags(without_lease(current.tags), rotation_id)  # refuse too many tags before the lease
+        current = self.leases.acquire(backend, ref.name, rotation_id, lease_ttl(options), now)
+        now = self.now()  # the lease took a while: the new validity period starts now
+        tags = rotation_tags(without_lease(current.tags), rotation_id)
         expires = carried_expiry(current, now, options.expires_in)
         planned = RotationResult(
             ref.vault_url, ref.name, "would-rotate", current.version, expires=expires, rotation_id=rotation_id
         )
-        if options.dry_run:
-            return planned
-        value = source(ref, current)
+        try:
+            self._check_interrupt()
+            value = source(ref, current)
+        except (Interrupted, KvctlError) as exc:
+            self.leases.release(backend, ref.name, current.version, rotation_id)
+            if isinstance(exc, Interrupted):
+                raise RotationFailed(self._stopped(planned, None, "none")) from None
+            raise
         register(value)
         validate.secret_value(value)
         if not value:
+            self.leases.release(backend, ref.name, current.version, rotation_id)
             raise UsageError(f"the new value for '{ref.name}' is empty")
-        record = RecoveryRecord(
-            ref.vault_url, ref.name, value, rotation_id, current.content_type, tags, expires, current.version, now
-        )
         if self.recovery_dir is None:
             raise UsageError("no recovery directory")
-        path = recovery.save(self.recovery_dir, record)
-        if options.apply_command:
-            self._apply(options, record, path, planned)
+        record = RecoveryRecord(
+            ref.vault_url, ref.name, value, rotation_id, current.content_type, tags, expires, current.version, now,
+            apply_command=options.apply_command,
+            apply_state="not-started" if options.apply_command else "none",
+            hook_timeout=options.hook_timeout,
+        )  # fmt: skip
+        path = recovery.path_for(self.recovery_dir, record)
+        recovery.write(path, record)
+        with recovery.locked(path):
+            return self.complete(backend, record, path, planned, options, status="rotated")
+
+    def _preflight(self, ref: SecretRef) -> SecretBackend:
+        """Establish that the caller may write the secret, before anything runs. ARM's permissions
+        for an RBAC vault first (they name setSecret exactly); then, always, the vault itself."""
+        if self.rights is not None:
+            verdict, why = self.rights(ref.vault_url, ref.name)
+            if verdict is False:
+                raise denied(ref.name, ref.vault_url, "your role assignments, as ARM lists them, do not allow it")
+            if verdict is None and ref.vault_url not in self._noted:
+                self._noted.add(ref.vault_url)
+                self.notify(
+                    f"note: ARM cannot tell whether you may write secrets in {ref.vault_url} ({why}); "
+                    "asking the vault with a check that changes nothing"
+                )
         backend = self.factory(ref.vault_url)
+        check_may_write(backend, ref.name)
+        return backend
+
+    def complete(
+        self,
+        backend: SecretBackend,
+        record: RecoveryRecord,
+        path: Path,
+        planned: RotationResult,
+        options: RotationOptions,
+        *,
+        status: str,
+        force: bool = False,
+    ) -> RotationResult:
+        """Steps 3 to 5 for a record saved in `path` (whose lock the caller holds)."""
+        if self.interrupt.tripped and record.apply_state in ("none", "not-started"):
+            # Nothing outside kvctl has the value: forget it and leave the vault as it was.
+            recovery.remove(path)
+            self.leases.release(backend, record.name, record.old_version, record.rotation_id)
+            raise RotationFailed(self._stopped(planned, None, record.apply_state))
+        if record.target_may_lack_value:
+            record = self._apply(record, path, planned, options)
+        if self.interrupt.tripped:
+            raise RotationFailed(self._stopped(planned, path, record.apply_state))
+        applied = " (the apply command has already applied it)" if record.apply_state == "finished" else ""
         try:
-            written = self._write(backend, record, fresh=True)
+            if not force:
+                self.leases.still_current(backend, record.name, record.old_version)
+            written = self._write(backend, record, fresh=status == "rotated")
         except Exception as raw:  # noqa: BLE001 - whatever went wrong, the file's path must be told
             exc = _as_kvctl_error(raw)
-            applied = " (the apply command has already applied it)" if options.apply_command else ""
+            if isinstance(exc, ConflictError) and not applied:
+                recovery.remove(path)
+                self.leases.release(backend, record.name, record.old_version, record.rotation_id)
+                raise RotationFailed(_failed(planned, exc, None)) from exc
+            hint = f"once the vault is reachable: kvctl rotate --resume {path}"
+            if isinstance(exc, ConflictError):
+                hint = f"check which value the target uses; kvctl rotate --resume {path} --force stores this one"
             error = RotationError(
-                f"could not store the new version of '{ref.name}' in {ref.vault_url}: {exc.message}. "
+                f"could not store the new version of '{record.name}' in {record.vault_url}: {exc.message}. "
                 f"The new value{applied} is saved in {path}",
-                hint=f"once the vault is reachable: kvctl rotate --resume {path}",
+                hint=hint,
                 exit_code=exc.exit_code,
             )
-            raise RotationFailed(_failed(planned, error, str(path))) from exc
+            raise RotationFailed(_failed(planned, error, str(path), record.apply_state)) from exc
         recovery.remove(path)
-        return self._finish(backend, self._result(record, written, "rotated", None), options)
+        return self._finish(backend, self._result(record, written, status, None), options)
 
-    def _apply(self, options: RotationOptions, record: RecoveryRecord, path: Path, planned: RotationResult) -> None:
-        assert options.apply_command is not None
+    def _check_interrupt(self) -> None:
+        if self.interrupt.tripped:
+            raise Interrupted(self.interrupt.name)
+
+    def _stopped(self, planned: RotationResult, path: Path | None, state: str) -> RotationResult:
+        what = {
+            "unknown": "the apply command was stopped part-way; the target may hold the new value",
+            "finished": "the apply command had finished: the target holds the new value, the vault does not yet",
+        }.get(state, "nothing was changed")
+        hint = f"finish it with: kvctl rotate --resume {path}" if path else None
+        error = KvctlError(f"stopped by {self.interrupt.name}: {what}", hint=hint)
+        return _replace(
+            planned,
+            status="interrupted",
+            recovery_file=str(path) if path else None,
+            error=error,
+            apply_state=state if path else None,
+        )
+
+    def _apply(
+        self, record: RecoveryRecord, path: Path, planned: RotationResult, options: RotationOptions
+    ) -> RecoveryRecord:
+        assert record.apply_command is not None
+        record = record.with_state("running")
+        recovery.write(path, record)
+        outcome = self._run_apply(record)
+        if outcome.exit_code == 0:
+            record = record.with_state("finished")
+            recovery.write(path, record)
+            return record
+        if outcome.interrupted:
+            record = record.with_state("unknown")
+            recovery.write(path, record)
+            raise RotationFailed(self._stopped(planned, path, "unknown"))
+        timeout = record.hook_timeout or options.hook_timeout
+        if outcome.timed_out:
+            # It may have applied the value before it was stopped: keep the value, just in case.
+            recovery.write(path, record.with_state("unknown"))
+            error = RotationError(
+                f"the apply command for '{record.name}' timed out after {timeout:g} s and was "
+                f"stopped; the vault is unchanged. In case the target took the new value, it is saved in {path}",
+                hint=f"kvctl rotate --resume {path} runs the apply command again and stores the value; "
+                f"or delete {path} to give up",
+            )
+            raise RotationFailed(_failed(planned, error, str(path), "unknown"))
+        recovery.remove(path)
+        backend = self.factory(record.vault_url)
+        self.leases.release(backend, record.name, record.old_version, record.rotation_id)
+        error = RotationError(
+            f"the apply command for '{record.name}' failed ({outcome.describe()}); the vault is unchanged",
+            hint="its output is above; the rotation can simply be run again",
+        )
+        raise RotationFailed(_failed(planned, error, None))
+
+    def _run_apply(self, record: RecoveryRecord) -> CommandOutcome:
+        assert record.apply_command is not None
         env = {
             **self.env,
             "KVCTL_SECRET_NAME": record.name,
             "KVCTL_SECRET_VERSION_OLD": record.old_version or "",
             "KVCTL_VAULT_URL": record.vault_url,
         }
-        outcome = self.runner(
-            options.apply_command,
+        return self.runner(
+            record.apply_command,
             stdin=record.value.encode("utf-8"),
             env=env,
-            timeout=options.hook_timeout,
+            timeout=record.hook_timeout or DEFAULT_HOOK_TIMEOUT,
             capture=False,
         )
-        if outcome.exit_code == 0:
-            return
-        if outcome.timed_out:
-            # It may have applied the value before it was stopped: keep the value, just in case.
-            error = RotationError(
-                f"the apply command for '{record.name}' timed out after {options.hook_timeout:g} s and was "
-                f"stopped; the vault is unchanged. In case the target took the new value, it is saved in {path}",
-                hint=f"if the target uses the new value now: kvctl rotate --resume {path}; else delete {path}",
-            )
-            raise RotationFailed(_failed(planned, error, str(path)))
-        recovery.remove(path)
-        error = RotationError(
-            f"the apply command for '{record.name}' failed ({outcome.describe()}); the vault is unchanged",
-            hint="its output is above; the rotation can simply be run again",
-        )
-        raise RotationFailed(_failed(planned, error, None))
 
     def _write(self, backend: SecretBackend, record: RecoveryRecord, *, fresh: bool) -> Secret:
         """Write the new version once. The backend retries and checks lost answers itself; here the
@@ -317,33 +357,3 @@ class Rotator:
             record.rotation_id,
             recovery_file=path,
         )
-
-
-def older_enabled(backend: SecretBackend, name: str, new_version: str, keep: int) -> list[str]:
-    """Enabled versions older than `new_version`, except the newest `keep` of them."""
-    ordered = list(reversed(newest_first(backend.list_versions(name))))
-    position = next((i for i, v in enumerate(ordered) if v.version == new_version), len(ordered))
-    older = [v.version for v in reversed(ordered[:position]) if v.attributes.enabled and v.version]
-    return older[keep:]
-
-
-class RotationFailed(Exception):
-    """Internal: carries a failed result (with what is known so far) out of the steps."""
-
-    def __init__(self, result: RotationResult) -> None:
-        super().__init__(result.name)
-        self.result = result
-
-
-def _failed(planned: RotationResult, error: KvctlError, recovery_file: str | None) -> RotationResult:
-    return _replace(planned, status="failed", recovery_file=recovery_file, error=error)
-
-
-def _replace(result: RotationResult, **changes: Any) -> RotationResult:
-    return replace(result, **changes)
-
-
-def _as_kvctl_error(exc: Exception) -> KvctlError:
-    if isinstance(exc, KvctlError):
-        return exc
-    return unexpected(exc)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from .backend import BackendFactory
 from .errors import KvctlError, PartialFailure, UsageError, unexpected
 from .files import decode_value
 from .generators import GeneratorSpec, generate
 from .hooks import CommandRunner
+from .interrupt import Interrupted
 from .models import Secret
 from .refs import SecretRef
-from .rotation import RotationOptions, RotationResult, Rotator, ValueSource
+from .rotation import RotationOptions, RotationResult, Rotator, ValueSource, carried_expiry
 from .secrets import ListFilter, list_secrets
 
 
@@ -47,6 +49,8 @@ def command_source(runner: CommandRunner, command: str, env: Mapping[str, str], 
             timeout=timeout,
             capture=True,
         )
+        if outcome.interrupted:
+            raise Interrupted("--from-command")
         if outcome.exit_code != 0:
             raise UsageError(
                 f"--from-command failed for '{ref.name}' ({outcome.describe()}); nothing was changed",
@@ -65,13 +69,22 @@ def command_source(runner: CommandRunner, command: str, env: Mapping[str, str], 
 
 def select_due(
     factory: BackendFactory, vault_url: str, window: dt.timedelta, filters: ListFilter, now: dt.datetime
-) -> list[SecretRef]:
+) -> list[Secret]:
     """Enabled secrets that expire within `window` (already expired ones too), certificate-backed
     ones excepted: those rotate with their certificate."""
     due = ListFilter(prefix=filters.prefix, tags=filters.tags, expiring_within=window, include_disabled=False)
-    return [
-        SecretRef(vault_url, secret.name) for secret in list_secrets(factory, vault_url, due, now) if not secret.managed
-    ]
+    return [secret for secret in list_secrets(factory, vault_url, due, now) if not secret.managed]
+
+
+def due_again(due: Sequence[Secret], window: dt.timedelta, now: dt.datetime) -> list[tuple[str, dt.timedelta]]:
+    """The secrets whose carried-forward validity would put the new expiry within `window` again,
+    with that validity period: rotating them would not make them any less due."""
+    short: list[tuple[str, dt.timedelta]] = []
+    for secret in due:
+        expires = carried_expiry(secret, now, None)
+        if expires is not None and expires - now <= window:
+            short.append((secret.name, expires - now))
+    return short
 
 
 def unique_refs(refs: Sequence[SecretRef]) -> list[SecretRef]:
@@ -106,7 +119,7 @@ def rotate_many(
         return list(pool.map(one, refs))
 
 
-def failure(results: Sequence[RotationResult]) -> KvctlError | None:
+def failure(results: Sequence[RotationResult], run_file: Path | None = None) -> KvctlError | None:
     """One error for the whole run: None when all went well, else a PartialFailure naming each."""
     failed = [r for r in results if r.error is not None]
     if not failed:
@@ -114,11 +127,14 @@ def failure(results: Sequence[RotationResult]) -> KvctlError | None:
     listed = "; ".join(f"{r.name}: {r.error.message}" for r in failed[:20] if r.error is not None)
     more = f" (and {len(failed) - 20} more)" if len(failed) > 20 else ""
     saved = [r.recovery_file for r in failed if r.recovery_file]
-    hint = (
-        f"{len(saved)} new value(s) are saved; finish each with kvctl rotate --resume FILE (paths above)"
-        if saved
-        else "the others were rotated; run the same command again for the failed ones"
-    )
+    if run_file is not None:
+        hint = f"kvctl rotate --retry-failed {run_file} redoes only the {len(failed)} that did not finish" + (
+            f" ({len(saved)} from their recovery files)" if saved else ""
+        )
+    elif saved:
+        hint = f"{len(saved)} new value(s) are saved; finish each with kvctl rotate --resume FILE (paths above)"
+    else:
+        hint = "the others were rotated; run the same command again for the failed ones"
     return PartialFailure(
         f"{len(failed)} of {len(results)} secret(s) were not rotated: {listed}{more}",
         [(r.name, r.error) for r in failed if r.error is not None],

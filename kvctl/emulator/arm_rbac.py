@@ -41,6 +41,10 @@ class RbacHandlers:
                         f"The specified role definition with ID '{rest[1]}' does not exist.",
                     )
                 return Response(200, self._role_definition_json(role, canonical))
+        if kind == "permissions" and len(rest) == 1 and method == "GET":
+            # Permissions - List For Resource / Resource Group: the caller's own effective
+            # permissions at the scope; anyone signed in may ask about themselves.
+            return self._permissions(canonical, claims)
         if kind == "roleassignments":
             if len(rest) == 1 and method == "GET":
                 authorize_arm_action(self.world, claims, "Microsoft.Authorization/roleAssignments/read", canonical)
@@ -96,6 +100,27 @@ class RbacHandlers:
                 "updatedBy": None,
             },
         }
+
+    def _permissions(self, scope: str, claims: dict[str, Any]) -> Response:
+        caller = str(claims.get("oid", "")).lower()
+        items = []
+        for ra in self.world.store.role_assignments():
+            if ra.principal_id.lower() != caller or not scope_covers(ra.scope, scope):
+                continue
+            role = role_by_guid(role_guid_of(ra.role_definition_id))
+            if role is None:
+                continue
+            items.append(
+                {
+                    "actions": list(role.actions),
+                    "notActions": list(role.not_actions),
+                    "dataActions": list(role.data_actions),
+                    "notDataActions": list(role.not_data_actions),
+                    "condition": None,
+                    "conditionVersion": None,
+                }
+            )
+        return Response(200, {"value": items})
 
     def _list_role_definitions(self, request: Request, scope: str) -> Response:
         roles: list[BuiltinRole] = list(BUILTIN_ROLES)

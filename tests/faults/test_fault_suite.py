@@ -28,6 +28,7 @@ from kvctl.core.refs import SecretRef
 from kvctl.core.roles import find_role
 from kvctl.core.rotation import ROTATION_TAG, RotationOptions, Rotator
 from kvctl.core.rotation_bulk import fixed_source
+from kvctl.core.rotation_lease import LeaseKeeper
 from kvctl.core.settings import Settings
 
 pytestmark = pytest.mark.faults
@@ -157,6 +158,7 @@ def test_no_acknowledged_write_is_lost_and_nothing_is_written_twice(fresh_emulat
         {},
         lambda: dt.datetime.now(dt.UTC),
         recovery_dir=recovery.prepare_dir(tmp_path / "recovery"),
+        leases=LeaseKeeper(settle=1.0),
     )
     ledgers = [Ledger() for _ in range(WORKERS)]
     started = time.monotonic()

@@ -18,6 +18,7 @@ from kvctl.core.hooks import CommandOutcome
 from kvctl.core.refs import SecretRef
 from kvctl.core.rotation import ROTATION_TAG, RotationOptions, Rotator, carried_expiry, older_enabled
 from kvctl.core.rotation_bulk import failure, fixed_source, rotate_many, unique_refs
+from kvctl.core.rotation_lease import LeaseKeeper
 from tests.fakes import FakeVault
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -79,6 +80,7 @@ def rotator(vault, runner=None, tmp_path=None):
         {"PATH": "/usr/bin"},
         lambda: NOW,
         tmp_path,
+        leases=LeaseKeeper(settle=1.0, sleep=lambda seconds: None),
     )
 
 

@@ -219,7 +219,7 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} has no expiry",
-                    f"kvctl update {name} --expires 90d --vault {target}   (attributes only: the value stays)",
+                    f"kvctl update {name} --expires 90d --vault {target}  # attributes only: the value stays",
                 )
             )
         elif attrs.expires <= now:

@@ -20,23 +20,21 @@ from typing import Any
 
 from .arm_api import ArmService
 from .arm_store import ResourceGroupRecord
+from .bootstrap import apply_seed, grant_admin
 from .directory import TENANT_DOMAIN
 from .http import EmulatorHTTPServer, Request, Response, server_ssl_context
 from .identity_api import APP_SERVICE_PATH, IdentityService, federated_token
 from .knobs import Knobs, KnobSettings
 from .secrets_api import VaultService
-from .seed import Seed, SeedSecret, load_seed
-from .store import RoleAssignmentRecord, SecretVersion, Store, VaultRecord
+from .seed import Seed, load_seed
+from .store import Store, VaultRecord
 from .tls import ensure_tls_files
 from .tokens import TokenAuthority
 from .world import (
     ADMIN_IDENTITY,
     DEFAULT_LOCATION,
-    KEY_VAULT_ADMINISTRATOR_GUID,
-    OWNER_ROLE_GUID,
     Site,
     World,
-    utc_iso,
 )
 
 DEFAULT_VAULT = "emulator"
@@ -156,7 +154,7 @@ class Emulator:
         admin = world.ensure_identity(ADMIN_IDENTITY)
         for name in options.identities:
             world.ensure_identity(name)
-        self._grant_admin(world, admin.object_id)
+        grant_admin(world, admin.object_id)
         for name in options.users:
             world.directory.ensure_user(name)
         for name, members in options.groups:
@@ -201,9 +199,9 @@ class Emulator:
         identity_server.handler = IdentityService(world, identity_header).handle
         identity_root = f"http://127.0.0.1:{identity_server.port}"
 
-        self._apply_seed(world, vault_names[0], seed.default_secrets)
+        apply_seed(world, vault_names[0], seed.default_secrets)
         for name, spec in seed.vaults.items():
-            self._apply_seed(world, name, spec.secrets)
+            apply_seed(world, name, spec.secrets)
 
         federated_dir = self.state_dir / "federated"
         federated_dir.mkdir(exist_ok=True, mode=0o700)
@@ -364,47 +362,3 @@ class Emulator:
     @staticmethod
     def _meta(store: Store, key: str, make: Any) -> str:
         return store.meta_or_set(key, make)
-
-    @staticmethod
-    def _grant_admin(world: World, admin_oid: str) -> None:
-        scope = f"/subscriptions/{world.site.subscription_id}"
-        existing = {(ra.scope, ra.role_definition_id.rsplit("/", 1)[-1]) for ra in world.store.role_assignments()}
-        for guid in (OWNER_ROLE_GUID, KEY_VAULT_ADMINISTRATOR_GUID):
-            if (scope, guid) in existing:
-                continue
-            world.store.add_role_assignment(
-                RoleAssignmentRecord(
-                    name=str(uuid.uuid4()),
-                    scope=scope,
-                    role_definition_id=f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
-                    principal_id=admin_oid,
-                    principal_type="ServicePrincipal",
-                    created_on=utc_iso(),
-                    created_by=None,
-                    description="The emulator's admin identity",
-                )
-            )
-
-    @staticmethod
-    def _apply_seed(world: World, vault: str, secrets_: list[SeedSecret]) -> None:
-        now = int(time.time())
-        for spec in secrets_:
-            if world.store.get_version(vault, spec.name, None) is not None:
-                continue
-            if world.store.deleted_info(vault, spec.name) is not None:
-                continue
-            world.store.add_version(
-                vault,
-                SecretVersion(
-                    name=spec.name,
-                    version=uuid.uuid4().hex,
-                    value=spec.value,
-                    content_type=spec.content_type,
-                    tags=spec.tags,
-                    enabled=spec.enabled,
-                    nbf=spec.not_before,
-                    exp=spec.expires,
-                    created=spec.created or now,
-                    updated=spec.created or now,
-                ),
-            )

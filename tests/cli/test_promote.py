@@ -429,7 +429,7 @@ def test_diff_exit_codes_json_and_values_only_when_asked(emu, kv, p):
 
 def test_diff_against_an_exported_file(emu, kv, p, tmp_path):
     dev, _ = urls(emu)
-    put(kv, dev, f"{p}db-password", "pa ss'\"\nword")
+    put(kv, dev, f"{p}db-password", "pa ss'\nword")
     put(kv, dev, f"{p}api-key", "k")
     exported = tmp_path / "app.env"
     assert kv("export", "--vault", dev, "--prefix", p, "--file", str(exported)).exit_code == 0
@@ -584,6 +584,8 @@ def test_progress_on_a_terminal_shows_the_totals(emu, p, tmp_path):
     seed_env.pop("KVCTL_NO_PROGRESS", None)
     for i in range(12):
         assert run_kvctl(["set", f"{p}{i}", "--vault", dev], emulator=emu, input=f"v{i}").exit_code == 0
+    # Slow enough that the bar shows (it appears only on waits over half a second).
+    emu.knobs(latencyMs=150)
     master, slave = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "kvctl", "copy", "--from", dev, "--to", prod, "--prefix", p, "-o", "json"],
@@ -605,6 +607,7 @@ def test_progress_on_a_terminal_shows_the_totals(emu, p, tmp_path):
         seen += chunk
     out, _ = process.communicate()
     os.close(master)
+    emu.knobs(latencyMs=0)
     assert process.returncode == 0, seen.decode(errors="replace")[-800:]
     assert json.loads(out)["counts"] == {"created": 12}
     text = seen.decode(errors="replace")

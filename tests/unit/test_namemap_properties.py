@@ -59,7 +59,11 @@ def test_prefix_round_trips_with_export_prefix(name, prefix):
 @given(st.dictionaries(ENV_VARS, st.text(max_size=50), max_size=10))
 def test_an_exported_dotenv_or_json_file_reads_back(variables):
     for fmt in ("dotenv", "json"):
-        text = export_text(variables, fmt)
+        try:
+            text = export_text(variables, fmt)
+        except UsageError:
+            assert fmt == "dotenv"  # a value no dotenv quoting carries exactly is refused, never misread
+            continue
         assert dict(namemap.parse_file(text, f"x.{fmt}", fmt)) == variables
 
 

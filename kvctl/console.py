@@ -187,9 +187,11 @@ class Console:
 
 def _width(stream: IO[str]) -> int:
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        columns = os.get_terminal_size(stream.fileno()).columns
     except (OSError, ValueError, AttributeError):
-        return shutil.get_terminal_size().columns
+        columns = 0
+    # A terminal that reports no size (a pty nobody sized) gets COLUMNS, else 80, not 0.
+    return columns or shutil.get_terminal_size().columns
 
 
 class ConsoleStream:

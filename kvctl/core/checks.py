@@ -229,8 +229,8 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} expired on {attrs.expires:%Y-%m-%d}",
-                    f"renew the credential where it is issued; if the value is still valid: "
-                    f"kvctl update {name} --expires 90d --vault {target}",
+                    f"kvctl update {name} --expires 90d --vault {target}  "
+                    "# only if the value is still valid; else renew it where it is issued, then kvctl set",
                 )
             )
         elif attrs.expires <= now + options.expiring_within:
@@ -241,8 +241,8 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} expires in {days} days ({attrs.expires:%Y-%m-%d})",
-                    f"renew the credential where it is issued; if the value stays valid longer: "
-                    f"kvctl update {name} --expires 90d --vault {target}",
+                    f"kvctl update {name} --expires 90d --vault {target}  "
+                    "# only if the value stays valid longer; else renew it where it is issued, then kvctl set",
                 )
             )
         updated = attrs.created or attrs.updated
@@ -253,7 +253,7 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} was last set {(now - updated).days} days ago",
-                    f"renew the credential where it is issued (its history: kvctl versions {name} --vault {target})",
+                    f"kvctl versions {name} --vault {target}  # then renew it where it is issued and kvctl set it",
                 )
             )
     return found

@@ -230,7 +230,7 @@ def secret_findings(
                     resource,
                     f"secret {name} in {vault.name} expired on {attrs.expires:%Y-%m-%d}",
                     f"kvctl update {name} --expires 90d --vault {target}  "
-                    "# only if the value is still valid; else renew it where it is issued, then kvctl set",
+                    "# only if the value is still valid; else renew it at its issuer first",
                 )
             )
         elif attrs.expires <= now + options.expiring_within:
@@ -242,7 +242,7 @@ def secret_findings(
                     resource,
                     f"secret {name} in {vault.name} expires in {days} days ({attrs.expires:%Y-%m-%d})",
                     f"kvctl update {name} --expires 90d --vault {target}  "
-                    "# only if the value stays valid longer; else renew it where it is issued, then kvctl set",
+                    "# only if the value stays valid longer; else renew it at its issuer first",
                 )
             )
         updated = attrs.created or attrs.updated
@@ -253,7 +253,7 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} was last set {(now - updated).days} days ago",
-                    f"kvctl versions {name} --vault {target}  # then renew it where it is issued and kvctl set it",
+                    f"kvctl versions {name} --vault {target}  # then renew it at its issuer",
                 )
             )
     return found

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -16,8 +18,25 @@ RECORD_FORMATS = ("table", "json", "tsv", "plain")
 
 
 def _waiting(app: AppContext) -> Any:
-    """The spinner kvctl shows while the service finishes a delete, recover, purge or restore."""
-    return lambda description: app.output.progress(description, None)
+    """The spinner kvctl shows while the service finishes a delete, recover, purge or restore.
+
+    It only starts once the service has accepted the request, so Ctrl-C here must not say
+    "aborted": the operation goes on in the service; kvctl merely stops waiting for it."""
+
+    @contextlib.contextmanager
+    def waiting(description: str) -> Iterator[Any]:
+        try:
+            with app.output.progress(description, None) as tracker:
+                yield tracker
+        except KeyboardInterrupt:
+            app.output.error(
+                f"interrupted while {description}: the service had already accepted the request, "
+                "so it completes without kvctl",
+                "see where it stands: kvctl show NAME, or kvctl list --deleted",
+            )
+            raise SystemExit(130) from None
+
+    return waiting
 
 
 @click.command("delete")

@@ -128,7 +128,8 @@ def set_cmd(
 @click.option("--version", "version", metavar="VERSION", help="The version to change (default: the latest).")
 @click.option("--expires", metavar="DURATION|DATE", help="New expiry: a duration from now (90d) or a date.")
 @click.option("--not-before", metavar="DURATION|DATE", help="New not-before: a duration from now or a date.")
-@click.option("--enable/--disable", "enabled", default=None, help="Enable or disable the version.")
+@click.option("--enable", "enable", is_flag=True, help="Enable the version.")
+@click.option("--disable", "disable", is_flag=True, help="Disable the version.")
 @click.option("--tag", "tags", multiple=True, metavar="NAME=VALUE", help="Add or replace a tag (repeatable).")
 @click.option("--remove-tag", "remove_tags", multiple=True, metavar="NAME", help="Remove a tag (repeatable).")
 @click.option("--content-type", help="New content type ('' for none).")
@@ -140,7 +141,8 @@ def update_cmd(
     version: str | None,
     expires: str | None,
     not_before: str | None,
-    enabled: bool | None,
+    enable: bool,
+    disable: bool,
     tags: tuple[str, ...],
     remove_tags: tuple[str, ...],
     content_type: str | None,
@@ -157,6 +159,10 @@ def update_cmd(
       kvctl update api-key --version 0f3c... --disable
     """
     from ..core.secrets import AttributeChanges, update_secret
+
+    if enable and disable:  # a pair where the last one silently won would disable by a typo
+        raise UsageError("--enable and --disable contradict each other: give one")
+    enabled = True if enable else False if disable else None
 
     settings = app.settings
     now = dt.datetime.now(dt.UTC)

@@ -95,3 +95,35 @@ def test_the_demo_works_with_the_delay(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "recoverable until" in result.stdout and "kvctl: error" not in result.stdout
+
+
+def test_ctrl_c_while_waiting_says_the_service_goes_on(fresh_emulator, tmp_path):
+    """Ctrl-C after the service accepted a delete must not claim "aborted": the delete happens."""
+    import signal
+    import time
+
+    vault = fresh_emulator("--lifecycle-delay", "6")
+    assert _kv(vault, tmp_path, "set", "going", input=b"v").returncode == 0
+    env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
+    env.update(vault.env)
+    env["KVCTL_NO_PROGRESS"] = "1"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kvctl", "-v", "delete", "going", "--yes"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # Wait until the delete has been accepted (the deleted list shows nothing yet, the live secret is gone).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(s["name"] == "going" and not s["deleted"] for s in vault.state()):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    stderr = err.decode()
+    assert process.returncode == 130, stderr
+    assert "aborted" not in stderr and "already accepted" in stderr, stderr
+    time.sleep(6)
+    listed = _kv(vault, tmp_path, "list", "--deleted", "-o", "json")
+    assert [s["name"] for s in json.loads(listed.stdout)] == ["going"]

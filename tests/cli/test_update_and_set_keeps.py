@@ -84,6 +84,7 @@ def test_update_a_named_version_leaves_the_latest_alone(kvctl, emulator, unique)
         (["--tag", "novalue"], "invalid tag"),
         (["--tag", "a=1", "--remove-tag", "a"], "both set"),
         (["--version", "nothex"], "invalid secret version"),
+        (["--enable", "--disable"], "contradict"),
     ],
 )
 def test_update_validates_before_any_request(args, fragment):

@@ -59,6 +59,8 @@ class ArmBackend(Protocol):
 
     def delete_role_assignment(self, assignment_id: str) -> None: ...
 
+    def list_diagnostic_settings(self, resource_id: str) -> list[dict[str, Any]]: ...
+
 
 ArmFactory = Callable[[], ArmBackend]
 

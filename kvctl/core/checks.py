@@ -269,7 +269,7 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} has no expiry",
-                    f"kvctl update {name} --expires 90d --vault {target}   (attributes only: the value stays)",
+                    f"kvctl update {name} --expires 90d --vault {target}  # attributes only: the value stays",
                 )
             )
         elif attrs.expires <= now:
@@ -279,8 +279,8 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} expired on {attrs.expires:%Y-%m-%d}",
-                    f"renew the credential where it is issued; if the value is still valid: "
-                    f"kvctl update {name} --expires 90d --vault {target}",
+                    f"kvctl update {name} --expires 90d --vault {target}  "
+                    "# only while the value is still valid; else renew the credential where it is issued",
                 )
             )
         elif attrs.expires <= now + options.expiring_within:
@@ -291,8 +291,8 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} expires in {days} days ({attrs.expires:%Y-%m-%d})",
-                    f"renew the credential where it is issued; if the value stays valid longer: "
-                    f"kvctl update {name} --expires 90d --vault {target}",
+                    f"kvctl update {name} --expires 90d --vault {target}  "
+                    "# only if the value stays valid longer; else renew the credential where it is issued",
                 )
             )
         if not secret.content_type:
@@ -314,7 +314,7 @@ def secret_findings(
                     vault,
                     resource,
                     f"secret {name} in {vault.name} was last set {(now - updated).days} days ago",
-                    f"renew the credential where it is issued (its history: kvctl versions {name} --vault {target})",
+                    f"kvctl versions {name} --vault {target}  # its history; renew the credential where it is issued",
                 )
             )
     return found

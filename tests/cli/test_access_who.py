@@ -244,3 +244,10 @@ def test_plain_and_tsv_and_errors(seeded):
     assert missing_vault.exit_code == 3, missing_vault.stderr
     bad = who(seeded, "not a name")
     assert bad.exit_code == 2
+
+
+def test_a_secret_that_does_not_exist_is_exit_3(seeded):
+    result = who(seeded, "no-such-secret")
+    assert result.exit_code == 3, result.stderr
+    assert "no-such-secret" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""

@@ -251,3 +251,24 @@ def test_a_secret_that_does_not_exist_is_exit_3(seeded):
     assert result.exit_code == 3, result.stderr
     assert "no-such-secret" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_without_graph_rights_ids_are_shown_and_the_caller_is_told(seeded):
+    reader = next(i for i in seeded.info["identities"] if i["name"] == "reader")
+    seeded.knobs(graphDenied=[reader["objectId"]])
+    try:
+        result = run_kvctl(
+            ["--auth", "managed-identity", "--client-id", reader["clientId"], "access", "who", "db", "-o", "json"],
+            emulator=seeded,
+        )
+    finally:
+        seeded.knobs(graphDenied=[])
+    assert result.exit_code == 0, result.stderr
+    assert "Microsoft Graph could not be read" in result.stderr and "403" in result.stderr
+    assert "by object id" in result.stderr and "Traceback" not in result.stderr
+    rows = by_principal(result.json)
+    assert all(r["principalName"] is None for r in result.json)
+    assert rows[oid(seeded, "app")][0]["readValues"] is True, "the grants are still all there"
+    outer = next(g for g in seeded.info["groups"] if g["name"] == "outer")["objectId"]
+    assert rows[outer][0]["membersExpanded"] is False
+    assert oid(seeded, "alice") not in rows, "members are not guessed"

@@ -151,7 +151,7 @@ def _report(app: AppContext, change: AccessChange) -> None:
 
 @click.group("access")
 def access() -> None:
-    """Grant, revoke and list RBAC roles on a vault (or one secret).
+    """Grant, revoke and list RBAC roles on a vault (or one secret); see who can read it.
 
     \b
     CI example (idempotent: re-running it succeeds):

@@ -94,6 +94,40 @@ ACCESS_COLUMNS = (
     ),
     Column("Level", lambda r: r["level"] + (f" {r['secret']}" if r.get("secret") else "")),
 )
+
+
+def who_can_text(row: dict[str, Any]) -> str:
+    """What an `access who` row allows: read (values), metadata (names and attributes only), write, manage."""
+    if row["readValues"] is None:
+        return "unknown role"
+    can = [word for word, key in (("read", "readValues"), ("write", "write"), ("manage", "manage")) if row[key]]
+    if row["readMetadata"] and not row["readValues"]:
+        can.insert(0, "metadata")
+    return ", ".join(can)
+
+
+def who_from_text(row: dict[str, Any]) -> str:
+    """Where an `access who` row's grant is made, and through which group."""
+    where = "access policy" if row["level"] == "accessPolicy" else row["level"]
+    if row["level"] == "secret" and row.get("scope"):
+        where += " " + row["scope"].rstrip("/").rsplit("/", 1)[-1]
+    if row.get("viaGroupId"):
+        where += " via group " + (row.get("viaGroupName") or row["viaGroupId"])
+    return where
+
+
+WHO_COLUMNS = (
+    Column("Principal", lambda r: r["principalId"]),
+    Column("Can", who_can_text, kind="list"),
+    Column(
+        "Role / policy",
+        lambda r: r["role"] or "policy: " + ", ".join(r["secretPermissions"] or []),
+        kind="text",
+    ),
+    Column("From", who_from_text, kind="text"),
+    Column("Name", lambda r: r.get("principalName") or "", kind="text", drop=1),
+    Column("Type", lambda r: r["principalType"] or "", drop=2),
+)
 FINDING_COLUMNS = (
     Column("Severity", lambda r: r["severity"], lambda r: _SEVERITY_STYLES.get(r["severity"], "")),
     Column("Id", lambda r: r["id"]),

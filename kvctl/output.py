@@ -22,6 +22,7 @@ from .columns import (  # noqa: F401 - the column sets are imported from here by
     ROLE_COLUMNS,
     SECRET_COLUMNS,
     VERSION_COLUMNS,
+    WHO_COLUMNS,
     Column,
     short_time,
     table_time,

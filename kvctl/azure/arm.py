@@ -26,6 +26,7 @@ from .errors import translate
 T = TypeVar("T")
 SUBSCRIPTIONS_API = "2022-12-01"
 PERMISSIONS_API = "2022-04-01"
+DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
 _PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
@@ -194,6 +195,16 @@ class AzureArm:
                     )
             url = page.get("nextLink") if isinstance(page, dict) else None
         return found
+
+    def list_diagnostic_settings(self, resource_id: str) -> list[dict[str, Any]]:
+        """The resource's diagnostic settings (Microsoft.Insights), as ARM returns them. Raw requests
+        through the same pipeline: one GET does not need azure-mgmt-monitor."""
+        client = self._keyvault()
+        path = f"{resource_id}/providers/Microsoft.Insights/diagnosticSettings?api-version={DIAGNOSTIC_SETTINGS_API}"
+        response = self._call("the diagnostic settings", client.send_request, HttpRequest("GET", path))
+        self._call("the diagnostic settings", response.raise_for_status)
+        page = response.json()
+        return [s for s in page.get("value", []) if isinstance(s, dict)] if isinstance(page, dict) else []
 
     # -- role assignments ----------------------------------------------------------------------
 

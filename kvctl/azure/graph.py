@@ -56,9 +56,9 @@ class AzureGraph:
         ]
         self._client: Any = PipelineClient(self._endpoint, policies=policies, transport=options["transport"])
 
-    def _send(self, method: str, path: str, body: Any = None) -> dict[str, Any] | None:
+    def _send(self, method: str, path: str, body: Any = None, *, url: str | None = None) -> dict[str, Any] | None:
         """The JSON answer; None for 404. Permission and availability failures raise DirectoryUnavailable."""
-        request = HttpRequest(method, f"{self._endpoint}/v1.0{path}", json=body)
+        request = HttpRequest(method, url or f"{self._endpoint}/v1.0{path}", json=body)
         try:
             response = self._client.send_request(request)
         except KvctlError:
@@ -109,6 +109,23 @@ class AzureGraph:
         if not found:  # an app's identifier URI, or a managed identity's resource id
             names = urllib.parse.quote(f"servicePrincipalNames/any(c:c eq {_quote(name)})")
             found = [_principal(v, "ServicePrincipal") for v in self._values(f"/servicePrincipals?$filter={names}")]
+        return found
+
+    def transitive_members(self, group_id: str) -> list[Principal]:
+        """Every member of the group, through nested groups too, following Graph's pages."""
+        found: list[Principal] = []
+        data = self._send("GET", f"/groups/{urllib.parse.quote(group_id, safe='')}/transitiveMembers?$top=999")
+        pages = 0
+        while data is not None:
+            found += [_principal(v) for v in data.get("value", []) if isinstance(v, dict)]
+            next_link = data.get("@odata.nextLink")
+            pages += 1
+            if not isinstance(next_link, str) or pages >= 1000:
+                break
+            # The next page is fetched only from the same Graph endpoint: the token goes nowhere else.
+            if not next_link.lower().startswith(self._endpoint.lower() + "/"):
+                raise DirectoryUnavailable("Microsoft Graph sent a next page link to another host")
+            data = self._send("GET", "", url=next_link)
         return found
 
     def close(self) -> None:

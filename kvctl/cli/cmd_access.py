@@ -151,7 +151,7 @@ def _report(app: AppContext, change: AccessChange) -> None:
 
 @click.group("access")
 def access() -> None:
-    """Grant, revoke and list RBAC roles on a vault (or one secret).
+    """Grant, revoke and list RBAC roles on a vault (or one secret); see who can read it.
 
     \b
     CI example (idempotent: re-running it succeeds):
@@ -277,3 +277,56 @@ def roles(app: AppContext, fmt: str | None) -> None:
     if fmt not in RECORD_FORMATS:
         raise UsageError(f"-o {fmt} is not available here")
     app.output.rows((r.as_json() for r in role_summaries()), ROLE_COLUMNS, fmt)
+
+
+@access.command("who")
+@click.argument("ref", required=False, metavar="[REF]")
+@global_options(formats=RECORD_FORMATS)
+@pass_app
+def who(app: AppContext, ref: str | None) -> None:
+    """Every principal that can read, write or manage the vault's secrets (or one secret).
+
+    \b
+    Role assignments at the secret, the vault, its resource group, subscription and
+    management groups; groups expanded to their members (Microsoft Graph); access
+    policies on access-policy vaults. Needs read rights only (Reader, and Graph read).
+    Can: read = secret values, metadata = names and attributes only, write = set or
+    delete, manage = may grant itself access (roles or access policies).
+    """
+    from ..core.refs import parse_ref
+    from ..core.whocan import who_can
+    from ..output import WHO_COLUMNS
+
+    settings = app.settings
+    fmt = app.output_format(RECORD_FORMATS)
+    if ref is not None:
+        parsed = parse_ref(ref, settings.vault, settings.cloud_info)
+        if parsed.version is not None:
+            raise UsageError("access is granted to a secret, not to one version", hint="drop the version")
+        vault_url, secret = parsed.vault_url, parsed.name
+    else:
+        vault_url, secret = settings.require_vault_url(), None
+    graph = app.clients.graph()
+    with app.output.progress("reading role assignments", None):
+        report = who_can(app.clients.arm(), vault_url, secret, graph, graph)
+    if report.directory_problem:
+        app.output.warn(
+            f"Microsoft Graph could not be read ({report.directory_problem}): principals are shown by object id "
+            "and groups are not expanded to their members"
+        )
+    if report.unknown_roles:
+        app.output.warn(
+            f"custom role(s) {', '.join(report.unknown_roles)} not classified: kvctl knows the built-in roles only"
+        )
+    if fmt == "table" and not report.vault.rbac:
+        app.output.info(
+            f"vault {report.vault.name} uses access policies: role assignments count only where they can "
+            "change the policies"
+        )
+    app.output.rows(
+        (e.as_json() for e in report.entries),
+        WHO_COLUMNS,
+        fmt,
+        plain=lambda r: r["principalId"],
+        waiting="listing",
+    )

@@ -77,9 +77,11 @@ def check(
     \b
     FAIL  KV001 soft delete off, KV002 purge protection off, KV010 expired enabled secret
     WARN  KV003 retention < 90 days, KV004 access policies instead of RBAC, KV005 a policy grants
-          purge or everything, KV006 public network open, KV011 no expiry, KV012 expiring soon,
+          purge or everything, KV006 public network open, KV008 audit logging off, KV009 a broad
+          role above the vault reaches its secrets, KV011 no expiry, KV012 expiring soon,
           KV013 older than --max-age
-    INFO  KV020 secrets could not be listed
+    INFO  KV007 no private endpoint, KV014 no content type, KV020 secrets could not be listed,
+          KV021 diagnostic settings or role assignments could not be read
     \b
     -o sarif writes SARIF 2.1.0 for code scanning. --fix never deletes, disables or lowers anything.
     """

@@ -10,12 +10,14 @@ from typing import Any
 
 from .arm import ArmBackend, VaultResource, normalized_url
 from .backend import BackendFactory
+from .check_posture import audit_logging_findings, broad_grant_findings, private_endpoint_findings
 from .checks import (
     SEVERITIES,
     CheckOptions,
     Finding,
     Fix,
     VaultCheck,
+    make_finding,
     plan_fixes,
     secret_findings,
     unreadable_secrets,
@@ -71,14 +73,47 @@ def apply_fixes(
     return updated, changes
 
 
-def evaluate(vault: VaultResource, factory: BackendFactory, now: dt.datetime, options: CheckOptions) -> list[Finding]:
-    findings = vault_findings(vault)
+def evaluate(
+    vault: VaultResource,
+    factory: BackendFactory,
+    now: dt.datetime,
+    options: CheckOptions,
+    arm: ArmBackend | None = None,
+) -> list[Finding]:
+    findings = vault_findings(vault) + private_endpoint_findings(vault)
+    if arm is not None:
+        findings += _posture(arm, vault)
     try:
         findings += secret_findings(vault, factory(vault.vault_url).list(), now, options)
     except ForbiddenError as exc:
         findings.append(unreadable_secrets(vault, exc.action or "forbidden"))
     order = {severity: index for index, severity in enumerate(reversed(SEVERITIES))}
     return sorted(findings, key=lambda f: (order[f.severity], f.rule, f.resource))
+
+
+def _posture(arm: ArmBackend, vault: VaultResource) -> list[Finding]:
+    """Audit logging and broad grants: both need only ARM read rights."""
+    findings: list[Finding] = []
+    unreadable: list[str] = []
+    try:
+        findings += audit_logging_findings(vault, arm.list_diagnostic_settings(vault.id))
+    except ForbiddenError:
+        unreadable.append("its diagnostic settings (audit logging, KV008)")
+    try:
+        findings += broad_grant_findings(vault, arm.list_role_assignments(vault.id))
+    except ForbiddenError:
+        unreadable.append("its role assignments (broad grants, KV009)")
+    if unreadable:
+        findings.append(
+            make_finding(
+                "KV021",
+                vault,
+                vault.id,
+                f"could not read {' or '.join(unreadable)} of {vault.name}",
+                f"# ask for 'Reader' on vault {vault.name} to check these too",
+            )
+        )
+    return findings
 
 
 def run_checks(
@@ -101,7 +136,7 @@ def run_checks(
             vaults, changes = apply_fixes(arm, vaults, plans)
 
     def one(vault: VaultResource) -> VaultCheck:
-        result = VaultCheck(vault, evaluate(vault, factory, now, request.options), changes.get(vault.id, []))
+        result = VaultCheck(vault, evaluate(vault, factory, now, request.options, arm), changes.get(vault.id, []))
         progress(1)
         return result
 

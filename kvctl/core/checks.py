@@ -24,6 +24,7 @@ class Rule:
     severity: str
     title: str
     description: str
+    references: tuple[str, ...] = ()  # the matching Azure Policy, PSRule and Prowler checks
 
 
 RULES = {
@@ -58,12 +59,48 @@ RULES = {
             "WARN",
             "An access policy grants every secret permission or purge",
             "A principal that may purge (or do everything) can destroy secrets for good.",
+            ("PSRule Azure.KeyVault.AccessPolicy (AZR-000118)",),
         ),
         Rule(
             "KV006",
             "WARN",
             "Public network access is open",
             "The vault accepts requests from any network (public access enabled, firewall default Allow).",
+            (
+                "Azure Policy 405c5871-3e91-4644-8a63-58e19d68ff5b "
+                "(Azure Key Vault should disable public network access)",
+                "Azure Policy 55615ac9-af46-4a59-874e-391cc3dfb490 (Azure Key Vault should have firewall enabled)",
+                "PSRule Azure.KeyVault.Firewall (AZR-000355)",
+            ),
+        ),
+        Rule(
+            "KV007",
+            "INFO",
+            "No private endpoint",
+            "No approved private endpoint connection: clients reach the vault over public addresses.",
+            (
+                "Azure Policy a6abeaec-4d90-4a02-805f-6b26c4d3fbe9 (Azure Key Vaults should use private link)",
+                "Prowler keyvault_private_endpoints",
+            ),
+        ),
+        Rule(
+            "KV008",
+            "WARN",
+            "Audit logging is off",
+            "No diagnostic setting sends the AuditEvent log (or the audit / allLogs group) anywhere: nobody can "
+            "tell who read or changed a secret.",
+            (
+                "Azure Policy cf820ca0-f99e-4f3e-84fb-66e913812d21 (Resource logs in Key Vault should be enabled)",
+                "PSRule Azure.KeyVault.Logs (AZR-000119)",
+                "Prowler keyvault_logging_enabled",
+            ),
+        ),
+        Rule(
+            "KV009",
+            "WARN",
+            "A broad role above the vault reaches its secrets",
+            "Owner, Contributor, User Access Administrator or Key Vault Administrator at a subscription, resource "
+            "group or management group reaches this vault's secrets (directly or by granting itself access).",
         ),
         Rule(
             "KV010",
@@ -77,10 +114,23 @@ RULES = {
         Rule("KV012", "WARN", "A secret expires soon", "It expires within the --expiring-within window."),
         Rule("KV013", "WARN", "A secret is old", "Its latest version is older than --max-age."),
         Rule(
+            "KV014",
+            "INFO",
+            "A secret has no content type",
+            "Without a content type, readers and rotation cannot tell a password from a connection string.",
+            ("Azure Policy 75262d3e-ba4a-4f43-85f8-9f72c090e5e3 (Secrets should have content type set)",),
+        ),
+        Rule(
             "KV020",
             "INFO",
             "Secrets could not be checked",
             "The caller may not list the vault's secrets, so secret hygiene was not checked.",
+        ),
+        Rule(
+            "KV021",
+            "INFO",
+            "Audit logging or role assignments could not be checked",
+            "The caller may not read the vault's diagnostic settings or role assignments (Reader allows both).",
         ),
     )
 }
@@ -112,7 +162,7 @@ class CheckOptions:
     max_age: dt.timedelta | None = None
 
 
-def _finding(rule_id: str, vault: VaultResource, resource: str, message: str, remedy: str) -> Finding:
+def make_finding(rule_id: str, vault: VaultResource, resource: str, message: str, remedy: str) -> Finding:
     return Finding(rule_id, RULES[rule_id].severity, vault.name, resource, message, remedy)
 
 
@@ -130,7 +180,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
     found: list[Finding] = []
     if props.get("enableSoftDelete") is False:
         found.append(
-            _finding(
+            make_finding(
                 "KV001",
                 vault,
                 vault.id,
@@ -140,7 +190,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
         )
     if not props.get("enablePurgeProtection"):
         found.append(
-            _finding(
+            make_finding(
                 "KV002",
                 vault,
                 vault.id,
@@ -152,7 +202,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
     retention = props.get("softDeleteRetentionInDays")
     if props.get("enableSoftDelete") is not False and isinstance(retention, int) and retention < MAX_RETENTION:
         found.append(
-            _finding(
+            make_finding(
                 "KV003",
                 vault,
                 vault.id,
@@ -162,7 +212,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
         )
     if not vault.rbac:
         found.append(
-            _finding(
+            make_finding(
                 "KV004",
                 vault,
                 vault.id,
@@ -177,7 +227,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 oid = policy.get("objectId")
                 what = "purge" if "purge" in granted and "all" not in granted else "every secret permission"
                 found.append(
-                    _finding(
+                    make_finding(
                         "KV005",
                         vault,
                         f"{vault.id}/accessPolicies/{oid}",
@@ -188,7 +238,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
     acls = props.get("networkAcls") or {}
     if props.get("publicNetworkAccess", "Enabled") != "Disabled" and acls.get("defaultAction", "Allow") == "Allow":
         found.append(
-            _finding(
+            make_finding(
                 "KV006",
                 vault,
                 vault.id,
@@ -214,7 +264,7 @@ def secret_findings(
         name = secret.name
         if attrs.expires is None:
             found.append(
-                _finding(
+                make_finding(
                     "KV011",
                     vault,
                     resource,
@@ -224,43 +274,54 @@ def secret_findings(
             )
         elif attrs.expires <= now:
             found.append(
-                _finding(
+                make_finding(
                     "KV010",
                     vault,
                     resource,
                     f"secret {name} in {vault.name} expired on {attrs.expires:%Y-%m-%d}",
                     f"kvctl update {name} --expires 90d --vault {target}  "
-                    "# only if the value is still valid; else renew it at its issuer first",
+                    "# only while the value is still valid; else renew the credential where it is issued",
                 )
             )
         elif attrs.expires <= now + options.expiring_within:
             days = (attrs.expires - now).days
             found.append(
-                _finding(
+                make_finding(
                     "KV012",
                     vault,
                     resource,
                     f"secret {name} in {vault.name} expires in {days} days ({attrs.expires:%Y-%m-%d})",
                     f"kvctl update {name} --expires 90d --vault {target}  "
-                    "# only if the value stays valid longer; else renew it at its issuer first",
+                    "# only if the value stays valid longer; else renew the credential where it is issued",
+                )
+            )
+        if not secret.content_type:
+            found.append(
+                make_finding(
+                    "KV014",
+                    vault,
+                    resource,
+                    f"secret {name} in {vault.name} has no content type",
+                    f"kvctl update {name} --content-type text/plain --vault {target}  "
+                    "# attributes only: the value stays",
                 )
             )
         updated = attrs.created or attrs.updated
         if options.max_age is not None and updated is not None and now - updated > options.max_age:
             found.append(
-                _finding(
+                make_finding(
                     "KV013",
                     vault,
                     resource,
                     f"secret {name} in {vault.name} was last set {(now - updated).days} days ago",
-                    f"kvctl versions {name} --vault {target}  # then renew it at its issuer",
+                    f"kvctl versions {name} --vault {target}  # its history; renew the credential where it is issued",
                 )
             )
     return found
 
 
 def unreadable_secrets(vault: VaultResource, reason: str) -> Finding:
-    return _finding(
+    return make_finding(
         "KV020",
         vault,
         vault.id,

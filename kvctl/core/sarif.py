@@ -79,6 +79,12 @@ def _fingerprint(finding: Finding) -> str:
     return hashlib.sha256(f"{finding.rule}|{finding.resource.lower()}".encode()).hexdigest()[:32]
 
 
+def _help(description: str, references: tuple[str, ...]) -> str:
+    """The rule's description and, where they exist, the matching Azure Policy / PSRule / Prowler checks."""
+    text = _sentence(description)
+    return f"{text} Matches: {'; '.join(references)}." if references else text
+
+
 def _rule_name(title: str) -> str:
     return "".join(word[:1].upper() + word[1:] for word in re.split(r"[^A-Za-z0-9]+", title) if word)
 
@@ -130,7 +136,7 @@ def to_sarif(
             "shortDescription": {"text": _sentence(RULES[rule_id].title)},
             "fullDescription": {"text": _sentence(RULES[rule_id].description)},
             "defaultConfiguration": {"level": LEVELS[RULES[rule_id].severity]},
-            "help": {"text": _sentence(RULES[rule_id].description)},
+            "help": {"text": _help(RULES[rule_id].description, RULES[rule_id].references)},
             "helpUri": f"{INFORMATION_URI}#check-vault-settings-and-secret-hygiene",
         }
         for rule_id in rule_ids

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .arm_diagnostics import DiagnosticSettings
 from .arm_groups import GroupHandlers
 from .arm_meta import keyvault_operations, metadata_endpoints
 from .arm_rbac import RbacHandlers
@@ -37,6 +38,7 @@ class ArmService:
         self.vaults = VaultHandlers(world)
         self.groups = GroupHandlers(world)
         self.rbac = RbacHandlers(world, self._validate_scope)
+        self.diagnostics = DiagnosticSettings(world)
         self.graph = GraphService(world, world.directory, base_url)
 
     # -- pipeline ------------------------------------------------------------------------------
@@ -114,6 +116,11 @@ class ArmService:
             return self._list_subscriptions(claims)
         if lowered == ["providers", "microsoft.keyvault", "operations"] and method == "GET":
             return Response(200, keyvault_operations())
+        if "microsoft.insights" in lowered:
+            at = lowered.index("microsoft.insights")
+            if at == 9 and lowered[at - 1] == "providers":  # only on a vault: .../vaults/NAME/providers/...
+                vault_id = self._validate_scope("/" + "/".join(segments[: at - 1]))
+                return self.diagnostics.handle(request, vault_id, segments[at + 1 :], claims)
         if "microsoft.authorization" in lowered:
             at = lowered.index("microsoft.authorization")
             if at >= 1 and lowered[at - 1] == "providers":

@@ -4,7 +4,8 @@ for Azure (ARM, Key Vault, Graph) can flip a switch.
 
 - `GET  /_emulator/state`            every vault's secrets and versions (with values), knob counters
 - `PUT  /_emulator/knobs`            change latencyMs, faultRate, dropResponseRate, throttle,
-                                     lifecycleDelay, tokenLatencyMs, rbacPropagationDelay at run time
+                                     lifecycleDelay, tokenLatencyMs, rbacPropagationDelay at run time;
+                                     graphDenied: object ids whose tokens Graph refuses (403)
 - `PATCH /_emulator/vaults/{name}`   set vault properties directly, even ones ARM refuses to change
 - `POST /_emulator/identities`       `{"name": N}`: a new identity (subject to the replication delay)
 """
@@ -29,11 +30,13 @@ _KNOB_NAMES = {
     "lifecycleDelay": "lifecycle_delay",
     "tokenLatencyMs": "token_latency_ms",
     "rbacPropagationDelay": "rbac_propagation_delay",
+    "graphDenied": "graph_denied",
 }
 
 
 def _knobs_json(settings: KnobSettings) -> dict[str, Any]:
     raw = asdict(settings)
+    raw["graph_denied"] = list(raw["graph_denied"])
     return {public: raw[private] for public, private in _KNOB_NAMES.items()}
 
 

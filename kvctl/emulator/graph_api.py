@@ -96,6 +96,10 @@ class GraphService:
         try:
             self.world.knobs.before_work()
             claims = self._authenticate(request)
+            if str(claims.get("oid", "")).lower() in self.world.knobs.settings.graph_denied:
+                raise GraphError(
+                    403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+                )
             return self._route(request, [s for s in request.path[len(PREFIX) :].split("/") if s], claims)
         except GraphError as err:
             return _error(err, request)

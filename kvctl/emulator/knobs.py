@@ -36,6 +36,8 @@ class KnobSettings:
     token_latency_ms: float = 0.0
     # Role assignment changes reach the data plane this many seconds after ARM accepted them.
     rbac_propagation_delay: float = 0.0
+    # Object ids whose tokens Microsoft Graph refuses (an app without directory read permission).
+    graph_denied: tuple[str, ...] = ()
 
     def validate(self) -> None:
         for name in ("fault_rate", "drop_response_rate"):
@@ -48,6 +50,12 @@ class KnobSettings:
                 raise ValueError(f"{name} must be between 0 and 3600000, got {value}")
         if not 0.0 <= self.lifecycle_delay <= 3600:
             raise ValueError(f"lifecycle_delay must be between 0 and 3600 seconds, got {self.lifecycle_delay}")
+
+
+def _object_ids(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and len(v) <= 64 for v in value):
+        raise ValueError("graph_denied must be a list of object ids")
+    return tuple(v.lower() for v in value)
 
 
 class _Window:
@@ -93,6 +101,7 @@ class Knobs:
             lifecycle_delay=float(merged["lifecycle_delay"]),
             token_latency_ms=float(merged["token_latency_ms"]),
             rbac_propagation_delay=float(merged["rbac_propagation_delay"]),
+            graph_denied=_object_ids(merged["graph_denied"]),
         )
         settings.validate()
         self.settings = settings

@@ -70,7 +70,93 @@ def _every_finding() -> list:
         *vault_findings(short),
         *secret_findings(vault, secrets, now, options),
         unreadable_secrets(vault, "forbidden"),
+        *_posture_findings(),
     ]
+
+
+class _NoReadArm:
+    """ARM that refuses the diagnostic settings and role assignments (a caller without Reader)."""
+
+    def list_diagnostic_settings(self, resource_id):
+        from kvctl.core.errors import ForbiddenError
+
+        raise ForbiddenError("forbidden")
+
+    list_role_assignments = list_diagnostic_settings
+
+
+def _posture_findings() -> list:
+    from kvctl.builtin_roles import BUILTIN_ROLES
+    from kvctl.core.arm import RoleAssignment
+    from kvctl.core.check_posture import audit_logging_findings, broad_grant_findings, private_endpoint_findings
+    from kvctl.core.check_run import _posture
+
+    rbac = _vault("https://prod.vault.azure.net", enableRbacAuthorization=True)
+    roles = {r.name: r.guid for r in BUILTIN_ROLES}
+    scope = "/subscriptions/s"
+    owner = RoleAssignment(
+        f"{scope}/providers/Microsoft.Authorization/roleAssignments/a", "a", scope, roles["Owner"], "p", None
+    )
+    return [
+        *private_endpoint_findings(rbac),
+        *audit_logging_findings(rbac, []),
+        *broad_grant_findings(rbac, [owner]),
+        *_posture(_NoReadArm(), rbac),  # type: ignore[arg-type]
+    ]
+
+
+def test_broad_grants_by_role_scope_and_model():
+    from kvctl.builtin_roles import BUILTIN_ROLES
+    from kvctl.core.arm import RoleAssignment
+    from kvctl.core.check_posture import broad_grant_findings
+
+    roles = {r.name: r.guid for r in BUILTIN_ROLES}
+    vault_id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/prod"
+
+    def found(role: str, scope: str, rbac: bool) -> bool:
+        vault = _vault("https://prod.vault.azure.net", enableRbacAuthorization=rbac)
+        ra = RoleAssignment(
+            f"{scope}/providers/Microsoft.Authorization/roleAssignments/a", "a", scope, roles[role], "p", None
+        )
+        return bool(broad_grant_findings(vault, [ra]))
+
+    for role in ("Owner", "Contributor", "User Access Administrator", "Key Vault Administrator"):
+        assert found(role, "/subscriptions/s", True) and found(role, "/subscriptions/s/resourceGroups/g", True)
+        assert found(role, "/providers/Microsoft.Management/managementGroups/corp", True)
+        assert not found(role, vault_id, True), "at the vault itself a role is not broad"
+    assert not found("Key Vault Administrator", "/subscriptions/s", False), "no data access on a policy vault"
+    assert found("Contributor", "/subscriptions/s", False), "may edit the access policies"
+    assert not found("Reader", "/subscriptions/s", True) and not found(
+        "Key Vault Secrets User", "/subscriptions/s", True
+    )
+
+
+def test_audit_logging_needs_an_enabled_audit_log_and_a_destination():
+    from kvctl.core.check_posture import sends_audit_events
+
+    def setting(logs, **dest):
+        return {"properties": {**dest, "logs": logs}}
+
+    audit = [{"category": "AuditEvent", "enabled": True}]
+    assert sends_audit_events(setting(audit, workspaceId="/w"))
+    assert sends_audit_events(setting([{"categoryGroup": "allLogs", "enabled": True}], storageAccountId="/s"))
+    assert sends_audit_events(setting([{"categoryGroup": "audit", "enabled": True}], eventHubAuthorizationRuleId="/e"))
+    assert not sends_audit_events(setting(audit)), "no destination"
+    assert not sends_audit_events(setting([{"category": "AuditEvent", "enabled": False}], workspaceId="/w"))
+    assert not sends_audit_events(
+        setting([{"category": "AzurePolicyEvaluationDetails", "enabled": True}], workspaceId="/w")
+    )
+    assert not sends_audit_events({"properties": None})
+
+
+def test_private_endpoint_must_be_approved():
+    from kvctl.core.check_posture import private_endpoint_findings
+
+    def connection(status):
+        return {"properties": {"privateLinkServiceConnectionState": {"status": status}}}
+
+    assert private_endpoint_findings(_vault("https://p", privateEndpointConnections=[connection("Pending")]))
+    assert not private_endpoint_findings(_vault("https://p", privateEndpointConnections=[connection("Approved")]))
 
 
 def test_no_remedy_changes_a_value():

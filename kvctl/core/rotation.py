@@ -119,6 +119,7 @@ class Rotator:
             raise UsageError(
                 f"'{ref.name}' is managed by a Key Vault certificate", hint="rotate the certificate instead"
             )
+        carried_expiry(current, self.now(), options.expires_in)  # refuse what cannot be carried, before anything
         backend = self._preflight(ref)
         rotation_id = self.new_rotation_id()
         now = self.now()

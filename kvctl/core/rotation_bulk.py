@@ -81,7 +81,11 @@ def due_again(due: Sequence[Secret], window: dt.timedelta, now: dt.datetime) -> 
     with that validity period: rotating them would not make them any less due."""
     short: list[tuple[str, dt.timedelta]] = []
     for secret in due:
-        expires = carried_expiry(secret, now, None)
+        try:
+            expires = carried_expiry(secret, now, None)
+        except UsageError:  # expires, with no validity period to carry: it would be due again at once
+            short.append((secret.name, dt.timedelta(0)))
+            continue
         if expires is not None and expires - now <= window:
             short.append((secret.name, expires - now))
     return short

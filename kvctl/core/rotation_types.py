@@ -96,13 +96,27 @@ def rotation_tags(current: dict[str, str] | None, rotation_id: str) -> dict[str,
 
 def carried_expiry(current: Secret, now: dt.datetime, expires_in: dt.timedelta | None) -> dt.datetime | None:
     """--expires-in from now; else the current version's validity period (exp - created) from now.
-    Whole seconds, as the service keeps them."""
-    if expires_in is not None:
-        return (now + expires_in).replace(microsecond=0)
-    expires, created = current.attributes.expires, current.attributes.created
-    if expires is None or created is None or expires <= created:
-        return None
-    return (now + (expires - created)).replace(microsecond=0)
+    Whole seconds, as the service keeps them. A current version that expires but has no validity
+    period to carry (it expired before it was created, e.g. seeded that way) is refused: quietly
+    giving the new version no expiry would turn an expiring secret into one that never expires."""
+    try:
+        if expires_in is not None:
+            return (now + expires_in).replace(microsecond=0)
+        expires, created = current.attributes.expires, current.attributes.created
+        if expires is None:
+            return None
+        if created is None or expires <= created:
+            raise UsageError(
+                f"'{current.name}' expires ({expires:%Y-%m-%d}) but has no validity period to carry forward "
+                "(it expires no later than it was created)",
+                hint="give the new version's validity with --expires-in DURATION",
+            )
+        return (now + (expires - created)).replace(microsecond=0)
+    except OverflowError:
+        raise UsageError(
+            f"the new expiry of '{current.name}' would fall after the year 9999",
+            hint="give a shorter validity with --expires-in DURATION",
+        ) from None
 
 
 def find_rotation(backend: SecretBackend, name: str, rotation_id: str) -> Secret | None:

@@ -353,3 +353,25 @@ def test_multi_line_values_are_masked_in_hook_output(emu, tmp_path, unique):
     for line in PEM.replace("MIIE", "ZZZZ").splitlines():
         if "PRIVATE KEY" not in line:
             assert line not in generated.stderr + generated.stdout
+
+
+def test_a_secret_with_no_validity_to_carry_is_refused_not_made_eternal(fresh_emulator, tmp_path):
+    """Seeded to expire before it was created: rotating it without --expires-in would give the new
+    version no expiry at all. Refused up front (single and bulk), nothing run; --expires-in works."""
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"stale": {"value": "y", "expires": "-2d"}}))
+    emu = fresh_emulator("--seed", str(seed))
+    marker = tmp_path / "applied"
+    for args in (["stale"], ["--due-within", "14d"]):
+        result = run_kvctl(
+            ["rotate", *args, "--apply-command", f"cat > {marker}", "--recovery-dir", str(tmp_path / "r")],
+            emulator=emu,
+        )
+        assert result.exit_code == 2, result.stderr
+        assert "stale" in result.stderr and "--expires-in" in result.stderr
+        assert not marker.exists()
+    dry = run_kvctl(["rotate", "stale", "--expires-in", "30d", "--dry-run", "-o", "json"], emulator=emu)
+    assert dry.exit_code == 0, dry.stderr
+    report = json.loads(dry.stdout)
+    report = report[0] if isinstance(report, list) else report
+    assert report["status"] == "would-rotate" and report["expires"] is not None

@@ -114,7 +114,17 @@ def test_expiry_is_carried_forward_or_set_or_absent():
         days=3
     )
     assert carried_expiry(current(NOW, None), NOW, None) is None
-    assert carried_expiry(current(NOW, NOW - dt.timedelta(days=1)), NOW, None) is None
+    # Expiring, but with no validity period to carry: refused, never a new version that never expires.
+    with pytest.raises(UsageError, match="no validity period"):
+        carried_expiry(current(NOW, NOW - dt.timedelta(days=1)), NOW, None)
+    with pytest.raises(UsageError, match="no validity period"):
+        carried_expiry(current(None, NOW + dt.timedelta(days=1)), NOW, None)
+    # A validity running past the year 9999 is refused with a clear error, not an OverflowError.
+    far = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    with pytest.raises(UsageError, match="9999"):
+        carried_expiry(current(NOW - dt.timedelta(days=1), far), NOW, None)
+    with pytest.raises(UsageError, match="9999"):
+        carried_expiry(current(NOW, None), NOW, dt.timedelta(days=3_000_000))
     assert carried_expiry(current(NOW, None), NOW, dt.timedelta(days=7)) == NOW + dt.timedelta(days=7)
     assert carried_expiry(current(None, None), NOW.replace(microsecond=5), ninety).microsecond == 0
 
@@ -166,7 +176,7 @@ def test_a_timed_out_apply_command_keeps_the_value_in_case_the_target_took_it(va
 
 def test_a_failed_write_after_the_hook_keeps_the_value_and_resume_stores_it_once(tmp_path):
     vault = FlakyVault()
-    seed(vault, tags={"team": "a"}, expires=NOW + dt.timedelta(days=2))
+    seed(vault, tags={"team": "a"}, expires=dt.datetime.now(dt.UTC) + dt.timedelta(days=2))
     vault.mode = "down"
     runner = FakeRunner()
     result = rotator(vault, runner, tmp_path).rotate(

@@ -73,7 +73,13 @@ def client_options(settings: Settings, session: requests.Session) -> dict[str, A
         connection_timeout=min(settings.timeout, 10.0),
         read_timeout=settings.timeout,
     )
+    options: dict[str, Any] = {}
+    if settings.wait_for_access > 0:
+        from .access_wait import WaitForAccessPolicy
+
+        options["per_call_policies"] = [WaitForAccessPolicy(settings.wait_for_access)]
     return {
+        **options,
         "transport": transport,
         "retry_total": settings.retries,
         "retry_status": settings.retries,  # azure-core's default of 3 gives up inside a throttle window

@@ -67,6 +67,13 @@ _GLOBAL_OPTIONS: list[tuple[str, tuple[str, ...], str | None, str, dict[str, Any
         "Output format: table, json, tsv, plain (each command lists its own).",
         {"metavar": "FMT"},
     ),
+    (
+        "wait_for_access",
+        ("--wait-for-access",),
+        "KVCTL_WAIT_FOR_ACCESS",
+        "On ForbiddenByRbac, retry until DURATION has passed (a new role assignment takes minutes to apply).",
+        {"metavar": "DURATION"},
+    ),
     ("local_time", ("--local-time",), None, "Times in tables in the local time zone, not UTC.", {"is_flag": True}),
     (
         "verbose",
@@ -117,6 +124,7 @@ class AppContext:
                 timeout=_env_number("KVCTL_TIMEOUT", DEFAULT_TIMEOUT, float, 1, 600),
                 retries=int(_env_number("KVCTL_RETRIES", DEFAULT_RETRIES, int, 0, 20)),
                 concurrency=int(_env_number("KVCTL_CONCURRENCY", DEFAULT_CONCURRENCY, int, 1, 64)),
+                wait_for_access=_wait_for_access(self.value("wait_for_access")),
             )
             _configure_logging(self._settings)
         return self._settings
@@ -258,6 +266,14 @@ def _console_line(text: str) -> None:
         import sys
 
         sys.stderr.write(text + "\n")
+
+
+def _wait_for_access(text: str | None) -> float:
+    if not text:
+        return 0.0
+    from ..core import validate
+
+    return validate.duration(text).total_seconds()
 
 
 def _env_number(name: str, default: float, kind: type, low: float, high: float) -> float:

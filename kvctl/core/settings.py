@@ -44,6 +44,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
     concurrency: int = DEFAULT_CONCURRENCY
+    wait_for_access: float = 0.0  # seconds to keep re-sending a request refused with ForbiddenByRbac
 
     @property
     def cloud_info(self) -> Cloud:

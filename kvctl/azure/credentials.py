@@ -192,12 +192,9 @@ def _azure_identity_credential(settings: Settings) -> Any:
         return identity.DeviceCodeCredential(
             client_id=client_id or "04b07795-8ddb-461a-bbee-02f9e1bf7b46", tenant_id=settings.tenant, **verify
         )
-    return identity.DefaultAzureCredential(
-        managed_identity_client_id=client_id,
-        workload_identity_client_id=client_id,
-        workload_identity_tenant_id=settings.tenant,
-        **verify,
-    )
+    from .chain import fast_default  # only credentials with a signal here, the last winner first
+
+    return fast_default(identity, settings, verify)
 
 
 def resolve_mode(settings: Settings, target_host: str) -> str:

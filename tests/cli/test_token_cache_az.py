@@ -33,7 +33,8 @@ else:
     resource = args[args.index("--scope") + 1].removesuffix("/.default")
 query = urllib.parse.urlencode({{"api-version": "2019-08-01", "resource": resource, "client_id": client_id}})
 request = urllib.request.Request(
-    os.environ["IDENTITY_ENDPOINT"] + "?" + query, headers={{"X-IDENTITY-HEADER": os.environ["IDENTITY_HEADER"]}}
+    os.environ.get("FAKE_AZ_ENDPOINT", os.environ.get("IDENTITY_ENDPOINT", "")) + "?" + query,
+    headers={{"X-IDENTITY-HEADER": os.environ.get("FAKE_AZ_HEADER", os.environ.get("IDENTITY_HEADER", ""))}},
 )
 body = json.loads(urllib.request.urlopen(request, timeout=10).read())
 print(json.dumps({{"accessToken": body["access_token"], "expires_on": int(body["expires_on"]), "tokenType": "Bearer"}}))

@@ -197,3 +197,21 @@ def test_two_processes_at_once_keep_both_entries(fresh_emulator, unique):
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     assert len(_entries()) == 3
+
+
+def test_grant_wait_under_rbac_propagation_then_a_get_needs_no_new_token(fresh_emulator, unique):
+    """`access grant --wait` outlasts --rbac-propagation-delay (it checks the data plane with the
+    caller's own Key Vault token); the next process reuses that token and asks for none."""
+    emulator = fresh_emulator("--rbac-propagation-delay", "3")
+    name = unique()
+    _seed(emulator, name, "granted")
+    grant = run_kvctl_subprocess(
+        ["access", "grant", "--assignee", "admin", "--role", "Key Vault Reader", "--wait", "60s", "-o", "json"],
+        emulator=emulator,
+    )
+    assert grant.exit_code == 0, grant.stderr
+    assert grant.json["propagation"] == "effective"
+    before = _issued(emulator)
+    done = _get(emulator, name)
+    assert (done.exit_code, done.stdout) == (0, "granted\n"), done.stderr
+    assert _issued(emulator) == before

@@ -215,3 +215,13 @@ def test_grant_wait_under_rbac_propagation_then_a_get_needs_no_new_token(fresh_e
     done = _get(emulator, name)
     assert (done.exit_code, done.stdout) == (0, "granted\n"), done.stderr
     assert _issued(emulator) == before
+
+
+def test_an_unusable_cache_location_never_fails_a_command(fresh_emulator, unique, tmp_path):
+    emulator = fresh_emulator()
+    name = unique()
+    _seed(emulator, name, "still-works")
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    done = _get(emulator, name, env={"XDG_CACHE_HOME": str(blocker)})
+    assert (done.exit_code, done.stdout, done.stderr) == (0, "still-works\n", "")

@@ -225,3 +225,19 @@ def test_an_unusable_cache_location_never_fails_a_command(fresh_emulator, unique
     blocker.write_text("")
     done = _get(emulator, name, env={"XDG_CACHE_HOME": str(blocker)})
     assert (done.exit_code, done.stdout, done.stderr) == (0, "still-works\n", "")
+
+
+def test_rejected_cached_arm_and_graph_tokens_are_replaced_too(fresh_emulator):
+    emulator = fresh_emulator()
+    first = run_kvctl_subprocess(["access", "list", "-o", "json"], emulator=emulator)
+    assert first.exit_code == 0, first.stderr
+    entries = _entries()
+    assert entries
+    for entry in entries.values():  # every cached token now fails its signature check
+        header, payload, _ = entry["token"].split(".")
+        entry["token"] = f"{header}.{payload}.{'B' * 43}"
+    _cache_file().write_text(json.dumps({"version": 1, "tokens": entries}))
+    again = run_kvctl_subprocess(["access", "list", "-o", "json"], emulator=emulator)
+    assert again.exit_code == 0, again.stderr
+    assert again.json == first.json
+    assert all(not e["token"].endswith("B" * 43) for e in _entries().values())

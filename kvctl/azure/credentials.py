@@ -82,7 +82,7 @@ class EmulatorCredential:
         resource = _resource(scopes[0]) if scopes else "https://vault.azure.net"
         with self._lock:
             cached = self._cache.get(resource)
-            if cached and cached.expires_on - 300 > time.time():
+            if cached and cached.expires_on - 300 > time.time() and not kwargs.get("claims"):  # CAE: a new one
                 return cached
         query: dict[str, str] = {"api-version": "2019-08-01", "resource": resource}
         if self._client_id:

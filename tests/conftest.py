@@ -103,6 +103,7 @@ def user_like(
             monkeypatch.delenv(key)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))  # kvctl's token cache, per test
     monkeypatch.setenv("AZURE_CONFIG_DIR", str(home / "azure"))
     # A credential that falls back to IMDS finds a closed loopback port, never 169.254.169.254.
     monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", f"http://127.0.0.1:{closed_port()}")

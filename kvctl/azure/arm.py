@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import uuid
@@ -81,7 +82,11 @@ class AzureArm:
         self._auth: Any = None
 
     def _common(self) -> dict[str, Any]:
-        return {"base_url": self._endpoint, "credential_scopes": [self._scope], **self._options}
+        options = {"base_url": self._endpoint, "credential_scopes": [self._scope], **self._options}
+        if options.get("per_call_policies"):
+            # A pipeline links its policies to each other: each client needs instances of its own.
+            options["per_call_policies"] = [copy.copy(policy) for policy in options["per_call_policies"]]
+        return options
 
     # -- plumbing ------------------------------------------------------------------------------
 

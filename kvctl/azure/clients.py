@@ -14,6 +14,7 @@ from ..core.throttle import ThrottleGate
 from .credentials import GuardedCredential, build_credential, resolve_mode, token_claims
 from .errors import translate
 from .secrets import AzureSecretBackend
+from .token_cache import default_store, eviction_policy
 from .transport import client_options, make_session, throttle_hooks
 from .writes import ServerClock
 
@@ -35,7 +36,11 @@ class AzureClients:
     def _options(self) -> dict[str, Any]:
         if self._session is None:
             self._session = make_session(self.settings)
-        return client_options(self.settings, self._session)
+        options = client_options(self.settings, self._session)
+        store = default_store()
+        if store is not None:  # a 401 to a cached token evicts it and retries once with a fresh one
+            options["per_call_policies"] = [eviction_policy(store)]
+        return options
 
     def credential(self, target_url: str) -> GuardedCredential:
         host = host_of(urllib.parse.urlsplit(target_url).netloc)

@@ -29,6 +29,7 @@ from ..core.clouds import (
 from ..core.errors import AuthenticationError, UsageError
 from ..core.settings import Settings
 from .credential_errors import explain
+from .token_keys import identity_of
 
 _EMULATOR_HINT = "start `kvctl emulator` and `source STATE_DIR/emulator.env` (or pass --auth for a real credential)"
 
@@ -81,7 +82,7 @@ class EmulatorCredential:
         resource = _resource(scopes[0]) if scopes else "https://vault.azure.net"
         with self._lock:
             cached = self._cache.get(resource)
-            if cached and cached.expires_on - 300 > time.time():
+            if cached and cached.expires_on - 300 > time.time() and not kwargs.get("claims"):  # CAE: a new one
                 return cached
         query: dict[str, str] = {"api-version": "2019-08-01", "resource": resource}
         if self._client_id:
@@ -134,7 +135,10 @@ class GuardedCredential:
         self.cloud = cloud
         self.mode = mode
         self.client_id = client_id
-        self.name = getattr(inner, "name", type(inner).__name__)
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.inner, "name", type(self.inner).__name__))
 
     def _azure_target(self) -> bool:
         return (
@@ -149,7 +153,13 @@ class GuardedCredential:
         except ClientAuthenticationError as exc:
             # One line of kvctl's own, with a hint for the actual cause, instead of azure-identity's text.
             raise explain(exc, self.mode, self.client_id, os.environ) from exc
-        if not self._azure_target() and not is_emulator_token(token.token):
+        emulator_token = is_emulator_token(token.token)
+        if emulator_token and not is_loopback(self.target_host):
+            raise UsageError(
+                f"refusing to send the emulator's token to {self.target_host}, which is not the emulator",
+                hint="the emulator's tokens are only for loopback addresses; pass --auth for a real credential",
+            )
+        if not self._azure_target() and not emulator_token:
             raise UsageError(
                 f"refusing to send an Azure token to {self.target_host}, which is not an Azure host",
                 hint="real credentials only talk to Azure; use --auth emulator (or auto) for the local emulator",
@@ -182,12 +192,9 @@ def _azure_identity_credential(settings: Settings) -> Any:
         return identity.DeviceCodeCredential(
             client_id=client_id or "04b07795-8ddb-461a-bbee-02f9e1bf7b46", tenant_id=settings.tenant, **verify
         )
-    return identity.DefaultAzureCredential(
-        managed_identity_client_id=client_id,
-        workload_identity_client_id=client_id,
-        workload_identity_tenant_id=settings.tenant,
-        **verify,
-    )
+    from .chain import fast_default  # only credentials with a signal here, the last winner first
+
+    return fast_default(identity, settings, verify)
 
 
 def resolve_mode(settings: Settings, target_host: str) -> str:
@@ -200,19 +207,53 @@ def build_credential(settings: Settings, target_url: str) -> GuardedCredential:
     """The credential for requests to `target_url` (a vault or the ARM endpoint)."""
     host = host_of(urllib.parse.urlsplit(target_url).netloc)
     mode = resolve_mode(settings, host)
-    if mode == "emulator":
-        inner: Any = EmulatorCredential(
-            os.environ.get("IDENTITY_ENDPOINT"),
-            os.environ.get("IDENTITY_HEADER"),
-            settings.client_id,
-            timeout=min(settings.timeout, 10.0),
-        )
-    else:
+
+    def build() -> Any:
+        if mode == "emulator":
+            return EmulatorCredential(
+                os.environ.get("IDENTITY_ENDPOINT"),
+                os.environ.get("IDENTITY_HEADER"),
+                settings.client_id,
+                timeout=min(settings.timeout, 10.0),
+            )
         try:
-            inner = _azure_identity_credential(settings)
+            return _azure_identity_credential(settings)
         except ValueError as exc:
             raise AuthenticationError(f"--auth {mode}: {exc}", hint=_MODE_HINTS.get(mode)) from None
+
+    from . import token_cache
+
+    store = token_cache.default_store()
+    if store is None:
+        return GuardedCredential(build(), host, settings.cloud_info, mode, settings.client_id)
+    make = build
+    if mode == "emulator":
+        emulator = build()  # checks IDENTITY_ENDPOINT/HEADER now, as without the cache (it is cheap)
+        make = lambda: emulator  # noqa: E731
+    identity = identity_of(mode, settings.client_id)
+
+    def key_parts(scope: str, tenant: str | None) -> tuple[str, ...]:
+        return cache_key_parts(settings.cloud, tenant or settings.tenant, mode, identity, scope)
+
+    inner = token_cache.CachingCredential(make, key_parts, store, _CREDENTIAL_NAMES.get(mode, mode))
     return GuardedCredential(inner, host, settings.cloud_info, mode, settings.client_id)
+
+
+def cache_key_parts(cloud: str, tenant: str | None, mode: str, identity: str, scope: str) -> tuple[str, ...]:
+    """What tells cached tokens apart: a token is found again only for the same cloud, tenant,
+    credential kind, identity (for the emulator: its identity endpoint) and scope."""
+    return ("v1", cloud, (tenant or "").lower(), mode, identity, scope.lower())
+
+
+_CREDENTIAL_NAMES = {
+    "emulator": "EmulatorCredential",
+    "azure-cli": "AzureCliCredential",
+    "managed-identity": "ManagedIdentityCredential",
+    "workload-identity": "WorkloadIdentityCredential",
+    "environment": "EnvironmentCredential",
+    "device-code": "DeviceCodeCredential",
+    "default": "DefaultAzureCredential",
+}
 
 
 _MODE_HINTS = {

@@ -46,6 +46,7 @@ class AzureGraph:
     def __init__(self, credential: Any, endpoint: str, scope: str, options: dict[str, Any]) -> None:
         self._endpoint = endpoint.rstrip("/")
         policies = [
+            *options.get("per_call_policies", []),  # the token cache's evict-and-retry-once on 401
             HeadersPolicy({"Accept": "application/json"}),
             RetryPolicy(
                 retry_total=options.get("retry_total", 3),

@@ -85,7 +85,14 @@ class Knobs:
         self._random_lock = threading.Lock()
         self._windows: dict[tuple[str, str], _Window] = {}
         self._windows_lock = threading.Lock()
-        self.counters: dict[str, int] = {"faults": 0, "resets": 0, "drops": 0, "throttled": 0, "requests": 0}
+        self.counters: dict[str, int] = {
+            "faults": 0,
+            "resets": 0,
+            "drops": 0,
+            "throttled": 0,
+            "requests": 0,
+            "tokens": 0,
+        }
         self._counter_lock = threading.Lock()
 
     def update(self, changes: dict[str, Any]) -> KnobSettings:
@@ -135,6 +142,7 @@ class Knobs:
 
     def before_token(self) -> None:
         """--token-latency: a token endpoint takes this long to answer."""
+        self._count("tokens")  # every token issued: tests count them to see a token cache work
         if self.settings.token_latency_ms > 0:
             time.sleep(self.settings.token_latency_ms / 1000.0)
 

@@ -1,0 +1,260 @@
+"""Access tokens kept across kvctl invocations, so that a slow credential (an `az` process, a
+managed identity endpoint, Entra ID) is asked once per token lifetime rather than once per process.
+
+Only access tokens are stored: never refresh tokens, client secrets or certificates. They live in
+one JSON file, `${XDG_CACHE_HOME:-~/.cache}/kvctl/tokens.json` (0600, in a 0700 directory); the OS
+keyring is not used because no keyring library is a dependency and the ones that exist pull in
+D-Bus bindings (heavy, and they prompt on some desktops). `KVCTL_TOKEN_CACHE=off` turns it off.
+
+An entry is keyed by cloud, tenant, credential kind, identity and scope — and for the emulator by its
+identity endpoint — so a token is only found again by a request to the same kind of target. The
+guard (credentials.GuardedCredential) sits outside this cache and judges a cached token exactly as
+a new one. Writers take an exclusive lock on a sibling lock file and replace the file atomically,
+so two processes never lose each other's entries and a reader never sees half a file.
+
+This module imports nothing from azure at import time: `kvctl logout` and a cache hit need none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: writes still atomic, concurrent merges best effort
+    fcntl = None  # type: ignore[assignment]
+
+# A token is used until this many seconds before it expires (the SDK's own refresh margin).
+EXPIRY_MARGIN = 300
+FILE_NAME = "tokens.json"
+LOCK_NAME = "tokens.lock"
+_OFF = {"off", "0", "false", "no", "disabled"}
+
+
+def enabled(environ: Any = os.environ) -> bool:
+    return str(environ.get("KVCTL_TOKEN_CACHE", "")).strip().lower() not in _OFF
+
+
+def cache_dir(environ: Any = os.environ) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or ""
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+    return root / "kvctl"
+
+
+def _now() -> float:
+    return time.time()
+
+
+class TokenStore:
+    """The file of cached tokens, plus what this process has served from it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / FILE_NAME
+        self._lock = threading.Lock()
+        self._served: set[str] = set()  # tokens handed out from the file (not fetched) in this process
+
+    # -- reading and writing -------------------------------------------------
+    def _read(self) -> dict[str, Any]:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        entries = data.get("tokens") if isinstance(data, dict) else None
+        return entries if isinstance(entries, dict) else {}
+
+    def _ensure_dir(self) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # An existing directory made by someone else with wider rights is tightened, not trusted as is.
+        if self.directory.stat().st_mode & 0o077:
+            os.chmod(self.directory, 0o700)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self._ensure_dir()
+        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _write(self, entries: dict[str, Any]) -> None:
+        fd, temp = tempfile.mkstemp(prefix=".tokens-", dir=self.directory)  # created 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump({"version": 1, "tokens": entries}, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+
+    def _update(self, change: Callable[[dict[str, Any]], bool]) -> None:
+        """Read, change and write back under the lock; a failure to cache never fails a command."""
+        with self._lock, contextlib.suppress(OSError), self._locked():
+            entries = self._read()
+            now = _now()
+            live = {k: v for k, v in entries.items() if _expires(v) - EXPIRY_MARGIN > now}
+            if change(live) or len(live) != len(entries):
+                self._write(live)
+
+    # -- the cache -------------------------------------------------------------
+    def get(self, key: str) -> tuple[str, int] | None:
+        entry = self._read().get(key)
+        if not isinstance(entry, dict):
+            return None
+        token, expires = entry.get("token"), _expires(entry)
+        if not isinstance(token, str) or expires - EXPIRY_MARGIN <= _now():
+            return None
+        with self._lock:
+            self._served.add(token)
+        return token, expires
+
+    def put(self, key: str, token: str, expires_on: int) -> None:
+        if expires_on - EXPIRY_MARGIN <= _now():
+            return
+
+        def change(entries: dict[str, Any]) -> bool:
+            entries[key] = {"token": token, "expires_on": int(expires_on)}
+            return True
+
+        self._update(change)
+
+    def evict(self, key: str) -> None:
+        self._update(lambda entries: entries.pop(key, None) is not None)
+
+    def reject(self, token: str) -> bool:
+        """A service refused `token` (401): drop every entry holding it. True when this process had
+        served it from the cache, i.e. a fresh token may still succeed."""
+        self._update(lambda entries: _drop_token(entries, token))
+        with self._lock:
+            served = token in self._served
+            self._served.discard(token)
+        return served
+
+    def clear(self) -> int:
+        """`kvctl logout`: forget every cached token. Returns how many there were."""
+        count = len(self._read())
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        return count
+
+
+def _drop_token(entries: dict[str, Any], token: str) -> bool:
+    stale = [key for key, entry in entries.items() if isinstance(entry, dict) and entry.get("token") == token]
+    for key in stale:
+        del entries[key]
+    return bool(stale)
+
+
+def _expires(entry: Any) -> int:
+    try:
+        return int(entry.get("expires_on", 0))
+    except (AttributeError, TypeError, ValueError):
+        return 0
+
+
+def entry_key(*parts: str | None) -> str:
+    """A stable key from the parts that tell tokens apart (hashed: the file shows no account names)."""
+    text = json.dumps([p or "" for p in parts], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_STORE: TokenStore | None = None
+_STORE_LOCK = threading.Lock()
+
+
+def default_store() -> TokenStore | None:
+    """The process's store, or None when the cache is off."""
+    global _STORE
+    if not enabled():
+        return None
+    directory = cache_dir()
+    with _STORE_LOCK:
+        if _STORE is None or _STORE.directory != directory:
+            _STORE = TokenStore(directory)
+        return _STORE
+
+
+class CachingCredential:
+    """A credential that answers from the token file and builds the real credential (azure.identity,
+    MSAL, cryptography: ~0.5 s of imports) only when the file has no usable token."""
+
+    def __init__(
+        self,
+        build: Callable[[], Any],
+        key_parts: Callable[[str, str | None], tuple[str, ...]],
+        store: TokenStore,
+        name: str,
+    ) -> None:
+        self._build = build
+        self._key_parts = key_parts
+        self._store = store
+        self._inner: Any = None
+        self._lock = threading.Lock()
+        self.name = name
+
+    @property
+    def inner(self) -> Any:
+        with self._lock:
+            if self._inner is None:
+                self._inner = self._build()
+                self.name = getattr(self._inner, "name", type(self._inner).__name__)
+            return self._inner
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        scope = scopes[0] if scopes else ""
+        key = entry_key(*self._key_parts(scope, kwargs.get("tenant_id")))
+        if kwargs.get("claims"):
+            # A CAE claims challenge: the service revoked the token; never answer it from the cache.
+            self._store.evict(key)
+        else:
+            hit = self._store.get(key)
+            if hit is not None:
+                from azure.core.credentials import AccessToken  # already loaded with any SDK client
+
+                return AccessToken(hit[0], hit[1])
+        token = self.inner.get_token(*scopes, **kwargs)
+        self._store.put(key, token.token, int(token.expires_on))
+        return token
+
+    def close(self) -> None:
+        if self._inner is not None:
+            close = getattr(self._inner, "close", None)
+            if close:
+                close()
+
+
+def eviction_policy(store: TokenStore) -> Any:
+    """A per-call pipeline policy: a 401 to a request that carried a cached token evicts it and sends
+    the request once more, so the authentication policy gets a fresh token. (Key Vault's challenge
+    policy returns a second plain 401 to the caller instead of asking for a new token.)"""
+    from azure.core.pipeline.policies import HTTPPolicy
+
+    class EvictOn401(HTTPPolicy):
+        def send(self, request: Any) -> Any:
+            response = self.next.send(request)
+            if response.http_response.status_code != 401 or request.context.get("kvctl_token_retried"):
+                return response
+            sent = request.http_request.headers.get("Authorization", "")
+            if sent.startswith("Bearer ") and store.reject(sent[len("Bearer ") :]):
+                request.context["kvctl_token_retried"] = True
+                request.http_request.headers.pop("Authorization", None)
+                return self.next.send(request)
+            return response
+
+    return EvictOn401()

@@ -38,8 +38,21 @@ def _text(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
+def _moment(value: Any, name: str, field: str) -> dt.datetime | None:
+    """A time the SDK decoded, or None when absent. The SDK hands a time it cannot decode (say a
+    year past 9999) over as the raw number: that is a malformed answer, refused as one rather
+    than shown as "not set" (a missing expiry is a finding of its own in `check`)."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    raise UnavailableError(
+        f"the service answered secret {name!r} with a {field} kvctl cannot read (not a date it can represent)",
+        hint="fix that attribute with the Azure portal or az keyvault secret set-attributes",
+    )
+
+
 def _secret_from(props: SecretProperties, value: str | None = None, deleted: DeletedState | None = None) -> Secret:
     identifier = props.id or ""
+    name = props.name or ""
     return Secret(
         id=identifier,
         vault_url=(props.vault_url or "").rstrip("/"),
@@ -47,10 +60,10 @@ def _secret_from(props: SecretProperties, value: str | None = None, deleted: Del
         version=props.version,
         attributes=SecretAttributes(
             enabled=props.enabled,
-            created=props.created_on,
-            updated=props.updated_on,
-            expires=props.expires_on,
-            not_before=props.not_before,
+            created=_moment(props.created_on, name, "creation time"),
+            updated=_moment(props.updated_on, name, "update time"),
+            expires=_moment(props.expires_on, name, "expiry"),
+            not_before=_moment(props.not_before, name, "not-before time"),
             recovery_level=_text(props.recovery_level),
             recoverable_days=props.recoverable_days,
         ),
@@ -69,7 +82,12 @@ def _from_kv_secret(secret: KeyVaultSecret) -> Secret:
 
 
 def _from_deleted(secret: DeletedSecret) -> Secret:
-    state = DeletedState(secret.recovery_id, secret.deleted_date, secret.scheduled_purge_date)
+    name = secret.name or ""
+    state = DeletedState(
+        secret.recovery_id,
+        _moment(secret.deleted_date, name, "deletion date"),
+        _moment(secret.scheduled_purge_date, name, "scheduled purge date"),
+    )
     return _secret_from(secret.properties, None, state)
 
 
@@ -165,13 +183,16 @@ class AzureSecretBackend:
         return _from_kv_secret(self._call(what, self.client.get_secret, name, version))
 
     def _stream(self, what: str, pages: Any, convert: Callable[[Any], Secret]) -> Iterator[Secret]:
-        """Items as the pages arrive (errors translated at each page fetch): a page at a time in memory."""
-        iterator = iter(pages)  # the pager sends nothing until the first next()
+        """Items as the pages arrive (errors translated at each page fetch): a page at a time in memory.
+        A page is converted whole before any of it is handed on, so an item kvctl cannot read
+        fails the page before its first item has been printed."""
+        page_iterator = pages.by_page()  # the pager sends nothing until the first next()
         while True:
-            item = self._call(what, next, iterator, None)
-            if item is None:
+            page = self._call(what, next, page_iterator, None)
+            if page is None:
                 return
-            yield convert(item)
+            items: list[Any] = self._call(what, list, page)
+            yield from [convert(item) for item in items]
 
     def list(self) -> Iterator[Secret]:
         what = "the secret list"

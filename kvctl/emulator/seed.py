@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .http import has_lone_surrogate
 from .secret_rules import MAX_CONTENT_TYPE, MAX_INSTANT, MAX_TAGS
 from .secrets_api import MAX_VALUE_BYTES, NAME_PATTERN
 from .vault_rules import SETTABLE, VAULT_NAME, VaultRuleError, check_properties, finite_number
@@ -191,6 +192,8 @@ def load_seed(path: Path, now: float) -> Seed:
         raise SeedError(f"seed file {path} is nested too deeply") from exc
     except ValueError as exc:  # also bad UTF-8, and NaN / Infinity
         raise SeedError(f"seed file {path} is not valid JSON: {exc}") from exc
+    if has_lone_surrogate(data):  # the text is not said: it may be a secret value
+        raise SeedError(f"seed file {path} holds a lone surrogate escape (like \\ud800), which is not valid Unicode")
     return parse_seed(data, now)
 
 

@@ -4,6 +4,7 @@ endpoint), and one plain-HTTP port for the managed-identity endpoints."""
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
@@ -41,10 +42,20 @@ DEFAULT_VAULT = "emulator"
 INFO_FILE = "emulator.json"
 ENV_FILE = "emulator.env"
 CA_BUNDLE_FILE = "ca-bundle.pem"
+LOCK_FILE = "emulator.lock"
+MAX_PORT = 65535
 
 
 class StartupError(Exception):
     """The emulator could not start (a port taken, an unusable state directory): one line to show."""
+
+
+class StateDirInUse(StartupError):
+    """Another emulator holds the state directory's lock."""
+
+
+class PortsExhausted(StartupError):
+    """--port leaves too few ports below 65536 for every vault, ARM and the identity endpoint."""
 
 
 @dataclass
@@ -105,6 +116,7 @@ class Emulator:
         self.env: dict[str, str] = {}
         self.world: World | None = None
         self._store: Store | None = None
+        self._lock_fd: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -126,6 +138,7 @@ class Emulator:
         seed = load_seed(options.seed, time.time()) if options.seed else Seed()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.state_dir, 0o700)  # an existing directory too: it will hold keys and values
+        self._lock_state_dir()
         for stale in (INFO_FILE, ENV_FILE):
             (self.state_dir / stale).unlink(missing_ok=True)
         store = self._store = Store(self.state_dir / "state.db")
@@ -170,6 +183,11 @@ class Emulator:
         for name in wanted:
             if name.lower() not in {v.lower() for v in vault_names}:
                 vault_names.append(name)
+        if options.port and options.port + len(vault_names) + 1 > MAX_PORT:
+            raise PortsExhausted(
+                f"--port {options.port} with {len(vault_names)} vault(s) needs ports up to "
+                f"{options.port + len(vault_names) + 1}, past {MAX_PORT}: use a lower --port, or --port 0"
+            )
         for name in vault_names:  # a vault named again on the command line comes back from deletion
             deleted = store.get_deleted_vault(name)
             if deleted is not None and store.get_vault(name) is None:
@@ -335,10 +353,36 @@ class Emulator:
         if self._store is not None:
             self._store.close()
             self._store = None
-        for name in (INFO_FILE, ENV_FILE):
-            (self.state_dir / name).unlink(missing_ok=True)
+        if self._lock_fd is not None:  # else the directory is another emulator's: its files stay
+            for name in (INFO_FILE, ENV_FILE):
+                (self.state_dir / name).unlink(missing_ok=True)
         if self._temporary:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        if self._lock_fd is not None:
+            # Released last, once this emulator's files are gone. The lock file stays: removing
+            # it would let two emulators lock two different files of the same name.
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _lock_state_dir(self) -> None:
+        """One emulator per state directory: a second would serve the same database and, on
+        stopping, delete the first one's emulator.json and emulator.env. The kernel drops the lock
+        when the process ends, however it ends."""
+        fd = os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise StateDirInUse(
+                f"state directory {self.state_dir} is in use by another emulator (pid {holder})"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._lock_fd = fd
 
     def __enter__(self) -> Emulator:
         self.start()

@@ -23,10 +23,8 @@ def test_a_second_emulator_on_a_state_dir_in_use_refuses_and_leaves_the_first_al
         done = run_kvctl_process(["emulator", "--state-dir", str(state)], cwd=tmp_path)
         assert done.returncode == 2
         lines = _one_line(done.stderr)
-        assert (
-            lines[0]
-            == f"kvctl: error: state directory {state.resolve()} is in use by another emulator (pid {first.process.pid})"
-        )
+        expected = f"state directory {state.resolve()} is in use by another emulator (pid {first.process.pid})"
+        assert lines[0] == f"kvctl: error: {expected}"
         assert len(lines) == 1
         assert done.stdout == b""
         # The first one's files are still there and unchanged, and it still answers.

@@ -159,7 +159,8 @@ def emulator(
     from ..emulator.directory import DirectoryError
     from ..emulator.runner import run_foreground
     from ..emulator.seed import SeedError
-    from ..emulator.service import PortsExhausted, StartupError, StateDirInUse
+    from ..emulator.service import PortsExhausted, StartupError
+    from ..emulator.state_lock import StateDirInUse
 
     for name in vaults:
         if not VAULT_NAME.match(name):

@@ -4,7 +4,6 @@ endpoint), and one plain-HTTP port for the managed-identity endpoints."""
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import secrets
@@ -28,6 +27,7 @@ from .identity_api import APP_SERVICE_PATH, IdentityService, federated_token
 from .knobs import Knobs, KnobSettings
 from .secrets_api import VaultService
 from .seed import Seed, load_seed
+from .state_lock import lock_state_dir
 from .store import Store, VaultRecord
 from .tls import ensure_tls_files
 from .tokens import TokenAuthority
@@ -42,16 +42,11 @@ DEFAULT_VAULT = "emulator"
 INFO_FILE = "emulator.json"
 ENV_FILE = "emulator.env"
 CA_BUNDLE_FILE = "ca-bundle.pem"
-LOCK_FILE = "emulator.lock"
 MAX_PORT = 65535
 
 
 class StartupError(Exception):
     """The emulator could not start (a port taken, an unusable state directory): one line to show."""
-
-
-class StateDirInUse(StartupError):
-    """Another emulator holds the state directory's lock."""
 
 
 class PortsExhausted(StartupError):
@@ -138,7 +133,7 @@ class Emulator:
         seed = load_seed(options.seed, time.time()) if options.seed else Seed()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.state_dir, 0o700)  # an existing directory too: it will hold keys and values
-        self._lock_state_dir()
+        self._lock_fd = lock_state_dir(self.state_dir)
         for stale in (INFO_FILE, ENV_FILE):
             (self.state_dir / stale).unlink(missing_ok=True)
         store = self._store = Store(self.state_dir / "state.db")
@@ -363,26 +358,6 @@ class Emulator:
             # it would let two emulators lock two different files of the same name.
             os.close(self._lock_fd)
             self._lock_fd = None
-
-    def _lock_state_dir(self) -> None:
-        """One emulator per state directory: a second would serve the same database and, on
-        stopping, delete the first one's emulator.json and emulator.env. The kernel drops the lock
-        when the process ends, however it ends."""
-        fd = os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            raise StateDirInUse(
-                f"state directory {self.state_dir} is in use by another emulator (pid {holder})"
-            ) from None
-        except BaseException:
-            os.close(fd)
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        self._lock_fd = fd
 
     def __enter__(self) -> Emulator:
         self.start()

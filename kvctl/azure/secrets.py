@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.keyvault.secrets import DeletedSecret, KeyVaultSecret, SecretClient, SecretProperties
+from azure.keyvault.secrets import SecretClient, SecretProperties
 
 from ..core.backend import Waiting
 from ..core.errors import ForbiddenError, KvctlError, UnavailableError
-from ..core.models import DeletedState, Secret, SecretAttributes
+from ..core.models import Secret
 from ..core.redaction import register
 from .errors import translate
+from .secret_records import from_deleted, from_kv_secret, secret_from
 from .writes import ServerClock, Unknown, WriteRunner, wait_until
 
 T = TypeVar("T")
@@ -29,48 +30,6 @@ T = TypeVar("T")
 # usually takes seconds; its recordings show 2-6 s).
 LIFECYCLE_TIMEOUT = 120.0
 _ACCEPTED = object()  # a check's answer: the service has taken the operation on; its effect is pending
-
-
-def _text(value: Any) -> str | None:
-    """The SDK hands some fields over as str-enums; kvctl shows their wire value."""
-    if value is None:
-        return None
-    return str(getattr(value, "value", value))
-
-
-def _secret_from(props: SecretProperties, value: str | None = None, deleted: DeletedState | None = None) -> Secret:
-    identifier = props.id or ""
-    return Secret(
-        id=identifier,
-        vault_url=(props.vault_url or "").rstrip("/"),
-        name=props.name or "",
-        version=props.version,
-        attributes=SecretAttributes(
-            enabled=props.enabled,
-            created=props.created_on,
-            updated=props.updated_on,
-            expires=props.expires_on,
-            not_before=props.not_before,
-            recovery_level=_text(props.recovery_level),
-            recoverable_days=props.recoverable_days,
-        ),
-        content_type=props.content_type,
-        tags=dict(props.tags) if props.tags is not None else None,
-        managed=props.managed,
-        kid=props.key_id,
-        value=value,
-        deleted=deleted,
-    )
-
-
-def _from_kv_secret(secret: KeyVaultSecret) -> Secret:
-    register(secret.value)
-    return _secret_from(secret.properties, secret.value)
-
-
-def _from_deleted(secret: DeletedSecret) -> Secret:
-    state = DeletedState(secret.recovery_id, secret.deleted_date, secret.scheduled_purge_date)
-    return _secret_from(secret.properties, None, state)
 
 
 class AzureSecretBackend:
@@ -131,14 +90,14 @@ class AzureSecretBackend:
     def _live_properties(self, name: str) -> Secret | None:
         """The latest version's attributes if the secret is live and readable (a disabled one too), else None."""
         try:
-            return _secret_from(self.client.get_secret(name).properties)
+            return secret_from(self.client.get_secret(name).properties)
         except ResourceNotFoundError:
             return None
         except HttpResponseError as exc:
             if exc.status_code != 403:
                 raise
         # 403: a disabled latest version, or no right to read values; the metadata still shows it.
-        versions = [_secret_from(p) for p in self.client.list_properties_of_secret_versions(name)]
+        versions = [secret_from(p) for p in self.client.list_properties_of_secret_versions(name)]
         if not versions:
             return None
         epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -154,7 +113,7 @@ class AzureSecretBackend:
 
     def _deleted_or_none(self, name: str) -> Secret | None:
         try:
-            return _from_deleted(self.client.get_deleted_secret(name))
+            return from_deleted(self.client.get_deleted_secret(name))
         except ResourceNotFoundError:
             return None
 
@@ -162,34 +121,37 @@ class AzureSecretBackend:
 
     def get(self, name: str, version: str | None = None) -> Secret:
         what = f"secret '{name}'" + (f" version {version}" if version else "")
-        return _from_kv_secret(self._call(what, self.client.get_secret, name, version))
+        return from_kv_secret(self._call(what, self.client.get_secret, name, version))
 
     def _stream(self, what: str, pages: Any, convert: Callable[[Any], Secret]) -> Iterator[Secret]:
-        """Items as the pages arrive (errors translated at each page fetch): a page at a time in memory."""
-        iterator = iter(pages)  # the pager sends nothing until the first next()
+        """Items as the pages arrive (errors translated at each page fetch): a page at a time in memory.
+        A page is converted whole before any of it is handed on, so an item kvctl cannot read
+        fails the page before its first item has been printed."""
+        page_iterator = pages.by_page()  # the pager sends nothing until the first next()
         while True:
-            item = self._call(what, next, iterator, None)
-            if item is None:
+            page = self._call(what, next, page_iterator, None)
+            if page is None:
                 return
-            yield convert(item)
+            items: list[Any] = self._call(what, list, page)
+            yield from [convert(item) for item in items]
 
     def list(self) -> Iterator[Secret]:
         what = "the secret list"
         return self._stream(
-            what, self._call(what, self.client.list_properties_of_secrets, max_page_size=25), _secret_from
+            what, self._call(what, self.client.list_properties_of_secrets, max_page_size=25), secret_from
         )
 
     def list_versions(self, name: str) -> Iterator[Secret]:
         what = f"secret '{name}'"
         pages = self._call(what, self.client.list_properties_of_secret_versions, name, max_page_size=25)
-        return self._stream(what, pages, _secret_from)
+        return self._stream(what, pages, secret_from)
 
     def list_deleted(self) -> Iterator[Secret]:
         what = "the deleted secret list"
-        return self._stream(what, self._call(what, self.client.list_deleted_secrets, max_page_size=25), _from_deleted)
+        return self._stream(what, self._call(what, self.client.list_deleted_secrets, max_page_size=25), from_deleted)
 
     def get_deleted(self, name: str) -> Secret:
-        return _from_deleted(self._call(f"deleted secret '{name}'", self.client.get_deleted_secret, name))
+        return from_deleted(self._call(f"deleted secret '{name}'", self.client.get_deleted_secret, name))
 
     def backup(self, name: str) -> bytes:
         return self._call(f"secret '{name}'", self.client.backup_secret, name)
@@ -212,7 +174,7 @@ class AzureSecretBackend:
 
         def send() -> Secret:
             sent_at.append(time.time())
-            return _from_kv_secret(
+            return from_kv_secret(
                 self.client.set_secret(
                     name,
                     value,
@@ -240,15 +202,15 @@ class AzureSecretBackend:
             epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
             for props in sorted(candidates, key=lambda p: p.created_on or epoch, reverse=True):
                 if props.enabled is False:
-                    return _secret_from(props)
+                    return secret_from(props)
                 try:
                     stored = self.client.get_secret(name, props.version)
                 except HttpResponseError as exc:
                     if exc.status_code == 403:  # may write but not read: the metadata has to do
-                        return _secret_from(props)
+                        return secret_from(props)
                     raise
                 if stored.value == value:
-                    return _from_kv_secret(stored)
+                    return from_kv_secret(stored)
             return None
 
         return self._write(f"secret '{name}'", send, took_effect)
@@ -265,7 +227,7 @@ class AzureSecretBackend:
         not_before: dt.datetime | None = None,
     ) -> Secret:
         def send() -> Secret:
-            return _secret_from(
+            return secret_from(
                 self.client.update_secret_properties(
                     name,
                     version,
@@ -283,7 +245,7 @@ class AzureSecretBackend:
 
     def delete(self, name: str, *, waiting: Waiting | None = None) -> Secret:
         def send() -> Any:
-            return _from_deleted(self.client.begin_delete_secret(name, retry_total=0).result())
+            return from_deleted(self.client.begin_delete_secret(name, retry_total=0).result())
 
         def took_effect() -> Any:
             deleted = self._deleted_or_none(name)
@@ -348,7 +310,7 @@ class AzureSecretBackend:
             before = None  # may restore but not list: a lost answer is then told by sending again
 
         def send() -> Any:
-            return _secret_from(self.client.restore_secret_backup(blob, retry_total=0))
+            return secret_from(self.client.restore_secret_backup(blob, retry_total=0))
 
         def new_secret() -> Any:
             if before is None:

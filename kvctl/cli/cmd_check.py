@@ -46,7 +46,7 @@ THRESHOLDS = ("FAIL", "WARN", "INFO", "never")
     "--retention",
     type=click.IntRange(7, 90),
     metavar="DAYS",
-    help="With --fix: raise soft-delete retention to DAYS (never lowers it).",
+    help="With --fix: raise soft-delete retention to DAYS (never lowers it; irreversible: asks first).",
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before irreversible fixes.")
 @click.option(

@@ -159,7 +159,8 @@ def emulator(
     from ..emulator.directory import DirectoryError
     from ..emulator.runner import run_foreground
     from ..emulator.seed import SeedError
-    from ..emulator.service import StartupError
+    from ..emulator.service import PortsExhausted, StartupError
+    from ..emulator.state_lock import StateDirInUse
 
     for name in vaults:
         if not VAULT_NAME.match(name):
@@ -205,6 +206,8 @@ def emulator(
         raise UsageError(f"--seed: {exc}") from None
     except DirectoryError as exc:
         raise UsageError(f"--user/--group: {exc}") from None
+    except (StateDirInUse, PortsExhausted) as exc:
+        raise UsageError(str(exc)) from None
     except StartupError as exc:
         raise UsageError(str(exc), hint="try --port 0 for free ports, or another --state-dir") from None
     except OSError as exc:

@@ -376,7 +376,9 @@ def plan_fixes(vault: VaultResource, retention: int | None) -> list[Fix]:
                 vault.id,
                 {"softDeleteRetentionInDays": retention},
                 f"raise soft-delete retention of {vault.name} from {current} to {retention} days",
-                irreversible=False,
+                # Azure may not let it be lowered again (with purge protection on, it is fixed
+                # for good), so it asks like the other one-way fixes.
+                irreversible=True,
             )
         )
     return fixes

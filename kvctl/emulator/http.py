@@ -14,6 +14,7 @@ import socket
 import ssl
 import struct
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,22 @@ log = logging.getLogger("kvctl.emulator")
 MAX_BODY_BYTES = 1024 * 1024
 DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
 IDLE_TIMEOUT_SECONDS = 120
+# A body announced by Content-Length must arrive within this long in all (not per read): a client
+# that announces 5000 bytes and sends one must not hold a connection and a thread for ever.
+BODY_TIMEOUT_SECONDS = 10.0
+
+
+class _BodyTimeout(Exception):
+    """The announced request body did not arrive in time."""
+
+
+def has_lone_surrogate(data: Any) -> bool:
+    """JSON's \\ud800 escapes decode to text that is not Unicode and cannot be stored or sent."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class ApiError(Exception):
@@ -82,9 +99,12 @@ class Request:
         if not self.body:
             raise ApiError(400, "BadParameter", "The request body is required.")
         try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = json.loads(self.body)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ApiError(400, "BadParameter", "The request body is not valid JSON.") from exc
+        if has_lone_surrogate(data):
+            raise ApiError(400, "BadParameter", "The request body holds a lone surrogate (not valid Unicode).")
+        return data
 
     def bearer_token(self) -> str | None:
         auth = self.header("authorization") or ""
@@ -145,12 +165,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             length = -1
         if length < 0 or length > MAX_BODY_BYTES:
             # Read (and drop) what the client is sending, so it gets to see the answer.
-            remaining = min(max(length, 0), DRAIN_LIMIT_BYTES)
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 65536))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
+            try:
+                self._read_body(min(max(length, 0), DRAIN_LIMIT_BYTES))
+            except _BodyTimeout:
+                pass
             self._send(
                 Response.error(
                     ApiError(
@@ -162,7 +180,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
             )
             self.close_connection = True
             return
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = self._read_body(length) if length else b""
+        except _BodyTimeout:
+            self.close_connection = True
+            self._send(
+                Response.error(
+                    ApiError(408, "RequestTimeout", "The request body did not arrive in time."),
+                    {"Connection": "close"},
+                )
+            )
+            return
         raw_path, _, raw_query = self.path.partition("?")
         request = Request(
             method=self.command,
@@ -184,6 +212,28 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response = Response.error(ApiError(500, "InternalServerError", "The server encountered an internal error."))
         self._send(response)
         log.info("%s %s -> %d", self.command, raw_path, response.status)
+
+    def _read_body(self, length: int) -> bytes:
+        """Up to `length` bytes (fewer if the client closes), within BODY_TIMEOUT_SECONDS in all."""
+        deadline = time.monotonic() + BODY_TIMEOUT_SECONDS
+        parts: list[bytes] = []
+        remaining = length
+        try:
+            while remaining > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _BodyTimeout()
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(min(remaining, 65536))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                remaining -= len(chunk)
+        except TimeoutError as exc:
+            raise _BodyTimeout() from exc
+        finally:
+            self.connection.settimeout(IDLE_TIMEOUT_SECONDS)
+        return b"".join(parts)
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 

@@ -8,6 +8,8 @@ from .http import ApiError, bad_request
 
 MAX_CONTENT_TYPE = 255
 MAX_TAGS = 15
+# The service keeps times as .NET DateTimes: nothing after 9999-12-31T23:59:59Z, nothing before 1970.
+MAX_INSTANT = 253402300799
 
 
 def deleted_conflict(name: str) -> ApiError:
@@ -55,5 +57,12 @@ def attributes_in(value: Any) -> dict[str, Any]:
         if value.get(key) is not None:
             if isinstance(value[key], bool) or not isinstance(value[key], int):
                 raise bad_request(f"Property 'attributes.{key}' must be a Unix time in seconds.")
+            if not 0 <= value[key] <= MAX_INSTANT:
+                # Stored, such a time would break every client that decodes it (a year past 9999).
+                raise bad_request(
+                    f"Property 'attributes.{key}' is out of range: a Unix time from 0 (1970-01-01) "
+                    f"to {MAX_INSTANT} (9999-12-31T23:59:59Z).",
+                    code="BadParameter",
+                )
             out[key] = value[key]
     return out

@@ -21,15 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .secret_rules import MAX_CONTENT_TYPE, MAX_TAGS
+from .http import has_lone_surrogate
+from .secret_rules import MAX_CONTENT_TYPE, MAX_INSTANT, MAX_TAGS
 from .secrets_api import MAX_VALUE_BYTES, NAME_PATTERN
 from .vault_rules import SETTABLE, VAULT_NAME, VaultRuleError, check_properties, finite_number
 
 _DURATION = re.compile(r"^(-?)(\d+)([smhdw])\Z")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 VAULTS_KEY = "_vaults"
-# The service keeps times as .NET DateTimes: nothing after 9999-12-31T23:59:59Z, nothing before 1970.
-MAX_INSTANT = 253402300799
 _SECRET_KEYS = {"value", "contentType", "tags", "expires", "notBefore", "enabled", "created"}
 _VAULT_KEYS = {"properties", "secrets"}
 
@@ -193,6 +192,8 @@ def load_seed(path: Path, now: float) -> Seed:
         raise SeedError(f"seed file {path} is nested too deeply") from exc
     except ValueError as exc:  # also bad UTF-8, and NaN / Infinity
         raise SeedError(f"seed file {path} is not valid JSON: {exc}") from exc
+    if has_lone_surrogate(data):  # the text is not said: it may be a secret value
+        raise SeedError(f"seed file {path} holds a lone surrogate escape (like \\ud800), which is not valid Unicode")
     return parse_seed(data, now)
 
 

@@ -27,6 +27,7 @@ from .identity_api import APP_SERVICE_PATH, IdentityService, federated_token
 from .knobs import Knobs, KnobSettings
 from .secrets_api import VaultService
 from .seed import Seed, load_seed
+from .state_lock import lock_state_dir
 from .store import Store, VaultRecord
 from .tls import ensure_tls_files
 from .tokens import TokenAuthority
@@ -41,10 +42,15 @@ DEFAULT_VAULT = "emulator"
 INFO_FILE = "emulator.json"
 ENV_FILE = "emulator.env"
 CA_BUNDLE_FILE = "ca-bundle.pem"
+MAX_PORT = 65535
 
 
 class StartupError(Exception):
     """The emulator could not start (a port taken, an unusable state directory): one line to show."""
+
+
+class PortsExhausted(StartupError):
+    """--port leaves too few ports below 65536 for every vault, ARM and the identity endpoint."""
 
 
 @dataclass
@@ -105,6 +111,7 @@ class Emulator:
         self.env: dict[str, str] = {}
         self.world: World | None = None
         self._store: Store | None = None
+        self._lock_fd: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -126,6 +133,7 @@ class Emulator:
         seed = load_seed(options.seed, time.time()) if options.seed else Seed()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.state_dir, 0o700)  # an existing directory too: it will hold keys and values
+        self._lock_fd = lock_state_dir(self.state_dir)
         for stale in (INFO_FILE, ENV_FILE):
             (self.state_dir / stale).unlink(missing_ok=True)
         store = self._store = Store(self.state_dir / "state.db")
@@ -170,6 +178,11 @@ class Emulator:
         for name in wanted:
             if name.lower() not in {v.lower() for v in vault_names}:
                 vault_names.append(name)
+        if options.port and options.port + len(vault_names) + 1 > MAX_PORT:
+            raise PortsExhausted(
+                f"--port {options.port} with {len(vault_names)} vault(s) needs ports up to "
+                f"{options.port + len(vault_names) + 1}, past {MAX_PORT}: use a lower --port, or --port 0"
+            )
         for name in vault_names:  # a vault named again on the command line comes back from deletion
             deleted = store.get_deleted_vault(name)
             if deleted is not None and store.get_vault(name) is None:
@@ -335,10 +348,16 @@ class Emulator:
         if self._store is not None:
             self._store.close()
             self._store = None
-        for name in (INFO_FILE, ENV_FILE):
-            (self.state_dir / name).unlink(missing_ok=True)
+        if self._lock_fd is not None:  # else the directory is another emulator's: its files stay
+            for name in (INFO_FILE, ENV_FILE):
+                (self.state_dir / name).unlink(missing_ok=True)
         if self._temporary:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        if self._lock_fd is not None:
+            # Released last, once this emulator's files are gone. The lock file stays: removing
+            # it would let two emulators lock two different files of the same name.
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> Emulator:
         self.start()

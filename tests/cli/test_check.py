@@ -232,3 +232,26 @@ def _arm_vault(emulator, name):
     )
     with urllib.request.urlopen(request, context=emulator.ssl_context(), timeout=10) as response:
         return json.loads(response.read())
+
+
+def test_raising_retention_is_irreversible_and_asks_first(fresh_emulator, tmp_path):
+    """With purge protection on, --retention is the only fix: it still asks (Azure may not let the
+    retention be lowered again), and without a terminal and without --yes nothing changes."""
+    from tests.conftest import run_kvctl_subprocess
+
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"_vaults": {"short": {"properties": {**HEALTHY, "softDeleteRetentionInDays": 30}}}}))
+    emulator = fresh_emulator("--seed", str(seed))
+    target = url(emulator, "short")
+
+    refused = run_kvctl_subprocess(["check", target, "--fix", "--retention", "90"], emulator=emulator, cwd=tmp_path)
+    assert refused.exit_code == 2, refused.stderr
+    assert "--yes" in refused.stderr and "Traceback" not in refused.stderr
+    assert "changed:" not in refused.stderr
+    assert _arm_vault(emulator, "short")["properties"]["softDeleteRetentionInDays"] == 30
+
+    fixed = run_kvctl_subprocess(
+        ["check", target, "--fix", "--retention", "90", "--yes"], emulator=emulator, cwd=tmp_path
+    )
+    assert "changed: raise soft-delete retention of short from 30 to 90 days" in fixed.stderr
+    assert _arm_vault(emulator, "short")["properties"]["softDeleteRetentionInDays"] == 90

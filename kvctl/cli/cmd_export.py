@@ -40,8 +40,8 @@ def export(
 
     Variable names are upper-case with '-' -> '_', and the --prefix (and a '-' after it) is
     stripped: with --prefix myapp-, secret myapp-db-password becomes DB_PASSWORD. Names that
-    change how programs load code (PATH, LD_*, PYTHON*, NODE_OPTIONS, ...) are skipped, with a
-    warning, in every format but json.
+    change how programs load code, where they connect or whom they trust (PATH, LD_*, GIT_*,
+    *_PROXY, *_OPTIONS, AZURE_*, ...) are skipped, with a warning, in every format but json.
 
     \b
       --format dotenv        DB_PASSWORD='value' lines that python-dotenv, npm dotenv, Docker
@@ -93,7 +93,7 @@ def export(
         by_var, skipped = without_loader_names(by_var)
         for var, name in skipped:
             app.output.warn(
-                f"skipped secret '{name}': ${var} changes how programs load code, so it is never set from a "
+                f"skipped secret '{name}': ${var} can run code or redirect traffic, so it is never set from a "
                 "secret name (use kvctl get or --format json for it)"
             )
     variables = {var: s.value or "" for var, s in by_var.items()}

@@ -59,7 +59,7 @@ def export(
 
     from ..core.bulk import Listing, fetch_bulk
     from ..core.devenv import render_export, variable_names, without_loader_names
-    from ..core.envformat import CONSUMERS
+    from ..core.envformat import CONSUMERS, NUL_REFUSAL
     from ..core.files import append_private, write_private
     from ..core.secrets import ListFilter
 
@@ -102,7 +102,9 @@ def export(
         what = "dotenv that " + CONSUMERS.get(dotenv_dialect, dotenv_dialect) + " read" if fmt == "dotenv" else fmt
         listed = "; ".join(f"'{by_var[var].name}' (${var}): {why}" for var, why in rendered.refused)
         hint = "export those with --format json or --format shell, or narrow --prefix/--tag"
-        if fmt == "dotenv":
+        if any(why == NUL_REFUSAL for _, why in rendered.refused):
+            hint = "export those with --format json (it writes a NUL as \\u0000), or narrow --prefix/--tag"
+        elif fmt == "dotenv":
             hint += "; --dotenv-dialect python-dotenv|node|compose|shell writes for one consumer only"
         raise UsageError(f"cannot write {len(rendered.refused)} secret(s) as {what} exactly: {listed}", hint=hint)
     if not variables:

@@ -28,6 +28,8 @@ T = TypeVar("T")
 # How long kvctl waits for a delete, recover, purge or restore to become visible (the service
 # usually takes seconds; its recordings show 2-6 s).
 LIFECYCLE_TIMEOUT = 120.0
+# azure-core's default retryable methods, plus POST for requests that only read (backup).
+_READ_AND_POST = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})
 _ACCEPTED = object()  # a check's answer: the service has taken the operation on; its effect is pending
 
 
@@ -192,7 +194,9 @@ class AzureSecretBackend:
         return _from_deleted(self._call(f"deleted secret '{name}'", self.client.get_deleted_secret, name))
 
     def backup(self, name: str) -> bytes:
-        return self._call(f"secret '{name}'", self.client.backup_secret, name)
+        # The backup request is a POST, which azure-core does not resend after a reset connection
+        # or a 429; it changes nothing in the vault, so it is retried like any read.
+        return self._call(f"secret '{name}'", self.client.backup_secret, name, retry_on_methods=_READ_AND_POST)
 
     # -- writes --------------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """`SecretBackend` on the Azure SDK's SecretClient.
 
-Reads use the SDK's retries. Writes use kvctl's (kvctl/azure/writes.py): after a lost answer a
-write is checked, exactly and through metadata, before it is sent again. Delete, recover, purge
-and restore finish asynchronously in the service (KEYVAULT-WIRE.md): kvctl waits until their
-effect is visible before it says they are done.
+Reads use the SDK's retries, backup too (its POST only reads). Writes use kvctl's (writes.py):
+after a lost answer a write is checked, exactly and through metadata, before it is sent again.
+Delete, recover, purge and restore finish asynchronously in the service (KEYVAULT-WIRE.md): kvctl
+waits until their effect is visible before it says they are done.
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ from ..core.errors import ForbiddenError, KvctlError, UnavailableError
 from ..core.models import DeletedState, Secret, SecretAttributes
 from ..core.redaction import register
 from .errors import translate
+from .transport import READ_ONLY_POST
 from .writes import ServerClock, Unknown, WriteRunner, wait_until
 
 T = TypeVar("T")
-# How long kvctl waits for a delete, recover, purge or restore to become visible (the service
-# usually takes seconds; its recordings show 2-6 s).
+# How long kvctl waits for a delete, recover, purge or restore to become visible (recordings: 2-6 s).
 LIFECYCLE_TIMEOUT = 120.0
-# azure-core's default retryable methods, plus POST for requests that only read (backup).
-_READ_AND_POST = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})
 _ACCEPTED = object()  # a check's answer: the service has taken the operation on; its effect is pending
 
 
@@ -194,9 +192,7 @@ class AzureSecretBackend:
         return _from_deleted(self._call(f"deleted secret '{name}'", self.client.get_deleted_secret, name))
 
     def backup(self, name: str) -> bytes:
-        # The backup request is a POST, which azure-core does not resend after a reset connection
-        # or a 429; it changes nothing in the vault, so it is retried like any read.
-        return self._call(f"secret '{name}'", self.client.backup_secret, name, retry_on_methods=_READ_AND_POST)
+        return self._call(f"secret '{name}'", self.client.backup_secret, name, retry_on_methods=READ_ONLY_POST)
 
     # -- writes --------------------------------------------------------------------------------
 

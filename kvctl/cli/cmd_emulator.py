@@ -8,7 +8,6 @@ import click
 
 from ..core.errors import UsageError
 from ..core.validate import VAULT_NAME
-from .params import FiniteFloatRange
 
 
 def _rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -66,7 +65,7 @@ def _group(spec: str) -> tuple[str, list[str]]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON of secrets to preload: {name: value} or {name: {value, contentType, tags, expires}}.",
 )
-@click.option("--latency", type=FiniteFloatRange(0, 60000), default=0, metavar="MS", help="Delay every answer.")
+@click.option("--latency", type=click.FloatRange(0, 60000), default=0, metavar="MS", help="Delay every answer.")
 @click.option(
     "--fault-rate",
     type=float,
@@ -86,28 +85,28 @@ def _group(spec: str) -> tuple[str, list[str]]:
 @click.option("--throttle", is_flag=True, help="Enforce the service limits: 4,000 ops / 10 s, 300 writes / 10 s.")
 @click.option(
     "--token-latency",
-    type=FiniteFloatRange(0, 600000),
+    type=click.FloatRange(0, 600000),
     default=0,
     metavar="MS",
     help="Every token endpoint (managed identity, IMDS, Entra) answers this much later.",
 )
 @click.option(
     "--rbac-propagation-delay",
-    type=FiniteFloatRange(0, 3600),
+    type=click.FloatRange(0, 3600),
     default=0,
     metavar="S",
     help="Role assignment changes reach the data plane S seconds after ARM accepts them.",
 )
 @click.option(
     "--principal-replication-delay",
-    type=FiniteFloatRange(0, 3600),
+    type=click.FloatRange(0, 3600),
     default=0,
     metavar="SECONDS",
     help="New identities are unknown to role assignments for this long (as in Azure).",
 )
 @click.option(
     "--lifecycle-delay",
-    type=FiniteFloatRange(0, 3600),
+    type=click.FloatRange(0, 3600),
     default=0,
     metavar="SECONDS",
     help="Delete, recover, purge and restore take this long to become visible (as in Azure: seconds).",

@@ -267,7 +267,7 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 
 def values_text(secrets: Sequence[Secret], fmt: str, *, newline: bool = True) -> str:
     """Secret values as the user asked for them: plain, json, env (shell) or dotenv."""
-    from .core.envformat import dotenv_line, env_name, shell_line
+    from .core.envformat import NUL_REFUSAL, dotenv_line, env_name, nul_refusal, shell_line
     from .core.errors import UsageError
 
     if fmt == "plain":
@@ -282,6 +282,12 @@ def values_text(secrets: Sequence[Secret], fmt: str, *, newline: bool = True) ->
         if var in names and names[var] != s.name.lower():
             raise UsageError(f"secrets '{names[var]}' and '{s.name}' both map to ${var}")
         names[var] = s.name.lower()
+    for s in secrets:
+        if nul_refusal(s.value or ""):
+            raise UsageError(
+                f"cannot write secret '{s.name}' with -o {fmt} exactly: {NUL_REFUSAL}",
+                hint="use -o json for this secret (it writes a NUL as \\u0000)",
+            )
     line = shell_line if fmt == "env" else dotenv_line
     return "".join(line(env_name(s.name), s.value or "") for s in secrets)
 

@@ -1,9 +1,9 @@
 """`SecretBackend` on the Azure SDK's SecretClient.
 
-Reads use the SDK's retries. Writes use kvctl's (kvctl/azure/writes.py): after a lost answer a
-write is checked, exactly and through metadata, before it is sent again. Delete, recover, purge
-and restore finish asynchronously in the service (KEYVAULT-WIRE.md): kvctl waits until their
-effect is visible before it says they are done.
+Reads use the SDK's retries, backup too (its POST only reads). Writes use kvctl's (writes.py):
+after a lost answer a write is checked, exactly and through metadata, before it is sent again.
+Delete, recover, purge and restore finish asynchronously in the service (KEYVAULT-WIRE.md): kvctl
+waits until their effect is visible before it says they are done.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from ..core.models import Secret
 from ..core.redaction import register
 from .errors import translate
 from .secret_records import from_deleted, from_kv_secret, secret_from
+from .transport import READ_ONLY_POST
 from .writes import ServerClock, Unknown, WriteRunner, wait_until
 
 T = TypeVar("T")
-# How long kvctl waits for a delete, recover, purge or restore to become visible (the service
-# usually takes seconds; its recordings show 2-6 s).
+# How long kvctl waits for a delete, recover, purge or restore to become visible (recordings: 2-6 s).
 LIFECYCLE_TIMEOUT = 120.0
 _ACCEPTED = object()  # a check's answer: the service has taken the operation on; its effect is pending
 
@@ -154,7 +154,7 @@ class AzureSecretBackend:
         return from_deleted(self._call(f"deleted secret '{name}'", self.client.get_deleted_secret, name))
 
     def backup(self, name: str) -> bytes:
-        return self._call(f"secret '{name}'", self.client.backup_secret, name)
+        return self._call(f"secret '{name}'", self.client.backup_secret, name, retry_on_methods=READ_ONLY_POST)
 
     # -- writes --------------------------------------------------------------------------------
 

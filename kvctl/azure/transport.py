@@ -14,6 +14,10 @@ from urllib3.util.ssl_ import create_urllib3_context
 from ..core.settings import Settings
 from ..core.throttle import ThrottleGate
 
+# A request's `retry_on_methods` for a POST that only reads (backup): azure-core resends a POST
+# only on 500/503/504, never after a reset connection or a 429, since most POSTs change something.
+READ_ONLY_POST = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})
+
 
 class _TrustAdapter(HTTPAdapter):
     """An adapter whose connections share one TLS context, each CA bundle loaded into it once.

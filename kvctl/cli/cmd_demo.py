@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from .params import FiniteFloatRange
+
 SEED = {
     "db-password": {"value": "correct-horse-battery-staple", "contentType": "text/plain", "tags": {"app": "shop"}},
     "api-key": {"value": "ak_live_0123456789", "tags": {"app": "shop", "owner": "payments"}, "expires": "20d"},
@@ -42,7 +44,7 @@ TOUR: list[tuple[str, str | None]] = [
 @click.command("demo")
 @click.option(
     "--lifecycle-delay",
-    type=click.FloatRange(0, 60),
+    type=FiniteFloatRange(0, 60),
     default=0,
     metavar="SECONDS",
     help="Make the emulator's delete/recover/purge/restore take this long to show, as Azure's do.",

@@ -40,8 +40,8 @@ def export(
 
     Variable names are upper-case with '-' -> '_', and the --prefix (and a '-' after it) is
     stripped: with --prefix myapp-, secret myapp-db-password becomes DB_PASSWORD. Names that
-    change how programs load code (PATH, LD_*, PYTHON*, NODE_OPTIONS, ...) are skipped, with a
-    warning, in every format but json.
+    change how programs load code, where they connect or whom they trust (PATH, LD_*, GIT_*,
+    *_PROXY, *_OPTIONS, AZURE_*, ...) are skipped, with a warning, in every format but json.
 
     \b
       --format dotenv        DB_PASSWORD='value' lines that python-dotenv, npm dotenv, Docker
@@ -59,7 +59,7 @@ def export(
 
     from ..core.bulk import Listing, fetch_bulk
     from ..core.devenv import render_export, variable_names, without_loader_names
-    from ..core.envformat import CONSUMERS
+    from ..core.envformat import CONSUMERS, NUL_REFUSAL
     from ..core.files import append_private, write_private
     from ..core.secrets import ListFilter
 
@@ -93,7 +93,7 @@ def export(
         by_var, skipped = without_loader_names(by_var)
         for var, name in skipped:
             app.output.warn(
-                f"skipped secret '{name}': ${var} changes how programs load code, so it is never set from a "
+                f"skipped secret '{name}': ${var} can run code or redirect traffic, so it is never set from a "
                 "secret name (use kvctl get or --format json for it)"
             )
     variables = {var: s.value or "" for var, s in by_var.items()}
@@ -102,7 +102,9 @@ def export(
         what = "dotenv that " + CONSUMERS.get(dotenv_dialect, dotenv_dialect) + " read" if fmt == "dotenv" else fmt
         listed = "; ".join(f"'{by_var[var].name}' (${var}): {why}" for var, why in rendered.refused)
         hint = "export those with --format json or --format shell, or narrow --prefix/--tag"
-        if fmt == "dotenv":
+        if any(why == NUL_REFUSAL for _, why in rendered.refused):
+            hint = "export those with --format json (it writes a NUL as \\u0000), or narrow --prefix/--tag"
+        elif fmt == "dotenv":
             hint += "; --dotenv-dialect python-dotenv|node|compose|shell writes for one consumer only"
         raise UsageError(f"cannot write {len(rendered.refused)} secret(s) as {what} exactly: {listed}", hint=hint)
     if not variables:

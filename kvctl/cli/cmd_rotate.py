@@ -12,6 +12,7 @@ import click
 from ..core import validate
 from ..core.generators import KINDS
 from .context import AppContext, global_options
+from .params import FiniteFloatRange
 
 if TYPE_CHECKING:
     from ..core.interrupt import Interrupt
@@ -34,7 +35,7 @@ FORMATS = ("table", "json", "tsv", "plain")
 @click.option("--from-command", metavar="CMD", help="Take the new value from CMD's stdout (run by /bin/sh).")
 @click.option("--apply-command", metavar="CMD", help="Run CMD with the new value on stdin before storing it.")
 @click.option(
-    "--hook-timeout", type=click.FloatRange(1, 86400), default=300, metavar="SECONDS", help="Limit for CMDs (300)."
+    "--hook-timeout", type=FiniteFloatRange(1, 86400), default=300, metavar="SECONDS", help="Limit for CMDs (300)."
 )
 @click.option("--expires-in", metavar="DURATION", help="New expiry from now (default: carry the period forward).")
 @click.option("--disable-previous", is_flag=True, help="Then disable older enabled versions.")

@@ -59,9 +59,9 @@ def run(
 
     Later sources win: --prefix, then each --env-file in order, then each --env. Every secret
     is fetched before the command starts; if any cannot be, the command is not run. --prefix
-    never sets names that change how programs load code (PATH, LD_*, DYLD_*, BASH_ENV, ENV,
-    PYTHON*, NODE_OPTIONS, PERL5*, RUBYOPT, JAVA_TOOL_OPTIONS, IFS, ...): it skips them with a
-    warning; map one explicitly with --env NAME=REF.
+    never sets names that change how programs load code, where they connect or whom they trust
+    (PATH, LD_*, PYTHON*, GIT_*, *_EDITOR, *_PAGER, *_PROXY, *_OPTIONS, *_OPTS, *FLAGS, SSL_*,
+    AZURE_*, AWS_*, ...): it skips them with a warning; map one explicitly with --env NAME=REF.
 
     SIGINT, SIGTERM and friends sent to kvctl are passed on once; signals kvctl was started
     with ignored (nohup, cmd &) stay ignored for the command. A command killed by signal N
@@ -106,7 +106,7 @@ def _environment(
         resolved = resolve(app.factory, entries, listing, prefix, concurrency=settings.concurrency, on_fetched=advance)
     for var, name in resolved.skipped:
         app.output.warn(
-            f"skipped secret '{name}': ${var} changes how programs load code, so --prefix never sets it; "
+            f"skipped secret '{name}': ${var} can run code or redirect traffic, so --prefix never sets it; "
             f"if you mean it, map it explicitly with --env {var}={name}"
         )
     if listing is not None and not resolved.matched:

@@ -115,7 +115,7 @@ class AppContext:
                 tenant=self.value("tenant"),
                 subscription=self.value("subscription"),
                 cloud=self.value("cloud") or "public",
-                ca_bundle=self.value("ca_bundle"),
+                ca_bundle=_ca_bundle(self.value("ca_bundle")),
                 arm_endpoint=os.environ.get("KVCTL_ARM_ENDPOINT") or None,
                 output=self.value("output"),
                 verbose=self.value("verbose"),
@@ -287,6 +287,26 @@ def _env_number(name: str, default: float, kind: type, low: float, high: float) 
     if not low <= value <= high:
         raise UsageError(f"{name}={raw} is out of range", hint=f"use {low:g}-{high:g}")
     return value
+
+
+def _ca_bundle(path: str | None) -> str | None:
+    """The CA bundle, checked before any request: a file that holds no PEM certificate would
+    otherwise fail inside the TLS layer on the first connection, as an unexpected error."""
+    if not path:
+        return None
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError:
+        raise UsageError(
+            f"the CA bundle {path} is not a PEM CA bundle (no certificate could be read from it)",
+            hint="pass a file of PEM certificates (-----BEGIN CERTIFICATE-----), e.g. the emulator's ca.pem",
+        ) from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise UsageError(f"cannot read the CA bundle {path}: {reason}") from None
+    return path
 
 
 def check_format(value: str, source: str) -> None:

@@ -40,6 +40,8 @@ def load_run(opts: dict[str, Any]) -> tuple[RunFile, tuple[str, ...], dict[str, 
             raise UsageError(f"{path} is damaged: setting {key!r} has the wrong type")
         merged[key] = value if value is not None else opts.get(key)
     merged["hook_timeout"] = merged["hook_timeout"] or 300
+    if not 1 <= merged["hook_timeout"] <= 86400:  # also false for nan, which would mean no limit
+        raise UsageError(f"{path} is damaged: setting 'hook_timeout' is out of range")
     if not run.unfinished():
         raise UsageError(f"every secret in {path} was rotated already; nothing to do")
     return run, (), merged

@@ -15,7 +15,7 @@ from . import ciformat, validate
 from .backend import BackendFactory
 from .bulk import Listing, fetch_bulk
 from .clouds import CLOUDS, Cloud, is_azure_vault_host, is_loopback, parse_netloc
-from .envformat import PORTABLE, Unwritable, dotenv_quote, env_name, parse_dotenv, shell_line
+from .envformat import PORTABLE, Unwritable, dotenv_quote, env_name, nul_refusal, parse_dotenv, shell_line
 from .errors import PartialFailure, UsageError
 from .loader_names import loads_code
 from .models import Secret
@@ -182,13 +182,16 @@ def render_export(variables: Mapping[str, str], fmt: str, dialect: str = PORTABL
     (listed in `refused`, with no text written for any)."""
     if fmt == "json":
         return ExportText(json.dumps(dict(variables), indent=2) + "\n")
-    if fmt == "shell":
-        return ExportText("".join(shell_line(var, value) for var, value in variables.items()))
     refused: list[tuple[str, str]] = []
     lines: list[str] = []
     for var, value in variables.items():
-        reason = None
-        if fmt == "dotenv":
+        reason = nul_refusal(value)  # in every format but JSON, which writes \u0000
+        if reason:
+            refused.append((var, reason))
+            continue
+        if fmt == "shell":
+            lines.append(shell_line(var, value))
+        elif fmt == "dotenv":
             try:
                 lines.append(f"{var}={dotenv_quote(value, dialect)}\n")
             except Unwritable as exc:

@@ -61,6 +61,15 @@ class Unwritable(ValueError):
     """No quoting in the chosen dialect reads back as this value; the message says why."""
 
 
+# A C string ends at NUL: shells drop it (bash warns, dash truncates) and no process environment
+# can hold it, so a line with one never reads back as the value in any format but JSON.
+NUL_REFUSAL = "it holds a NUL byte, which shells drop and no process environment can hold"
+
+
+def nul_refusal(value: str) -> str | None:
+    return NUL_REFUSAL if "\0" in value else None
+
+
 def _single_ok(value: str) -> bool:
     return "'" not in value and "\r" not in value and "\\\\" not in value and not value.endswith("\\")
 
@@ -121,6 +130,8 @@ _ENCODERS: dict[str, Callable[[str], str]] = {
 
 def dotenv_quote(value: str, dialect: str = PORTABLE) -> str:
     """The value quoted for the dialect; `Unwritable` when no quoting reads back exactly."""
+    if "\0" in value:
+        raise Unwritable(NUL_REFUSAL)
     return _ENCODERS[dialect](value)
 
 

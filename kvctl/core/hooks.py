@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import IO, Protocol
 
 from .interrupt import NEVER, Interrupt
-from .redaction import StreamRedactor, register
+from .redaction import MIN_LENGTH, StreamRedactor, register
 
 SHELL = "/bin/sh"
 # After the shell exits, how long to wait for its output pipes to close: a daemon the command
@@ -25,6 +25,17 @@ SHELL = "/bin/sh"
 PIPE_GRACE_SECONDS = 2.0
 KILL_GRACE_SECONDS = 5.0
 POLL_SECONDS = 0.1  # how often a running command looks at the interrupt flag
+WITHHELD = (
+    f"[kvctl: this command's output is withheld: the value it handles is shorter than {MIN_LENGTH} "
+    "characters, too short to mask]\n"
+)
+
+
+def too_short_to_mask(value: bytes) -> bool:
+    """A value redaction cannot mask (see redaction.MIN_LENGTH); compared as written and without
+    surrounding white space or the trailing newline `--from-command` drops, as a command may echo it."""
+    text = value.decode("utf-8", "replace")
+    return any(0 < len(form) < MIN_LENGTH for form in (text, text.removesuffix("\n"), text.strip()))
 
 
 @dataclass(frozen=True)
@@ -63,18 +74,27 @@ class ShellRunner:
         self.relay = relay
         self.interrupt = interrupt
 
-    def _masked(self) -> tuple[Callable[[bytes], None], Callable[[], None]]:
+    def _masked(self, withhold: Callable[[], bool]) -> tuple[Callable[[bytes], None], Callable[[], None]]:
+        """A sink and its close; while `withhold()` is true, nothing is relayed (the value this
+        command handles is too short to mask), and close says once that output was withheld."""
         redactor = StreamRedactor()
+        dropped: list[bool] = []
+
+        def relay(text: str) -> None:
+            if not text:
+                return
+            if withhold():
+                dropped.append(True)
+            else:
+                self.relay(text.encode("utf-8"))
 
         def sink(line: bytes) -> None:
-            shown = redactor.feed(line.decode("utf-8", "replace"))
-            if shown:
-                self.relay(shown.encode("utf-8"))
+            relay(redactor.feed(line.decode("utf-8", "replace")))
 
         def close() -> None:
-            rest = redactor.close()
-            if rest:
-                self.relay(rest.encode("utf-8"))
+            relay(redactor.close())
+            if dropped:
+                self.relay(WITHHELD.encode("utf-8"))
 
         return sink, close
 
@@ -94,8 +114,11 @@ class ShellRunner:
         # the value is known, so stderr waits until the command is done.
         held_errors: list[bytes] = []
         assert process.stdout is not None and process.stderr is not None
-        out_sink, out_close = self._masked()
-        err_sink, err_close = self._masked()
+        # The apply command gets the value on stdin; --from-command's value is its stdout, known
+        # only when it is done (its stderr is held until then).
+        short = [too_short_to_mask(stdin)]
+        out_sink, out_close = self._masked(lambda: short[0])
+        err_sink, err_close = self._masked(lambda: short[0])
         readers = [
             _reader(process.stdout, captured.append if capture else out_sink),
             _reader(process.stderr, held_errors.append if capture else err_sink),
@@ -111,6 +134,7 @@ class ShellRunner:
             reader.join(PIPE_GRACE_SECONDS)
         if capture:
             register(b"".join(captured).decode("utf-8", "replace"))
+            short[0] = short[0] or too_short_to_mask(b"".join(captured))
             # Masked as one text: a value that spans lines is caught whole.
             err_sink(b"".join(held_errors))
         out_close()

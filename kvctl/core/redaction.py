@@ -11,7 +11,7 @@ import re
 import threading
 
 MASK = "***"
-_MIN_LENGTH = 4
+MIN_LENGTH = 4  # shorter values are not masked: they would mask noise (and show the value by where)
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-_\.=]+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*")
 
@@ -21,11 +21,11 @@ _values: set[str] = set()
 
 def register(value: str | None) -> None:
     """Remember a sensitive value so `redact` masks it (very short values would mask noise)."""
-    if value and len(value) >= _MIN_LENGTH:
+    if value and len(value) >= MIN_LENGTH:
         with _lock:
             _values.add(value)
             stripped = value.strip()
-            if len(stripped) >= _MIN_LENGTH:
+            if len(stripped) >= MIN_LENGTH:
                 _values.add(stripped)
 
 

@@ -159,6 +159,11 @@ LOADERS = {
     "java-tool-options": "JAVA_TOOL_OPTIONS",
     "perl5opt": "PERL5OPT",
     "dyld-insert-libraries": "DYLD_INSERT_LIBRARIES",
+    "git-sequence-editor": "GIT_SEQUENCE_EDITOR",
+    "tar-options": "TAR_OPTIONS",
+    "https-proxy": "HTTPS_PROXY",
+    "node-extra-ca-certs": "NODE_EXTRA_CA_CERTS",
+    "azure-authority-host": "AZURE_AUTHORITY_HOST",
 }
 
 

@@ -37,8 +37,8 @@ def test_stdin_reaches_the_command_and_its_output_is_relayed(tmp_path):
 
 def test_captured_stdout_is_returned_not_relayed():
     run, lines = runner()
-    outcome = run("printf 'v1\\n'; echo note >&2", stdin=b"", env=dict(os.environ), timeout=10, capture=True)
-    assert outcome.exit_code == 0 and outcome.stdout == b"v1\n" and lines == [b"note\n"]
+    outcome = run("printf 'value1\\n'; echo note >&2", stdin=b"", env=dict(os.environ), timeout=10, capture=True)
+    assert outcome.exit_code == 0 and outcome.stdout == b"value1\n" and lines == [b"note\n"]
 
 
 def test_a_command_that_ignores_stdin_is_fine():

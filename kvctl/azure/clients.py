@@ -39,7 +39,7 @@ class AzureClients:
         options = client_options(self.settings, self._session)
         store = default_store()
         if store is not None:  # a 401 to a cached token evicts it and retries once with a fresh one
-            options["per_call_policies"] = [eviction_policy(store)]
+            options["per_call_policies"] = [*options.get("per_call_policies", []), eviction_policy(store)]
         return options
 
     def credential(self, target_url: str) -> GuardedCredential:

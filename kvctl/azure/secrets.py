@@ -168,6 +168,7 @@ class AzureSecretBackend:
         enabled: bool | None = None,
         expires: dt.datetime | None = None,
         not_before: dt.datetime | None = None,
+        newer_than: Secret | None = None,
     ) -> Secret:
         register(value)
         sent_at = [time.time()]  # when the latest attempt was sent (kvctl's clock)
@@ -192,11 +193,18 @@ class AzureSecretBackend:
             attribute sent, found through the versions list (metadata), and, where the version is
             enabled, the value sent. A disabled version's value is never read (it cannot be)."""
             floor = self.clock.floor(sent_at[1] if len(sent_at) > 1 else sent_at[0])
+            # `created` has whole seconds: an identical version written just before this command
+            # (the same value and expiry, by a script that runs `set` in a loop) can pass the floor.
+            # The version that was the latest before the write is excluded, and so is anything older.
+            if newer_than is not None and newer_than.attributes.created is not None:
+                floor = max(floor, newer_than.attributes.created)
+            excluded = newer_than.version if newer_than is not None else None
             candidates = [
                 p
                 for p in self.client.list_properties_of_secret_versions(name)
                 if p.created_on is not None
                 and p.created_on >= floor
+                and p.version != excluded
                 and _same_attributes(p, content_type, tags, enabled, expires, not_before)
             ]
             epoch = dt.datetime.min.replace(tzinfo=dt.UTC)

@@ -32,7 +32,12 @@ class SecretBackend(Protocol):
         enabled: bool | None = None,
         expires: dt.datetime | None = None,
         not_before: dt.datetime | None = None,
-    ) -> Secret: ...
+        newer_than: Secret | None = None,
+    ) -> Secret:
+        """`newer_than` is the version that was the latest when the caller decided to write (None:
+        unknown or a new name); when an answer is lost, it tells this write's version from an
+        identical one written a moment before."""
+        ...
 
     def update(
         self,

@@ -174,6 +174,7 @@ def set_secret(factory: BackendFactory, ref: SecretRef, value: str, props: Secre
             enabled=props.enabled,
             expires=props.expires,
             not_before=props.not_before,
+            newer_than=current,
         ).without_value()
     except ConflictError as exc:
         if "being" in exc.message:  # an earlier delete, purge or recover is still running in the service

@@ -181,3 +181,39 @@ def test_a_refusal_after_a_lost_answer_is_settled_by_a_check():
         "the backup", send, lambda: None, settle=lambda: "restored by the first attempt"
     )
     assert result == "restored by the first attempt" and len(sends) == 2
+
+
+def test_an_identical_version_written_a_moment_before_is_not_taken_for_this_write():
+    """`set` in a loop (the CI failure of stop 17): the previous run wrote the same value and expiry
+    in the same second; this run's first attempt is reset before any work. The check must not take
+    the previous version for this write: it is the latest the command saw, and it is excluded."""
+    client = NewSecretClient()
+    expires = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
+    client.inner.stored.append(_stored_version("renew-me", "same", expires))
+    previous = backend(client).get("renew-me")
+    secret = backend(client).set("renew-me", "same", expires=expires, newer_than=previous)
+    assert client.set_calls == 2, "the reset write was not done: it is sent again"
+    assert secret.version != previous.version
+    assert secret.version == client.inner.stored[-1].properties.version
+
+
+def _stored_version(name: str, value: str, expires: dt.datetime) -> SimpleNamespace:
+    now = dt.datetime.now(dt.UTC)
+    props = SimpleNamespace(
+        id=f"https://v.vault.azure.net/secrets/{name}/{'f' * 32}",
+        vault_url="https://v.vault.azure.net",
+        name=name,
+        version="f" * 32,
+        enabled=True,
+        created_on=now,
+        updated_on=now,
+        expires_on=expires,
+        not_before=None,
+        recovery_level=None,
+        recoverable_days=None,
+        content_type=None,
+        tags=None,
+        managed=None,
+        key_id=None,
+    )
+    return SimpleNamespace(value=value, properties=props)

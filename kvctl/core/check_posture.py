@@ -92,8 +92,9 @@ def broad_grant_findings(vault: VaultResource, assignments: list[RoleAssignment]
                 vault,
                 a.id,
                 f"{role.name} for {a.principal_id} at {level} scope {a.scope} {how} in vault {vault.name}",
-                f"az role assignment delete --ids {a.id}  # first grant a Key Vault role at the vault: "
-                f"kvctl access grant --assignee {a.principal_id} --vault {vault.vault_url}",
+                # The narrow grant first, so the principal keeps the access it has reason to use.
+                f"kvctl access grant --assignee {a.principal_id} --role 'Key Vault Secrets User' "
+                f"--vault {vault.vault_url} && az role assignment delete --ids {a.id}",
             )
         )
     return found

@@ -162,7 +162,9 @@ def test_the_misconfigured_vault_has_each_posture_finding(emu):
     }
     by_id = {f["id"]: f for f in result.json}
     assert "Contributor" in by_id["KV009"]["message"] and "resourceGroup" in by_id["KV009"]["message"]
-    assert by_id["KV009"]["remedy"].startswith("az role assignment delete --ids ")
+    remedy = by_id["KV009"]["remedy"]
+    assert remedy.startswith("kvctl access grant --assignee ") and "--role 'Key Vault Secrets User'" in remedy
+    assert remedy.endswith(f"&& az role assignment delete --ids {by_id['KV009']['resource']}")
     assert "kvctl update untyped --content-type" in by_id["KV014"]["remedy"]
     assert "AuditEvent" in by_id["KV008"]["remedy"] and by_id["KV008"]["severity"] == "WARN"
 

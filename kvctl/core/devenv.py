@@ -92,12 +92,14 @@ def _parse(text: str, where: str, default_vault: str | None, cloud: Cloud) -> Se
 
 
 def variable_names(secrets: Sequence[Secret], prefix: str | None) -> dict[str, Secret]:
-    """Variable name -> secret: upper-case, `-` -> `_`, the prefix (and a `-` after it) stripped.
-    Two secrets mapping to one variable is an error that lists every such collision."""
+    """Variable name -> secret: upper-case, `-` -> `_`, the prefix (and a `-` after it) stripped
+    where it ends a word: `--prefix app` gives `app-db` -> `DB` but `application-key` ->
+    `APPLICATION_KEY` (not `LICATION_KEY`). Two secrets mapping to one variable is an error that
+    lists every such collision."""
     by_var: dict[str, list[Secret]] = {}
     empty: list[str] = []
     for secret in secrets:
-        rest = secret.name[len(prefix) :].lstrip("-") if prefix else secret.name
+        rest = _without_prefix(secret.name, prefix) if prefix else secret.name
         if not rest:
             empty.append(secret.name)
             continue
@@ -110,6 +112,13 @@ def variable_names(secrets: Sequence[Secret], prefix: str | None) -> dict[str, S
             hint="rename a secret, narrow --prefix, or map the others one by one with --env VAR=REF",
         )
     return {var: group[0] for var, group in by_var.items()}
+
+
+def _without_prefix(name: str, prefix: str) -> str:
+    rest = name[len(prefix) :]
+    if rest and not prefix.endswith("-") and not rest.startswith("-"):
+        return name  # the prefix ends inside a word: the whole name says more than its tail
+    return rest.lstrip("-")
 
 
 def without_loader_names(by_var: dict[str, Secret]) -> tuple[dict[str, Secret], tuple[tuple[str, str], ...]]:

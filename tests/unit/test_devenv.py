@@ -151,6 +151,14 @@ def test_prefix_is_stripped_with_a_following_dash():
     assert sorted(variable_names(secrets, None)) == ["MYAPP_2FA", "MYAPP_API_KEY", "MYAPP_DB_PASSWORD"]
 
 
+def test_a_prefix_that_ends_inside_a_word_is_not_stripped():
+    vault = FakeVault()
+    secrets = [_secret(vault, n) for n in ("app-db", "application-key", "apps")]
+    assert variable_names(secrets, "app").keys() == {"DB", "APPLICATION_KEY", "APPS"}
+    assert variable_names(secrets[1:2], "application").keys() == {"KEY"}
+    assert variable_names(secrets[1:2], "applica").keys() == {"APPLICATION_KEY"}
+
+
 def test_every_collision_is_listed():
     vault = FakeVault()
     secrets = [_secret(vault, n) for n in ("1st", "-1st", "ok", "x-1", "-x-1")]
@@ -160,7 +168,7 @@ def test_every_collision_is_listed():
     prefixed = [_secret(vault, n) for n in ("app-db", "appdb", "app--db", "app-ok", "app")]
     with pytest.raises(UsageError) as info:
         variable_names(prefixed, "app")
-    assert "$DB <- app-db, appdb, app--db" in info.value.message
+    assert "$DB <- app-db, app--db" in info.value.message, "appdb keeps its whole name: APPDB"
     assert "'app' leaves no variable name" in info.value.message
     assert "APP_OK" not in info.value.message and "$OK" not in info.value.message
 

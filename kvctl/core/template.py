@@ -51,7 +51,7 @@ def parse_template(text: str, source: str = "template") -> list[Segment]:
         assert body is not None
         cursor = _skip_spaces(text, body.end())
         if not text.startswith(CLOSE, cursor):
-            raise UsageError(f"{source}, line {line}: {OPEN} is not closed by {CLOSE} on its line", hint=ESCAPE_HINT)
+            raise _unclosed(text, start, source, line)
         if quoted is not None:
             literal.append(quoted.group(1))
         else:
@@ -64,6 +64,20 @@ def parse_template(text: str, source: str = "template") -> list[Segment]:
     if "".join(literal):
         segments.append("".join(literal))
     return segments
+
+
+def _unclosed(text: str, start: int, source: str, line: int) -> UsageError:
+    """`{{ db password }}` is closed, but not around one reference: say that, not "not closed"."""
+    end_of_line = text.find("\n", start)
+    rest = text[start : len(text) if end_of_line == -1 else end_of_line]
+    close = rest.find(CLOSE)
+    if close != -1:
+        shown = rest[: close + len(CLOSE)]
+        return UsageError(
+            f"{source}, line {line}: {shown!r} is not one reference",
+            hint="a reference has no spaces, braces or quotes: NAME, akv://VAULT/NAME or a secret URL",
+        )
+    return UsageError(f"{source}, line {line}: {OPEN} is not closed by {CLOSE} on its line", hint=ESCAPE_HINT)
 
 
 def _skip_spaces(text: str, index: int) -> int:

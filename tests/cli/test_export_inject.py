@@ -224,6 +224,7 @@ def test_inject_fails_whole_and_writes_nothing(kvctl, unique, tmp_path):
         ("a {{ bad_name }}\nb {{ akv:// }}", "line 1: invalid secret name 'bad_name'; line 2: invalid"),
         ("x {{ unclosed", "line 1: {{ is not closed"),
         ("{{ }}", "without a reference"),
+        ("ok\npassword={{ db password }} and {{ x }}", "line 2: '{{ db password }}' is not one reference"),
     ],
 )
 def test_bad_templates_exit_2_naming_the_line(kvctl, tmp_path, template, fragment):

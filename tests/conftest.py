@@ -25,6 +25,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
+
+# Property tests measure correctness, not speed: on a loaded 2-core CI machine one example can take
+# far longer than hypothesis's default 200 ms deadline, which failed a green suite for nothing.
+settings.register_profile("kvctl", deadline=None)
+settings.load_profile("kvctl")
 
 ROOT = Path(__file__).resolve().parent.parent
 # The audience the emulator's /_emulator/ control API accepts (no Azure token has it).

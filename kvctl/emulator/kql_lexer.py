@@ -8,72 +8,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .kql_model import MAX_QUERY_CHARS, syntax_error
+from .kql_model import MAX_QUERY_CHARS, syntax_error, words
 
 # Operator names Kusto spells with a hyphen; lexed as one word so `project-away` is not `project - away`.
-HYPHENATED = frozenset(
-    {
-        "project-away",
-        "project-rename",
-        "project-keep",
-        "project-reorder",
-        "mv-expand",
-        "mv-apply",
-        "make-series",
-        "parse-where",
-        "parse-kv",
-        "top-nested",
-        "top-hitters",
-    }
+HYPHENATED = words(
+    "project-away project-rename project-keep project-reorder mv-expand mv-apply make-series "
+    "parse-where parse-kv top-nested top-hitters "
 )
 # `!has`, `!contains`, ... are single operators in Kusto.
-NEGATED_WORDS = frozenset(
-    {
-        "has",
-        "has_cs",
-        "contains",
-        "contains_cs",
-        "startswith",
-        "startswith_cs",
-        "endswith",
-        "endswith_cs",
-        "in",
-        "between",
-        "hasprefix",
-        "hassuffix",
-        "has_any",
-        "has_all",
-    }
+NEGATED_WORDS = words(
+    "has has_cs contains contains_cs startswith startswith_cs endswith endswith_cs in between "
+    "hasprefix hassuffix has_any has_all "
 )
-PUNCT = (
-    "..",
-    "==",
-    "!=",
-    "<>",
-    "<=",
-    ">=",
-    "=~",
-    "!~",
-    "|",
-    "(",
-    ")",
-    "[",
-    "]",
-    "{",
-    "}",
-    ",",
-    ";",
-    ".",
-    "=",
-    "<",
-    ">",
-    "+",
-    "-",
-    "*",
-    "/",
-    "%",
-    ":",
-)
+PUNCT = tuple(sorted(words(".. == != <> <= >= =~ !~ | ( ) [ ] { } , ; . = < > + - * / % :"), key=len, reverse=True))
 RAW_LITERALS = ("datetime", "time", "timespan", "guid")
 
 TIMESPAN_UNITS: dict[str, float] = {

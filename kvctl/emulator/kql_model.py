@@ -16,6 +16,11 @@ MAX_NESTING = 100
 MAX_TREE_DEPTH = 200
 
 
+def words(text: str) -> frozenset[str]:
+    """A set of names written as one space-separated string (long keyword lists stay compact)."""
+    return frozenset(text.split())
+
+
 class KqlError(Exception):
     """A query the engine refuses: "SyntaxError" (cannot parse) or "SemanticError" (unknown
     table/column/function, type misuse, unsupported operator). Never a partial or guessed answer."""

@@ -351,6 +351,16 @@ WHERE_CASES = [
     ('tostring(TimeGenerated) == "2026-12-01T11:00:00Z"', [1]),
     ('split(id_s, "/")[4] == "db-password"', [1, 2, 5]),
     ("startofday(TimeGenerated) == datetime(2026-12-01)", [1, 6, 7]),
+    ("startofmonth(TimeGenerated) == datetime(2026-11-01)", [2, 3, 4, 5, 8]),
+    ('extract("secrets/([^/]+)", 1, id_s) == "api-key"', [3, 4, 8]),
+    ('extract("secrets/([^/]+)/([0-9a-f]+)", 2, id_s) startswith "0123"', [1, 2, 5]),
+    ('replace_string(OperationName, "Secret", "") == "Get"', [1, 3, 4, 5]),
+    ('format_datetime(TimeGenerated, "yyyy-MM-dd HH:mm") == "2026-12-01 11:30"', [7]),
+    ('format_datetime(TimeGenerated, "d/M/yy h tt") == "1/12/26 7 AM"', [6]),
+    ("round(httpStatusCode_d / 7, 1) == 57.6", [5]),  # 403 / 7 = 57.57...
+    ("abs(DurationMs - 45) < 10", [4, 5]),
+    ("parse_json('{\"a\": [1, 2]}').a[1] == n", [2]),
+    ("iff(n > 4, httpStatusCode_d, 0) == 403", [5]),
     (f'OperationName in ("SecretGet") and identity_claim_oid_g == "{A}"', [1, 4]),
 ]
 
@@ -635,6 +645,30 @@ def test_more_refusals(query: str, kind: str) -> None:
     assert error(query).kind == kind
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    ["(a+)+$", "((a*))*b", "(a|aa)+", "(?:x+)*", r"(a)\1", "(?=a)", "(?<!b)a"],
+)
+def test_regexes_that_re2_would_refuse_or_that_backtrack_badly_are_refused(pattern: str) -> None:
+    exc = error(f"AzureDiagnostics | where id_s matches regex @'{pattern}'")
+    assert exc.kind == "SemanticError"
+    assert exc.token == pattern
+    exc = error(f"AzureDiagnostics | extend x = extract(@'{pattern}', 0, id_s)")
+    assert exc.kind == "SemanticError"
+
+
+def test_json_cells_for_the_endpoints() -> None:
+    from kvctl.emulator.kql import json_cell
+
+    result = run(
+        "AzureDiagnostics | where n == 5 | project TimeGenerated, Age = now() - TimeGenerated, n, p = dynamic({'a': 1})"
+    )
+    cells = [json_cell(result.rows[0][c.name], c.type) for c in result.columns]
+    assert cells == ["2026-11-30T12:00:00Z", "1.00:00:00", 5, {"a": 1}]
+    assert json_cell(None, "datetime") is None
+    assert json_cell(dt.datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=dt.UTC), "datetime") == "2026-01-02T03:04:05.0006000Z"
+
+
 def test_limits_are_syntax_errors_not_crashes() -> None:
     deep = "AzureDiagnostics | where " + "(" * 150 + "true" + ")" * 150
     assert error(deep).kind == "SyntaxError"
@@ -644,6 +678,8 @@ def test_limits_are_syntax_errors_not_crashes() -> None:
     assert error(negations).kind == "SyntaxError"
     sums = "AzureDiagnostics | where n == " + " + ".join(["1"] * 1000)
     assert error(sums).kind == "SyntaxError"
+    deep_json = "[" * 5000 + "]" * 5000
+    assert run(f"AzureDiagnostics | take 1 | project p = parse_json('{deep_json}')").rows == [{"p": None}]
     nested_dynamic = "AzureDiagnostics | where n in (dynamic(" + "[" * 500 + "]" * 500 + "))"
     assert error(nested_dynamic).kind == "SyntaxError"
     too_long = "AzureDiagnostics | where n == 1 " + " " * 100_000

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import kql_ast as ast
-from .kql_eval import Compiled, Row, Scope, as_bool, compile_expr, constant
+from .kql_eval import Compiled, Row, Scope, as_bool, compile_expr
 from .kql_funcs_base import Builder, arity, unary, want
 from .kql_funcs_text import TEXT_FUNCTIONS
 from .kql_model import NUMERIC, semantic_error, words
@@ -27,7 +27,8 @@ def compile_call(call: ast.Call, scope: Scope) -> Compiled:
             f"aggregate function '{name}' at position {call.pos} is valid only in summarize", call.pos, name
         )
     if name in ("now", "ago"):
-        return _time_anchor(call, scope)
+        anchored = _time_anchor(call, scope)
+        return Compiled("datetime", _Folded(anchored.fn({})), True) if anchored.const else anchored
     builder = _FUNCTIONS.get(name)
     if builder is None:
         raise semantic_error(
@@ -57,15 +58,20 @@ def _time_anchor(call: ast.Call, scope: Scope) -> Compiled:
         arity(call, args, 0, 1)
     if args:
         want(call, args[0], 0, "timespan")
-        if not args[0].const:
-            raise semantic_error(f"the argument of '{call.name}' at position {call.pos} must be constant", call.pos)
-    span = args[0].fn({}) if args else dt.timedelta(0)
-    if span is None:
-        return constant(None, "datetime")
-    try:
-        return constant(scope.now - span if call.name == "ago" else scope.now + span, "datetime")
-    except OverflowError:
-        return constant(None, "datetime")
+    span = args[0].fn if args else (lambda _row: dt.timedelta(0))
+    sign = -1 if call.name == "ago" else 1
+    now = scope.now
+
+    def apply(row: Row) -> Any:
+        d = span(row)
+        if d is None:
+            return None
+        try:
+            return now + sign * d
+        except OverflowError:
+            return None
+
+    return Compiled("datetime", apply, not args or args[0].const)
 
 
 def _iff(args: list[Compiled], call: ast.Call) -> Compiled:
@@ -183,7 +189,10 @@ def _bin(args: list[Compiled], call: ast.Call) -> Compiled:
             return _EPOCH + ((x - _EPOCH) // step) * step
         if isinstance(x, dt.timedelta):
             return (x // step) * step
-        q = math.floor(x / step) * step
+        try:
+            q = math.floor(x / step) * step
+        except (OverflowError, ValueError):  # inf or nan
+            return None
         return q if result == "real" else int(q)
 
     return Compiled(result, apply, value.const and size.const)

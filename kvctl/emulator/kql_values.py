@@ -119,12 +119,12 @@ def to_long(v: Any) -> int | None:
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, int):
-        return v
+        return v if -(2**63) <= v < 2**63 else None
     if isinstance(v, float):
-        return int(v) if math.isfinite(v) else None
+        return int(v) if math.isfinite(v) and -(2**63) <= v < 2**63 else None
     if isinstance(v, str):
         try:
-            return int(v.strip())
+            return to_long(int(v.strip()))
         except ValueError:
             real = to_real(v)
             return int(real) if real is not None and math.isfinite(real) else None

@@ -361,6 +361,13 @@ WHERE_CASES = [
     ("abs(DurationMs - 45) < 10", [4, 5]),
     ("parse_json('{\"a\": [1, 2]}').a[1] == n", [2]),
     ("iff(n > 4, httpStatusCode_d, 0) == 403", [5]),
+    ("-7 / 2 == -3 and -7 % 2 == -1 and 7.5 % -2 == 1.5 and 7 / 2.0 == 3.5", ALL),  # truncation, as in Kusto
+    ("9223372036854775807 + n == -9223372036854775807 - 2 + n", ALL),  # long arithmetic wraps at 64 bits
+    ('isnull(tolong("99999999999999999999")) and tolong(" 42 ") == 42 and isnull(toint("x"))', ALL),
+    ('OperationName in~ (dynamic(["secretset", "VAULTGET"]))', [2, 6]),
+    ('OperationName in (dynamic(["SecretSet", "VaultGet"]))', [2, 6]),
+    ("TimeGenerated > ago(n * 1d)", [1, 5, 6, 7]),  # ago() of a per-row span
+    ("isnull(bin(httpStatusCode_d / 0, 1.0))", ALL),  # inf cannot be binned
     (f'OperationName in ("SecretGet") and identity_claim_oid_g == "{A}"', [1, 4]),
 ]
 
@@ -639,6 +646,8 @@ def test_refusals_name_the_token_and_position(query: str, kind: str, token: str 
         ("AzureDiagnostics | where n in ('a')", "SemanticError"),
         ("AzureDiagnostics | summarize arg_max(n)", "SemanticError"),
         ("AzureDiagnostics | where 99999999999999999999 > n", "SyntaxError"),
+        ("AzureDiagnostics | summarize n = count() by n", "SemanticError"),
+        ("AzureDiagnostics | mvexpand x", "SemanticError"),
     ],
 )
 def test_more_refusals(query: str, kind: str) -> None:

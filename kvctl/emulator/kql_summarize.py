@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +164,15 @@ def _simple(name: str, value: Compiled, call: ast.Call) -> tuple[str, Callable[[
     if name == "sum":
         if vtype not in (*NUMERIC, "timespan"):
             raise bad("a number or timespan")
-        total = (lambda vals: wrap64(sum(vals))) if vtype in ("long", "int") else sum
+
+        def total(vals: list[Any]) -> Any:
+            if vtype == "timespan":
+                try:
+                    return sum(vals, dt.timedelta(0))
+                except OverflowError:
+                    return None
+            return wrap64(sum(vals)) if vtype in ("long", "int") else sum(vals)
+
         return (vtype if vtype != "int" else "long"), lambda rows: total(vals) if (vals := present(rows)) else None
     if name == "avg":
         if vtype not in NUMERIC:

@@ -498,6 +498,13 @@ def test_summarize_by_keys() -> None:
     assert by_category["AzurePolicyEvaluationDetails"]["any_CallerIPAddress"] == "10.0.0.8"
 
 
+def test_summarize_timespans() -> None:
+    result = run("AzureDiagnostics | summarize Total = sum(now() - TimeGenerated), Oldest = max(now() - TimeGenerated)")
+    assert result.columns == [Column("Total", "timespan"), Column("Oldest", "timespan")]
+    # ages: 1h, 2d, 3d, 8d, 1d, 5h, 30m, 10d
+    assert result.rows == [{"Total": dt.timedelta(days=24, hours=6, minutes=30), "Oldest": 10 * D}]
+
+
 def test_summarize_by_bin() -> None:
     result = run("AzureDiagnostics | summarize count() by bin(TimeGenerated, 1d)")
     assert result.columns == [Column("TimeGenerated", "datetime"), Column("count_", "long")]

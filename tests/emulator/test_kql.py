@@ -34,6 +34,10 @@ AUDIT_COLUMNS = [
     Column("CallerIPAddress", "string"),
     Column("httpStatusCode_d", "real"),
     Column("DurationMs", "long"),
+    Column("ResultType", "string"),
+    Column("requestUri_s", "string"),
+    Column("identity_claim_upn_s", "string"),
+    Column("CorrelationId", "string"),
 ]
 
 
@@ -52,6 +56,8 @@ def _event(n: int, ago: dt.timedelta, op: str, oid: str | None, id_s: str, statu
         "CallerIPAddress": f"10.0.0.{n}",
         "httpStatusCode_d": status,
         "DurationMs": n * 10,
+        "ResultType": "Success" if status == 200 else None,  # a string column's null reads as ""
+        "CorrelationId": f"corr-{n}",
     }
     row.update(extra)
     return row
@@ -217,6 +223,55 @@ def test_kvctl_last_read_per_identity() -> None:
     assert got == {(A, APP): NOW - H, (B, None): NOW - 3 * D}
 
 
+# The queries `kvctl audit` builds (kvctl/core/kql.py): values enter as double-quoted literals.
+KVCTL_COLUMNS = (
+    "TimeGenerated, OperationName, ResultSignature, ResultType, httpStatusCode_d, CallerIPAddress, id_s,"
+    " requestUri_s, identity_claim_oid_g, identity_claim_appid_g, identity_claim_upn_s, CorrelationId"
+)
+KVCTL_WHERE = f"""AzureDiagnostics
+| where Category == "AuditEvent"
+| where ResourceId =~ "{V1.lower()}"
+"""
+
+
+def test_kvctl_audit_events_query_for_a_secret_and_callers() -> None:
+    query = (
+        KVCTL_WHERE
+        + """| where OperationName startswith "Secret"
+| where id_s endswith "secrets/db-password" or id_s contains "secrets/db-password/"
+"""
+        + f'| where identity_claim_oid_g =~ "{B.upper()}" or identity_claim_appid_g =~ "{APP}"\n'
+        + "| where httpStatusCode_d >= 200 and httpStatusCode_d < 300\n"
+        + "| order by TimeGenerated asc\n"
+        + f"| project {KVCTL_COLUMNS}"
+    )
+    result = run(query)
+    assert [c.name for c in result.columns] == [c.strip() for c in KVCTL_COLUMNS.split(",")]
+    # db-password rows: 1 (A, via its app id), 2 (B), 5 (C, 403); oldest first
+    assert [r["CorrelationId"] for r in result.rows] == ["corr-2", "corr-1"]
+    assert result.rows[1]["ResultType"] == "Success"
+    assert result.rows[0]["identity_claim_upn_s"] == ""
+    # `db` must not match `db-password`
+    narrower = query.replace("secrets/db-password", "secrets/db")
+    assert run(narrower).rows == []
+
+
+def test_kvctl_audit_last_reads_query() -> None:
+    result = run(
+        KVCTL_WHERE
+        + """| where OperationName in ("SecretGet")
+| summarize lastRead = max(TimeGenerated) by identity_claim_oid_g, identity_claim_appid_g, id_s"""
+    )
+    assert [c.name for c in result.columns] == ["identity_claim_oid_g", "identity_claim_appid_g", "id_s", "lastRead"]
+    got = {(r["identity_claim_oid_g"], r["identity_claim_appid_g"], r["id_s"]): r["lastRead"] for r in result.rows}
+    assert got == {
+        (A, APP, DB): NOW - H,
+        (B, None, API): NOW - 3 * D,
+        (A, APP, API): NOW - 8 * D,
+        (C, None, DB): NOW - D,
+    }
+
+
 def test_resource_graph_vault_query() -> None:
     result = run(
         "Resources | where type =~ 'Microsoft.KeyVault/vaults' "
@@ -225,6 +280,16 @@ def test_resource_graph_vault_query() -> None:
     assert [r["name"] for r in result.rows] == ["alpha", "legacy", "prem", "zeta"]
     assert result.columns[6] == Column("properties", "dynamic")
     assert result.rows[0]["tags"] == {"env": "dev", "owner": "ann"}
+
+
+def test_kvctl_fleet_query() -> None:
+    result = run(
+        "resources | where type =~ 'microsoft.keyvault/vaults'"
+        " | project id, name, type, location, subscriptionId, resourceGroup, tags, properties | order by id asc"
+    )
+    assert [r["name"] for r in result.rows] == ["alpha", "legacy", "prem", "zeta"]
+    assert [c.type for c in result.columns] == ["string"] * 6 + ["dynamic", "dynamic"]
+    assert result.rows[2]["properties"]["softDeleteRetentionInDays"] == 30
 
 
 def test_resource_graph_count_by_subscription() -> None:
@@ -412,6 +477,9 @@ def test_project_away_and_rename() -> None:
         "ResultSignature",
         "CallerIPAddress",
         "httpStatusCode_d",
+        "ResultType",
+        "requestUri_s",
+        "CorrelationId",
     ]
     renamed = run("AzureDiagnostics | project n, OperationName | project-rename Op = OperationName | take 1")
     assert renamed.columns == [Column("n", "long"), Column("Op", "string")]

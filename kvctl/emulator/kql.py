@@ -116,6 +116,11 @@ def execute(query: str, tables: Mapping[str, Table], *, now: dt.datetime) -> Tab
         scope = Scope(frame[0], scope.lets, now)
         frame = _OPERATORS[type(op)](frame, op, scope)
     schema, rows = frame
+    text_columns = [n for n, t in schema.items() if t == "string"]
+    for row in rows:
+        for name in text_columns:
+            if row.get(name) is None:
+                row[name] = ""  # e.g. max() of a group with no value: Kusto's strings are never null
     return Table("PrimaryResult", [Column(n, t) for n, t in schema.items()], rows)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import kql_ast as ast
 from .kql_model import NUMERIC, semantic_error
-from .kql_values import parse_datetime, to_string
+from .kql_values import parse_datetime, to_string, wrap64
 
 Row = dict[str, Any]
 
@@ -129,7 +129,21 @@ def _unary(expr: ast.Unary, scope: Scope) -> Compiled:
     fn = operand.fn
     if expr.op == "+":
         return operand
-    return Compiled(operand.type, lambda row: None if (v := fn(row)) is None else -v, operand.const)
+    if operand.type in ("long", "int"):
+        return Compiled(operand.type, lambda row: None if (v := fn(row)) is None else wrap64(-v), operand.const)
+    try_negate = _negate_span if operand.type == "timespan" else _negate
+    return Compiled(operand.type, lambda row: try_negate(fn(row)), operand.const)
+
+
+def _negate(v: Any) -> Any:
+    return None if v is None else -v
+
+
+def _negate_span(v: Any) -> Any:
+    try:
+        return None if v is None else -v
+    except OverflowError:  # -timedelta.min
+        return None
 
 
 def as_bool(compiled: Compiled, what: str, pos: int) -> Callable[[Row], bool | None]:

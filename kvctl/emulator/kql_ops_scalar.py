@@ -12,7 +12,7 @@ from typing import Any
 from . import kql_ast as ast
 from .kql_eval import Compiled, Row, Scope, compile_expr, dynamic_pair, regex_of, stringish
 from .kql_model import NUMERIC, semantic_error
-from .kql_values import to_string
+from .kql_values import to_string, wrap64
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -106,11 +106,6 @@ def _calculate(op: str, x: Any, y: Any, integer: bool) -> Any:
     if integer:
         return x - y * _int_div(x, y)  # the sign of the dividend, as in Kusto (C#)
     return math.fmod(x, y) if isinstance(x, float | int) else x % y
-
-
-def wrap64(value: int) -> int:
-    """Kusto's long arithmetic wraps around at 64 bits (it does not grow like Python's int)."""
-    return ((value + 2**63) % 2**64) - 2**63
 
 
 def _int_div(x: int, y: int) -> int:

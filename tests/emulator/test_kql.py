@@ -431,7 +431,11 @@ WHERE_CASES = [
     ('isnull(tolong("99999999999999999999")) and tolong(" 42 ") == 42 and isnull(toint("x"))', ALL),
     ('OperationName in~ (dynamic(["secretset", "VAULTGET"]))', [2, 6]),
     ('OperationName in (dynamic(["SecretSet", "VaultGet"]))', [2, 6]),
-    ("TimeGenerated > ago(n * 1d)", [1, 5, 6, 7]),  # ago() of a per-row span
+    ("TimeGenerated > ago(n * 1d)", [1, 5, 6, 7]),
+    (
+        "-(-9223372036854775807 - 1) == -9223372036854775807 - 1",
+        ALL,
+    ),  # negating the smallest long wraps  # ago() of a per-row span
     ("isnull(bin(httpStatusCode_d / 0, 1.0))", ALL),  # inf cannot be binned
     (f'OperationName in ("SecretGet") and identity_claim_oid_g == "{A}"', [1, 4]),
 ]
@@ -597,6 +601,13 @@ def test_arg_max_and_arg_min() -> None:
     assert names[:2] == ["OperationName", "DurationMs"]
     assert sorted(names) == sorted(c.name for c in AUDIT_COLUMNS)
     assert [(r["OperationName"], r["n"]) for r in star.rows][:2] == [("SecretGet", 1), ("SecretSet", 2)]
+
+
+def test_string_aggregates_of_no_value_are_empty_strings() -> None:
+    # identity_claim_upn_s is empty in every row: max() has no value, and a string is never null
+    result = run("AzureDiagnostics | summarize max(identity_claim_upn_s), any(identity_claim_upn_s) by Category")
+    assert {r["max_identity_claim_upn_s"] for r in result.rows} == {""}
+    assert {r["any_identity_claim_upn_s"] for r in result.rows} == {""}
 
 
 def test_summarize_of_no_rows() -> None:

@@ -272,8 +272,8 @@ def compile_in(expr: ast.InList, scope: Scope) -> Compiled:
     value = left.fn
 
     def apply(row: Row) -> bool | None:
-        if value(row) is None and left.type != "string":
-            return None  # null is neither in nor out of a list
+        if value(row) is None:
+            return negated  # as with == and != : null is not in a list of values, and is !in it
         found = any(t(row) is True for t in tests)
         return found != negated
 

@@ -354,6 +354,8 @@ WHERE_CASES = [
     ('OperationName in~ ("secretset")', [2]),
     ('OperationName !in~ ("SECRETGET", "secretset")', [6, 7, 8]),
     ("n in (dynamic([1, 2]), 3)", [1, 2, 3]),
+    ("httpStatusCode_d in (403, 200)", [1, 2, 3, 4, 5, 6, 8]),  # row 7's null is in no list
+    ("httpStatusCode_d !in (403)", [1, 2, 3, 4, 6, 7, 8]),  # ... and !in every list, like !=
     ('id_s has "api"', [3, 4, 8]),
     ('id_s has "API"', [3, 4, 8]),  # has is case-insensitive
     ('id_s has "ap"', []),  # not a whole term

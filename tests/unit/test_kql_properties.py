@@ -280,7 +280,16 @@ def string_preds(draw: st.DrawFn) -> Pred:
 def number_preds(draw: st.DrawFn) -> Pred:
     column = draw(st.sampled_from(["n", "r"]))
     value = draw(st.integers(-5, 5))
-    op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
+    op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "!in"]))
+    if op in ("in", "!in"):
+        values = draw(st.lists(st.integers(-5, 5), min_size=1, max_size=3))
+        listed = ", ".join(map(str, values))
+        negated = op == "!in"
+        # null is in no list and !in every list (as null == x is false and null != x true)
+        return Pred(
+            f"{column} {op} ({listed})",
+            lambda row: negated if row[column] is None else (row[column] in values) != negated,
+        )
     if op in ("==", "!="):
         return Pred(f"{column} {op} {value}", lambda row: _equality(row[column], value, op == "!="))
     return Pred(f"{column} {op} {value}", lambda row: _ordering(row[column], value, op))

@@ -111,7 +111,7 @@ def execute(query: str, tables: Mapping[str, Table], *, now: dt.datetime) -> Tab
             tree.table,
         )
     schema = {c.name: c.type for c in source.columns}
-    frame: ops.Frame = (schema, [_normalize(row, source.columns) for row in source.rows])
+    frame: ops.Frame = (schema, _normalized(source.rows, source.columns))
     for op in tree.operators:
         scope = Scope(frame[0], scope.lets, now)
         frame = _OPERATORS[type(op)](frame, op, scope)
@@ -124,13 +124,20 @@ def execute(query: str, tables: Mapping[str, Table], *, now: dt.datetime) -> Tab
     return Table("PrimaryResult", [Column(n, t) for n, t in schema.items()], rows)
 
 
-def _normalize(row: Mapping[str, Any], columns: list[Column]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for column in columns:
-        value = row.get(column.name)
-        if column.type == "string" and value is None:
-            value = ""  # Kusto strings are never null
-        elif isinstance(value, dt.datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        out[column.name] = value
+def _normalized(rows: list[dict[str, Any]], columns: list[Column]) -> list[dict[str, Any]]:
+    """Copies of the rows with exactly the table's columns (the caller's rows are never changed)."""
+    names = [c.name for c in columns]
+    texts = [c.name for c in columns if c.type == "string"]
+    times = [c.name for c in columns if c.type == "datetime"]
+    out = []
+    for source in rows:
+        row = {name: source.get(name) for name in names}
+        for name in texts:
+            if row[name] is None:
+                row[name] = ""  # Kusto strings are never null
+        for name in times:
+            value = row[name]
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                row[name] = value.replace(tzinfo=dt.UTC)
+        out.append(row)
     return out

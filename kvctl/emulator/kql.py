@@ -10,7 +10,8 @@ Statements
 Tabular operators
     where / filter PRED           rows whose predicate is true (null counts as false)
     project [NAME =] EXPR, ...    renames and computed columns
-    extend [NAME =] EXPR, ...     (an existing name is replaced in place)
+    extend [NAME =] EXPR, ...     (an existing name is replaced in place; later items see
+                                  earlier ones)
     project-away COL|PATTERN*, ...    project-rename NEW = OLD, ...
     order by / sort by EXPR [asc|desc] [nulls first|last], ...   default desc; nulls last for
                                   desc, first for asc (as in Kusto); a stable sort
@@ -28,12 +29,15 @@ Scalar expressions
       datetime(2026-12-01T10:00:00Z) datetime(2026-12-01) datetime(null), timespans 7d 12h 30m
       10s 100ms 1.5h, time(1.02:03:04), guid(...), dynamic([...]) / dynamic({...}) / dynamic(null)
     columns: Name, ['name with spaces'], dynamic access a.b, a['b'], a[0]
-    arithmetic + - * / %  (numbers; datetime +- timespan; datetime - datetime; timespan math)
-    comparisons == != < <= > >= (string == is case-sensitive), =~ !~ (case-insensitive)
+    arithmetic + - * / %  (numbers; datetime +- timespan; datetime - datetime; timespan math);
+      long arithmetic wraps at 64 bits and / truncates toward zero, as in Kusto
+    comparisons == != < <= > >= (string == is case-sensitive), =~ !~ (case-insensitive); a guid
+      compares with a string by == and != regardless of case
     string operators (case-insensitive unless _cs; `has` matches whole terms of letters and
       digits): has !has has_cs contains !contains contains_cs startswith endswith hasprefix
       hassuffix (each with ! and _cs forms), matches regex 'constant'
-    x in (...) !in in~ !in~ (a dynamic array in the list is expanded), x between (a .. b),
+    x in (...) !in in~ !in~ has_any has_all (a dynamic array in the list is expanded),
+      x between (a .. b),
       !between, and, or, not(p), parentheses
     functions: now([offset]) ago(span) tolower toupper strlen strcat substring split
       extract(regex, group, text) replace_string format_datetime(dt, 'yyyy-MM-dd HH:mm:ss.fff')
@@ -49,10 +53,11 @@ Scalar expressions
 
 Null semantics as in Kusto: strings are never null (missing is ""); x == null-valued is false, !=
 true, both null gives null; <, > with null give null; and/or are three-valued; aggregates skip
-nulls (and, for min/max/arg_max, empty strings).
+nulls (and, for min/max/arg_max, empty strings); null is in no `in` list and `!in` every one.
+dcount() is exact (Kusto's is an estimate that is exact at the emulator's sizes).
 
 Not supported (SemanticError naming the operator): join, union, lookup, mv-expand, parse,
-evaluate, render, search, make-series, ...; has_any/has_all/like; any other function.
+evaluate, render, search, make-series, ...; !has_any/!has_all/like; any other function.
 json_cell(value, type) gives a result cell in JSON form (datetime `2026-12-01T10:00:00Z`, timespan
 `1.02:03:04`) for the endpoints' responses.
 

@@ -251,6 +251,8 @@ _STRING_TESTS: dict[str, Callable[[str, str], bool]] = {
 def compile_in(expr: ast.InList, scope: Scope) -> Compiled:
     left = compile_expr(expr.left, scope)
     items = [compile_expr(item, scope) for item in expr.items]
+    if expr.op in ("has_any", "has_all"):
+        return _has_any_all(expr, left, items)
     insensitive = expr.op.endswith("~")
     negated = expr.op.startswith("!")
     if insensitive:
@@ -276,6 +278,18 @@ def compile_in(expr: ast.InList, scope: Scope) -> Compiled:
             return negated  # as with == and != : null is not in a list of values, and is !in it
         found = any(t(row) is True for t in tests)
         return found != negated
+
+    return Compiled("bool", apply)
+
+
+def _has_any_all(expr: ast.InList, left: Compiled, items: list[Compiled]) -> Compiled:
+    text = stringish(left, f"the left side of '{expr.op}'", expr.pos, expr.op)
+    needles = [_texts_of(i, expr) for i in items]
+    pick = any if expr.op == "has_any" else all
+
+    def apply(row: Row) -> bool:
+        haystack = text(row).lower()
+        return pick(has_term(haystack, n.lower()) for f in needles for n in f(row))
 
     return Compiled("bool", apply)
 

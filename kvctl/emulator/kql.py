@@ -45,8 +45,9 @@ Scalar expressions
       parse_json isempty isnotempty isnull isnotnull iff iif case coalesce bin floor round abs
       startofday startofmonth startofyear array_length bag_keys
     Regular expressions (matches regex, extract) must be constant; backreferences and lookaround
-    (which Kusto's RE2 lacks) and a repeated group that itself repeats or alternates (which could
-    take exponential time in Python's engine) are refused.
+    (which Kusto's RE2 lacks), a repeated group that itself repeats or alternates, and more than 3
+    unbounded repetitions (which could take exponential or high-polynomial time in Python's
+    backtracking engine) are refused.
     Types are checked before any row is read: comparing a string with a number, arithmetic on
     strings, an unknown column or function, a wrong argument count is a SemanticError. Values in
     a dynamic column compare at run time (a number with a number, a string with a string...).

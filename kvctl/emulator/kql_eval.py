@@ -216,14 +216,20 @@ def dynamic_pair(a: Any, b: Any) -> tuple[Any, Any] | None:
 
 
 # Kusto runs RE2, which has no backreferences or lookaround and never backtracks. Python's re does
-# backtrack, so patterns that could take exponential time (a repeated group that itself repeats)
-# are refused rather than risk a hung emulator.
+# backtrack, so patterns that could take exponential time are refused rather than risk a hung
+# emulator (see backtracking_risk).
 _NOT_RE2 = re.compile(r"\\[1-9]|\(\?(?:=|!|<=|<!|P=)")
 
 
-def _repeats_a_repeat(pattern: str) -> bool:
-    """Whether a group holding a repetition or an alternation is itself repeated (`(a+)+`, `(a|a)*`)."""
+MAX_UNBOUNDED_REPEATS = 3
+
+
+def backtracking_risk(pattern: str) -> str | None:
+    """Why Python's backtracking engine could take exponential or high-polynomial time on this
+    pattern (RE2 never does), or None: a repeated group holding a repetition or an alternation
+    (`(a+)+`, `(a|a)*`), or more than MAX_UNBOUNDED_REPEATS unbounded repetitions (`a*a*a*a*b`)."""
     stack: list[bool] = []  # per open group: does it hold a repetition or alternation?
+    unbounded = 0
     i, n = 0, len(pattern)
     in_class = False
     while i < n:
@@ -240,13 +246,18 @@ def _repeats_a_repeat(pattern: str) -> bool:
         elif c == ")" and stack:
             risky = stack.pop()
             if risky and i + 1 < n and pattern[i + 1] in "*+{":
-                return True
+                return "it repeats a group that itself repeats or alternates"
             if risky and stack:
                 stack[-1] = True
-        elif c in "*+{|" and stack:
-            stack[-1] = True
+        elif c in "*+{|":
+            if c in "*+" or (c == "{" and re.match(r"\{\d*,\}", pattern[i:])):
+                unbounded += 1
+            if stack:
+                stack[-1] = True
         i += 1
-    return False
+    if unbounded > MAX_UNBOUNDED_REPEATS:
+        return f"it has more than {MAX_UNBOUNDED_REPEATS} unbounded repetitions"
+    return None
 
 
 def regex_of(compiled: Compiled, pos: int) -> re.Pattern[str]:
@@ -259,10 +270,11 @@ def regex_of(compiled: Compiled, pos: int) -> re.Pattern[str]:
             pos,
             pattern,
         )
-    if _repeats_a_repeat(pattern):
+    risk = backtracking_risk(pattern)
+    if risk:
         raise semantic_error(
-            f"the regular expression at position {pos} repeats a repeated group; the emulator refuses such"
-            " patterns (they can take exponential time without RE2)",
+            f"the regular expression at position {pos} is refused: {risk} (Kusto's RE2 runs such patterns"
+            " in linear time; the emulator's engine could take exponential time)",
             pos,
             pattern,
         )

@@ -364,6 +364,11 @@ WHERE_CASES = [
     ('id_s !has "api"', [1, 2, 5, 6, 7]),
     ('id_s has_cs "API"', []),
     ('id_s has_any ("API", "nothing")', [3, 4, 8]),
+    ('id_s hasprefix "pass"', [1, 2, 5]),  # the term "password" (of db-password) starts with it
+    ('id_s hasprefix "assw"', []),  # inside a term, not at its start
+    ('id_s hasprefix "PASSWORD"', [1, 2, 5]),
+    ('id_s hassuffix "key"', [3, 4, 8]),
+    ('id_s !hassuffix "key"', [1, 2, 5, 6, 7]),
     ('id_s has_any (dynamic(["db-password", "secrets"]))', [1, 2, 3, 4, 5, 7, 8]),
     ('id_s has_all ("secrets", "KEY")', [3, 4, 8]),
     ('id_s has_all ("secrets", "ke")', []),
@@ -398,6 +403,9 @@ WHERE_CASES = [
     ("now() - TimeGenerated == 1h", [1]),
     ("now() - TimeGenerated <= 300m", [1, 6, 7]),
     ("TimeGenerated > datetime(2026-12-01 11:15:00)", [7]),
+    ("TimeGenerated != datetime(null) and isnull(datetime(null))", ALL),  # null != value is true
+    ("TimeGenerated == datetime(null)", []),
+    ('n in (dynamic([-1, 2.5, {"a": 1}]), 8)', [8]),
     ("TimeGenerated >= datetime(2026-12-01T13:00:00+02:00)", [1, 7]),  # 11:00Z
     ("TimeGenerated > datetime(2026-12-01T13:00:00+02:00)", [7]),
     ("time(1.02:03:04) == 1d + 2h + 3m + 4s and 1.5h == 90m and 100ms * 10 == 1s", ALL),
@@ -649,6 +657,18 @@ def test_let_comments_and_layout() -> None:
     | order by n asc;
     """
     assert ns(query) == [1, 5]
+
+
+def test_bracketed_table_name_and_constant_lets() -> None:
+    assert run("['AzureDiagnostics'] | count").rows == [{"Count": 8}]
+    assert ns(
+        "let top = 2; let since = now() - 5h; AzureDiagnostics | where TimeGenerated >= since | top top by n"
+    ) == [
+        7,
+        6,
+    ]
+    exc = error("let x = n; AzureDiagnostics | count")  # a let binds a constant, not a column
+    assert (exc.kind, exc.token) == ("SemanticError", "n")
 
 
 def test_result_values_keep_their_types() -> None:

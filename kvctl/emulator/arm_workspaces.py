@@ -103,7 +103,7 @@ class WorkspaceHandlers:
         if method == "GET":
             authorize_arm_action(self.world, claims, f"{PROVIDER}/workspaces/read", resource_id)
             if existing is None:
-                raise self._not_found(group, name)
+                raise self.not_found(group, name)
             return Response(200, self.json(existing))
         if method == "PUT":
             authorize_arm_action(self.world, claims, f"{PROVIDER}/workspaces/write", resource_id)
@@ -138,7 +138,7 @@ class WorkspaceHandlers:
         raise ApiError(405, "MethodNotAllowed", f"The requested method '{method}' is not allowed.")
 
     @staticmethod
-    def _not_found(group: str, name: str) -> ApiError:
+    def not_found(group: str, name: str) -> ApiError:
         return ApiError(
             404,
             "ResourceNotFound",

@@ -337,3 +337,72 @@ def test_workspaces_through_arm_and_a_setting_routes_to_the_workspace_it_names(f
     assert [r[0] for r in events(rows_of(elsewhere))] == ["SecretSet"]
     assert all(r["TenantId"] == created["properties"]["customerId"] for r in rows_of(elsewhere))
     assert events(query_rows(emu, monkeypatch)) == []
+
+
+def test_kql_filters_projects_and_summarizes_the_audit_rows(fresh_emulator, monkeypatch):
+    emu = fresh_emulator("--audit-logs", "--identity", "app", "--vault", "alpha", "--vault", "beta")
+    assign(emu, vault(emu, "alpha")["resourceId"], SECRETS_USER, "app")
+    admin = secrets(emu, "alpha", None, monkeypatch)
+    admin.set_secret("shared", "v1")
+    admin.set_secret("shared", "v2")
+    secrets(emu, "beta", None, monkeypatch).set_secret("other", "v")
+    app = secrets(emu, "alpha", "app", monkeypatch)
+    app.get_secret("shared")
+    app.get_secret("shared")
+    with pytest.raises(HttpResponseError):
+        app.set_secret("shared", "v3")  # Secrets User may not write: 403
+    app_oid = emu.identity("app")["objectId"]
+
+    # The shape of what `kvctl audit` asks: one vault's secret operations, newest first.
+    query = f"""
+        AzureDiagnostics
+        | where ResourceProvider == "MICROSOFT.KEYVAULT" and Category == "AuditEvent"
+        | where _ResourceId =~ "{vault(emu, "alpha")["resourceId"]}"
+        | where OperationName startswith "Secret" and identity_claim_oid_g == "{app_oid}"
+        | project TimeGenerated, OperationName, ResultSignature, id_s, httpStatusCode_d
+        | order by TimeGenerated desc
+    """
+    rows = query_rows(emu, monkeypatch, query)
+    assert [(r["OperationName"], r["ResultSignature"], r["httpStatusCode_d"]) for r in rows] == [
+        ("SecretSet", "Forbidden", 403),
+        ("SecretGet", "OK", 200),
+        ("SecretGet", "OK", 200),
+    ]
+    assert list(rows[0]) == ["TimeGenerated", "OperationName", "ResultSignature", "id_s", "httpStatusCode_d"]
+    assert rows[0]["TimeGenerated"] >= rows[1]["TimeGenerated"]
+
+    counted = query_rows(
+        emu,
+        monkeypatch,
+        'AzureDiagnostics | where OperationName != "Authentication" | summarize n = count() by Resource, '
+        "OperationName | order by Resource asc, OperationName asc",
+    )
+    assert [(r["Resource"], r["OperationName"], r["n"]) for r in counted] == [
+        ("ALPHA", "SecretGet", 2),
+        ("ALPHA", "SecretSet", 3),
+        ("BETA", "SecretSet", 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "inner", "token"),
+    [
+        ("AzureDiagnostics | where (", "SyntaxError", None),
+        ("AzureDiagnostics | where NoSuchColumn == 1", "SemanticError", "NoSuchColumn"),
+        ("NoSuchTable", "SemanticError", "NoSuchTable"),
+        ("AzureDiagnostics | join (AzureDiagnostics) on id_s", "SemanticError", None),
+    ],
+)
+def test_a_query_the_engine_refuses_is_a_bad_argument_error_with_where(fresh_emulator, query, inner, token):
+    emu = fresh_emulator()
+    status, _, body = raw_query(emu, {"query": query}, emu.token("https://api.loganalytics.io"))
+    assert status == 400
+    error = body["error"]
+    assert (error["code"], error["message"]) == ("BadArgumentError", "The request had some invalid properties")
+    assert error["innererror"]["code"] == inner
+    assert error["innererror"]["message"]
+    assert error["innererror"]["line"] == 1
+    assert 0 <= error["innererror"]["pos"] <= len(query)
+    if token is not None:
+        assert error["innererror"]["token"] == token
+        assert query[error["innererror"]["pos"] :].startswith(token)

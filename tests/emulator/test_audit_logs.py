@@ -88,7 +88,9 @@ def secrets(emu: EmulatorProcess, vault_name: str, identity: str | None, monkeyp
     )
 
 
-def logs(emu: EmulatorProcess, monkeypatch: pytest.MonkeyPatch, identity: str | None = None) -> LogsQueryClient:
+def logs(
+    emu: EmulatorProcess, monkeypatch: pytest.MonkeyPatch, identity: str | None = None, **options: Any
+) -> LogsQueryClient:
     monkeypatch.setenv("IDENTITY_ENDPOINT", emu.info["identityEndpoint"])
     monkeypatch.setenv("IDENTITY_HEADER", emu.info["identityHeader"])
     client_id = emu.identity(identity)["clientId"] if identity else None
@@ -96,6 +98,7 @@ def logs(emu: EmulatorProcess, monkeypatch: pytest.MonkeyPatch, identity: str | 
         ManagedIdentityCredential(client_id=client_id),
         endpoint=emu.info["logAnalyticsEndpoint"],
         connection_verify=emu.info["caFile"],
+        **options,
     )
 
 
@@ -258,7 +261,8 @@ def test_row_limit_answers_a_partial_result(fresh_emulator, monkeypatch):
     client = secrets(emu, "emulator", None, monkeypatch)
     for index in range(4):
         client.set_secret(f"s{index}", "v")
-    result = logs(emu, monkeypatch).query_workspace(workspace(emu)["customerId"], "AzureDiagnostics", timespan=HOUR)
+    client = logs(emu, monkeypatch, audience="https://api.loganalytics.io")  # as kvctl asks: the public audience
+    result = client.query_workspace(workspace(emu)["customerId"], "AzureDiagnostics", timespan=HOUR)
     assert isinstance(result, LogsQueryPartialResult)
     assert len(rows_of(result)) == 3
     assert result.partial_error is not None

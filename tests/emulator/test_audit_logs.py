@@ -410,3 +410,69 @@ def test_a_query_the_engine_refuses_is_a_bad_argument_error_with_where(fresh_emu
     if token is not None:
         assert error["innererror"]["token"] == token
         assert query[error["innererror"]["pos"] :].startswith(token)
+
+
+def test_throttled_requests_are_rows_too(tmp_path, monkeypatch):
+    """The throttle scaled down (2 writes an hour) in an in-process emulator, so no timing matters."""
+    from kvctl.emulator import Emulator, EmulatorOptions, KnobSettings, knobs
+
+    monkeypatch.setattr(knobs, "THROTTLE_WINDOW_SECONDS", 3600.0)
+    monkeypatch.setattr(knobs, "THROTTLE_WRITE_LIMIT", 2)
+    options = EmulatorOptions(state_dir=tmp_path / "state", knobs=KnobSettings(throttle=True), audit_logs=True)
+    with Emulator(options) as emulator:
+        info = emulator.info
+        monkeypatch.setenv("IDENTITY_ENDPOINT", info["identityEndpoint"])
+        monkeypatch.setenv("IDENTITY_HEADER", info["identityHeader"])
+        credential = ManagedIdentityCredential()
+        client = SecretClient(
+            info["vaults"][0]["url"],
+            credential,
+            verify_challenge_resource=False,
+            connection_verify=info["caFile"],
+            retry_total=0,  # see the 429 rather than wait it out
+        )
+        statuses = []
+        for index in range(5):
+            try:
+                client.set_secret(f"s{index}", "v")
+                statuses.append(200)
+            except HttpResponseError as exc:
+                statuses.append(exc.status_code)
+        assert statuses == [200, 200, 429, 429, 429]
+        logs_client = LogsQueryClient(
+            credential, endpoint=info["logAnalyticsEndpoint"], connection_verify=info["caFile"]
+        )
+        result = logs_client.query_workspace(
+            info["logAnalyticsWorkspaces"][0]["customerId"],
+            'AzureDiagnostics | where OperationName == "SecretSet" | project ResultSignature, httpStatusCode_d',
+            timespan=HOUR,
+        )
+    assert [(r["ResultSignature"], r["httpStatusCode_d"]) for r in rows_of(result)] == [
+        ("OK", 200),
+        ("OK", 200),
+        ("TooManyRequests", 429),
+        ("TooManyRequests", 429),
+        ("TooManyRequests", 429),
+    ]
+
+
+def test_additional_workspaces_join_the_answer(fresh_emulator, monkeypatch):
+    emu = fresh_emulator("--audit-logs", "--vault", "one", "--vault", "two")
+    group = f"/subscriptions/{emu.info['subscriptionId']}/resourceGroups/{emu.info['resourceGroup']}"
+    path = f"{group}/providers/Microsoft.OperationalInsights/workspaces/second-logs?{WS_API}"
+    status, second = arm(emu, "PUT", path, {"location": "eastus"})
+    assert status == 201
+    stop_audit_events(emu, "two", "kvctl-audit")
+    send_audit_events(emu, "two", second["id"])
+    secrets(emu, "one", None, monkeypatch).set_secret("in-first", "v")
+    secrets(emu, "two", None, monkeypatch).set_secret("in-second", "v")
+    result = logs(emu, monkeypatch).query_workspace(
+        workspace(emu)["customerId"],
+        'AzureDiagnostics | where OperationName == "SecretSet" | project Resource, TenantId | order by Resource asc',
+        timespan=HOUR,
+        additional_workspaces=[second["properties"]["customerId"]],
+    )
+    assert [(r["Resource"], r["TenantId"]) for r in rows_of(result)] == [
+        ("ONE", workspace(emu)["customerId"]),
+        ("TWO", second["properties"]["customerId"]),
+    ]

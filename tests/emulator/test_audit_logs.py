@@ -211,6 +211,7 @@ def test_three_identities_reads_and_writes_come_back_exactly_and_no_value_is_log
     answer = json.dumps([{k: str(v) for k, v in r.items()} for r in rows])
     stored = sqlite3.connect(emu.state_dir / "state.db").execute("SELECT row FROM audit_events").fetchall()
     assert len(stored) > len(rows)  # the quiet vault's requests are recorded, and go nowhere
+    assert emu.control("GET", "state")["auditEvents"] == len(stored)
     for value in values:
         assert value not in answer
         assert all(value not in row for (row,) in stored)

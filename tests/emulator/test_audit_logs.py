@@ -477,3 +477,16 @@ def test_additional_workspaces_join_the_answer(fresh_emulator, monkeypatch):
         ("ONE", workspace(emu)["customerId"]),
         ("TWO", second["properties"]["customerId"]),
     ]
+
+
+def test_arm_metadata_names_the_query_api_as_azure_names_its_own(fresh_emulator, monkeypatch):
+    emu = fresh_emulator("--audit-logs")
+    url = f"{emu.info['armEndpoint']}/metadata/endpoints?api-version=2022-09-01"
+    with urllib.request.urlopen(url, timeout=10, context=emu.ssl_context()) as response:  # no token, as ARM
+        cloud = json.loads(response.read())
+    assert cloud["logAnalyticsResourceId"] == emu.info["logAnalyticsEndpoint"]
+    secrets(emu, "emulator", None, monkeypatch).set_secret("found", "v")
+    # What the Azure CLI does with it: the base URL of its queries, and the resource of its tokens.
+    client = logs(emu, monkeypatch, audience=cloud["logAnalyticsResourceId"])
+    result = client.query_workspace(workspace(emu)["customerId"], "AzureDiagnostics | count", timespan=HOUR)
+    assert rows_of(result)[0]["Count"] >= 1

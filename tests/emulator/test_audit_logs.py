@@ -490,3 +490,39 @@ def test_arm_metadata_names_the_query_api_as_azure_names_its_own(fresh_emulator,
     client = logs(emu, monkeypatch, audience=cloud["logAnalyticsResourceId"])
     result = client.query_workspace(workspace(emu)["customerId"], "AzureDiagnostics | count", timespan=HOUR)
     assert rows_of(result)[0]["Count"] >= 1
+
+
+def test_no_value_reaches_a_row_even_from_a_refused_write(fresh_emulator):
+    emu = fresh_emulator("--audit-logs")
+    marker = f"VALUE-{uuid.uuid4().hex}"
+    token = emu.token("https://vault.azure.net")
+    extras: list[dict[str, Any]] = [
+        {},
+        {"contentType": "x" * 300},
+        {"tags": "not-an-object"},
+        {"tags": {f"k{i}": "v" for i in range(20)}},
+        {"attributes": {"exp": "tomorrow"}},
+        {"attributes": {"enabled": "yes"}},
+    ]
+    bodies = [json.dumps({"value": marker, **extra}).encode() for extra in extras]
+    bodies += [json.dumps({"value": marker + "x" * 26000}).encode(), (marker + "{not json").encode()]
+    for body in bodies:
+        for content_type in ("application/json", "text/plain"):
+            request = urllib.request.Request(
+                f"{vault(emu, 'emulator')['url']}/secrets/probe?api-version=7.5",
+                data=body,
+                method="PUT",
+                headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10, context=emu.ssl_context()) as response:
+                    response.read()
+            except urllib.error.HTTPError as exc:
+                exc.read()
+    status, _, answer = raw_query(emu, {"query": "AzureDiagnostics"}, emu.token("https://api.loganalytics.io"))
+    assert status == 200
+    rows = answer["tables"][0]["rows"]
+    assert len(rows) == 2 * len(bodies)  # every attempt is a SecretSet row, refused or not
+    assert marker not in json.dumps(answer)
+    stored = sqlite3.connect(emu.state_dir / "state.db").execute("SELECT row FROM audit_events").fetchall()
+    assert all(marker not in row for (row,) in stored)

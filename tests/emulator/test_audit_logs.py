@@ -526,3 +526,24 @@ def test_no_value_reaches_a_row_even_from_a_refused_write(fresh_emulator):
     assert marker not in json.dumps(answer)
     stored = sqlite3.connect(emu.state_dir / "state.db").execute("SELECT row FROM audit_events").fetchall()
     assert all(marker not in row for (row,) in stored)
+
+
+def test_a_failure_to_record_never_fails_the_request(tmp_path, monkeypatch):
+    from kvctl.emulator import Emulator, EmulatorOptions, audit_log
+
+    def broken(**fields: Any) -> dict[str, Any]:
+        raise RuntimeError("the audit store is broken")
+
+    monkeypatch.setattr(audit_log, "build_row", broken)
+    with Emulator(EmulatorOptions(state_dir=tmp_path / "state", audit_logs=True)) as emulator:
+        monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.info["identityEndpoint"])
+        monkeypatch.setenv("IDENTITY_HEADER", emulator.info["identityHeader"])
+        client = SecretClient(
+            emulator.info["vaults"][0]["url"],
+            ManagedIdentityCredential(),
+            verify_challenge_resource=False,
+            connection_verify=emulator.info["caFile"],
+        )
+        client.set_secret("kept", "v")
+        assert client.get_secret("kept").value == "v"
+        assert emulator.world.store.audit_event_count() == 0

@@ -114,6 +114,15 @@ def query_rows(emu: EmulatorProcess, monkeypatch: pytest.MonkeyPatch, query: str
     return rows_of(result)
 
 
+def _strict_json(text: bytes) -> Any:
+    """JSON as the standard has it: NaN and Infinity are not numbers there."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def raw_query(emu: EmulatorProcess, body: Any, token: str | None, customer_id: str | None = None) -> Any:
     url = f"{emu.info['logAnalyticsEndpoint']}/v1/workspaces/{customer_id or workspace(emu)['customerId']}/query"
     headers = {"Content-Type": "application/json"}
@@ -122,9 +131,9 @@ def raw_query(emu: EmulatorProcess, body: Any, token: str | None, customer_id: s
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10, context=emu.ssl_context()) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
+            return response.status, dict(response.headers), _strict_json(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read())
+        return exc.code, dict(exc.headers), _strict_json(exc.read())
 
 
 def events(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -547,3 +556,26 @@ def test_a_failure_to_record_never_fails_the_request(tmp_path, monkeypatch):
         client.set_secret("kept", "v")
         assert client.get_secret("kept").value == "v"
         assert emulator.world.store.audit_event_count() == 0
+
+
+def test_cells_json_cannot_hold_are_sent_as_text(fresh_emulator, monkeypatch):
+    emu = fresh_emulator("--audit-logs")
+    secrets(emu, "emulator", None, monkeypatch).set_secret("one", "v")
+    query = (
+        'AzureDiagnostics | where OperationName == "SecretSet" | extend nan = 0.0 / 0.0, inf = 1.0 / 0.0, '
+        'span = 90m, bag = dynamic({"a": [1, 2]}) | project nan, inf, span, bag, TimeGenerated'
+    )
+    status, _, body = raw_query(emu, {"query": query}, emu.token("https://api.loganalytics.io"))
+    assert status == 200, body
+    columns = [(c["name"], c["type"]) for c in body["tables"][0]["columns"]]
+    assert columns == [
+        ("nan", "real"),
+        ("inf", "real"),
+        ("span", "timespan"),
+        ("bag", "dynamic"),
+        ("TimeGenerated", "datetime"),
+    ]
+    nan, inf, span, bag, moment = body["tables"][0]["rows"][0]
+    assert (nan, inf, span) == ("NaN", "Infinity", "01:30:00")
+    assert json.loads(bag) == {"a": [1, 2]}
+    assert moment.endswith("Z")

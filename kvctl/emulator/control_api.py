@@ -2,10 +2,12 @@
 for the emulator's own audience (`https://emulator.localhost`), so that no token a client obtained
 for Azure (ARM, Key Vault, Graph) can flip a switch.
 
-- `GET  /_emulator/state`            every vault's secrets and versions (with values), knob counters
+- `GET  /_emulator/state`            every vault's secrets and versions (with values), knob counters,
+                                     the number of AuditEvent rows recorded
 - `PUT  /_emulator/knobs`            change latencyMs, faultRate, dropResponseRate, throttle,
                                      lifecycleDelay, tokenLatencyMs, rbacPropagationDelay at run time;
-                                     graphDenied: object ids whose tokens Graph refuses (403)
+                                     graphDenied: object ids whose tokens Graph refuses (403);
+                                     logQueryRowLimit: rows a Log Analytics query answers at most
 - `PATCH /_emulator/vaults/{name}`   set vault properties directly, even ones ARM refuses to change
 - `POST /_emulator/identities`       `{"name": N}`: a new identity (subject to the replication delay)
 """
@@ -31,6 +33,7 @@ _KNOB_NAMES = {
     "tokenLatencyMs": "token_latency_ms",
     "rbacPropagationDelay": "rbac_propagation_delay",
     "graphDenied": "graph_denied",
+    "logQueryRowLimit": "log_query_row_limit",
 }
 
 
@@ -96,6 +99,7 @@ class ControlService:
             "vaults": {v.name: store.dump_secrets(v.name) for v in store.list_vaults()},
             "knobs": _knobs_json(self.world.knobs.settings),
             "counters": dict(self.world.knobs.counters),
+            "auditEvents": store.audit_event_count(),  # AuditEvent rows recorded, routed anywhere or not
         }
 
     def _patch_vault(self, name: str, request: Request) -> Response:

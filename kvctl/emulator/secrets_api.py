@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import audit_log
 from . import secret_rules as rules
 from .authz import authorize_secret_operation
 from .backup_blob import seal, unseal
@@ -69,12 +70,22 @@ class VaultService:
     def handle(self, request: Request) -> Response:
         knobs = self.world.knobs
         knobs.before_work()
-        claims = self._authenticate(request)
-        self._check_api_version(request)
-        route = self._route(request)
-        authorize_secret_operation(self.world, self.vault_name, claims, route.operation, route.secret)
-        knobs.throttle(self.vault_name, route.operation in _CREATE_OPERATIONS)
-        response = route.run(request)
+        started = time.time()
+        claims: dict[str, Any] | None = None
+        authorized: bool | None = None
+        try:
+            claims = self._authenticate(request)
+            self._check_api_version(request)
+            route = self._route(request)
+            authorized = False
+            authorize_secret_operation(self.world, self.vault_name, claims, route.operation, route.secret)
+            authorized = True
+            knobs.throttle(self.vault_name, route.operation in _CREATE_OPERATIONS)
+            response = route.run(request)
+        except ApiError as err:
+            audit_log.record_request(self, request, started, err, claims, authorized)
+            raise
+        audit_log.record_request(self, request, started, response, claims, authorized)  # work done, if dropped
         if route.operation in _WRITE_OPERATIONS and response.status < 300:
             knobs.after_write()
         return response

@@ -20,11 +20,13 @@ from typing import Any
 
 from .arm_api import ArmService
 from .arm_store import ResourceGroupRecord
+from .arm_workspaces import setup_log_analytics
 from .bootstrap import apply_seed, grant_admin
 from .directory import TENANT_DOMAIN
 from .http import EmulatorHTTPServer, Request, Response, server_ssl_context
 from .identity_api import APP_SERVICE_PATH, IdentityService, federated_token
 from .knobs import Knobs, KnobSettings
+from .loganalytics_api import PREFIX as LOG_ANALYTICS_PREFIX
 from .secrets_api import VaultService
 from .seed import Seed, load_seed
 from .state_lock import lock_state_dir
@@ -67,6 +69,8 @@ class EmulatorOptions:
     random_seed: int | None = None
     # Display names of the subscriptions to show; the first holds the vaults.
     subscriptions: list[str] = field(default_factory=list)
+    # --audit-logs: every vault starts with a diagnostic setting sending AuditEvent to the default workspace.
+    audit_logs: bool = False
 
 
 def _not_ready(request: Request) -> Response:
@@ -212,6 +216,8 @@ class Emulator:
         identity_server.handler = IdentityService(world, identity_header).handle
         identity_root = f"http://127.0.0.1:{identity_server.port}"
 
+        workspaces = setup_log_analytics(world, [e["name"] for e in vault_entries], options.audit_logs)
+
         apply_seed(world, vault_names[0], seed.default_secrets)
         for name, spec in seed.vaults.items():
             apply_seed(world, name, spec.secrets)
@@ -256,6 +262,8 @@ class Emulator:
                 {"name": g.display_name, "objectId": g.object_id, "members": list(g.members)}
                 for g in world.directory.groups()
             ],
+            "logAnalyticsEndpoint": arm_url + LOG_ANALYTICS_PREFIX.rstrip("/"),
+            "logAnalyticsWorkspaces": workspaces,
             "caBundle": str(ca_bundle),
             "stateDir": str(self.state_dir),
             "pid": os.getpid(),

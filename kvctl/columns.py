@@ -128,6 +128,32 @@ WHO_COLUMNS = (
     Column("Name", lambda r: r.get("principalName") or "", kind="text", drop=1),
     Column("Type", lambda r: r["principalType"] or "", drop=2),
 )
+
+
+def caller_text(row: dict[str, Any]) -> str:
+    """Who made an audited request: their name when known, else the UPN, app id or object id."""
+    return str(
+        row.get("callerName") or row.get("callerUpn") or row.get("callerAppId") or row.get("callerObjectId") or ""
+    )
+
+
+AUDIT_COLUMNS = (
+    Column("Time", lambda r: r["time"], kind="time"),
+    Column("Caller", caller_text, kind="text"),
+    Column("Operation", lambda r: r["operation"]),
+    Column("Secret", lambda r: r["secret"] or ""),
+    Column("Version", lambda r: r["version"] or "", drop=3),
+    Column("Result", lambda r: " ".join(str(x) for x in (r["status"], r["result"]) if x is not None)),
+    Column("Object id", lambda r: r["callerObjectId"] or "", drop=2),
+    Column("App id", lambda r: r["callerAppId"] or "", drop=4),
+    Column("Client address", lambda r: r["clientAddress"] or "", drop=1),
+)
+UNUSED_COLUMNS = (
+    *WHO_COLUMNS[:2],
+    Column("Last read", lambda r: r.get("lastRead"), kind="time"),
+    Column("Unused", lambda r: {True: "UNUSED", False: "", None: ""}[r.get("unused")]),
+    *WHO_COLUMNS[2:],
+)
 FINDING_COLUMNS = (
     Column("Severity", lambda r: r["severity"], lambda r: _SEVERITY_STYLES.get(r["severity"], "")),
     Column("Id", lambda r: r["id"]),

@@ -17,10 +17,12 @@ from typing import IO, Any
 
 from .columns import (  # noqa: F401 - the column sets are imported from here by the commands
     ACCESS_COLUMNS,
+    AUDIT_COLUMNS,
     DELETED_COLUMNS,
     FINDING_COLUMNS,
     ROLE_COLUMNS,
     SECRET_COLUMNS,
+    UNUSED_COLUMNS,
     VERSION_COLUMNS,
     WHO_COLUMNS,
     Column,

@@ -174,7 +174,7 @@ class LastReads:
     vault: VaultResource
     workspaces: list[Workspace]
     start: dt.datetime
-    by_caller: dict[str, dt.datetime] = field(default_factory=dict)  # object id or app id -> latest read
+    by_caller: dict[str, dt.datetime] = field(default_factory=dict)  # object id -> latest read
     by_secret: dict[str, dt.datetime] = field(default_factory=dict)  # secret name (lower) -> latest read
     incomplete: list[Incomplete] = field(default_factory=list)
     capped_by_retention: int | None = None
@@ -208,10 +208,11 @@ def last_reads(
             name, _ = secret_and_version(str(row.get("id_s") or ""))
             if secret and (name or "").lower() != secret.lower():
                 continue
-            for key in ("identity_claim_oid_g", "identity_claim_appid_g"):
-                caller = str(row.get(key) or "").strip().lower()
-                if caller and (caller not in found.by_caller or found.by_caller[caller] < when):
-                    found.by_caller[caller] = when
+            # By object id only: a user's token carries the app id of the client program it signed in
+            # with (the Azure CLI's, say), which is not a principal that was granted anything.
+            caller = str(row.get("identity_claim_oid_g") or "").strip().lower()
+            if caller and (caller not in found.by_caller or found.by_caller[caller] < when):
+                found.by_caller[caller] = when
             if name and (name.lower() not in found.by_secret or found.by_secret[name.lower()] < when):
                 found.by_secret[name.lower()] = when
     return found

@@ -4,7 +4,8 @@ Source: MicrosoftDocs/azure-docs, the JSON role-definition blocks in
 articles/role-based-access-control/built-in-roles/general.md (Reader),
 articles/role-based-access-control/built-in-roles/privileged.md (Owner, Contributor,
 User Access Administrator, Role Based Access Control Administrator) and
-articles/role-based-access-control/built-in-roles/security.md (the "Key Vault *" roles).
+articles/role-based-access-control/built-in-roles/security.md (the "Key Vault *" roles) and
+articles/role-based-access-control/built-in-roles/monitor.md (Log Analytics Reader).
 ``guid`` is the role definition ``name``; ``description`` is the JSON ``description``
 property; permission strings keep the published order, case and duplicates.
 """
@@ -337,6 +338,22 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
             "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
         ),
         key_vault=True,
+    ),
+    # --- Monitor ---------------------------------------------------------------------------------
+    BuiltinRole(
+        name="Log Analytics Reader",
+        guid="73c42c96-874c-492b-b04d-ab87d138a893",
+        description=(
+            "Log Analytics Reader can view and search all monitoring data as well as and view monitoring "
+            "settings, including viewing the configuration of Azure diagnostics on all Azure resources."
+        ),
+        actions=(
+            "*/read",
+            "Microsoft.OperationalInsights/workspaces/analytics/query/action",
+            "Microsoft.OperationalInsights/workspaces/search/action",
+            "Microsoft.Support/*",
+        ),
+        not_actions=("Microsoft.OperationalInsights/workspaces/sharedKeys/read",),
     ),
 )
 

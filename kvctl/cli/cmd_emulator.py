@@ -118,6 +118,20 @@ def _group(spec: str) -> tuple[str, list[str]]:
     metavar="NAME",
     help="A subscription to show (repeatable); the first holds the vaults, the others are empty.",
 )
+@click.option(
+    "--audit-logs",
+    is_flag=True,
+    help="Every vault starts with a diagnostic setting (kvctl-audit) sending AuditEvent logs to the "
+    "emulator's Log Analytics workspace.",
+)
+@click.option(
+    "--log-query-row-limit",
+    type=click.IntRange(1, 500000),
+    default=500000,
+    show_default=True,
+    metavar="N",
+    help="Rows one Log Analytics query answers before the answer is partial (the service's limit: 500000).",
+)
 @click.option("--random-seed", type=int, help="Seed for the fault injection, for repeatable runs.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each request (method, path, status) to stderr.")
 def emulator(
@@ -137,6 +151,8 @@ def emulator(
     principal_replication_delay: float,
     lifecycle_delay: float,
     subscriptions: tuple[str, ...],
+    audit_logs: bool,
+    log_query_row_limit: int,
     random_seed: int | None,
     verbose: bool,
 ) -> None:
@@ -144,7 +160,8 @@ def emulator(
 
     It serves the secrets API over HTTPS (one port per vault), ARM (resource groups, vaults,
     deleted vaults, role definitions and assignments) with Microsoft Graph's principal lookups on the
-    same port (/v1.0/), and managed-identity token endpoints. On start it writes
+    same port (/v1.0/), the Log Analytics query API with every vault request as an AuditEvent row
+    (/loganalytics/), and managed-identity token endpoints. On start it writes
     STATE_DIR/emulator.json and STATE_DIR/emulator.env and prints them;
 
     \b
@@ -180,6 +197,7 @@ def emulator(
         lifecycle_delay=lifecycle_delay,
         token_latency_ms=token_latency,
         rbac_propagation_delay=rbac_propagation_delay,
+        log_query_row_limit=log_query_row_limit,
     )
     try:
         knobs.validate()  # click's ranges let NaN through
@@ -199,6 +217,7 @@ def emulator(
         principal_replication_delay=principal_replication_delay,
         random_seed=random_seed,
         subscriptions=list(subscriptions),
+        audit_logs=audit_logs,
     )
     try:
         run_foreground(options)

@@ -17,12 +17,15 @@ from .arm_groups import GroupHandlers
 from .arm_meta import keyvault_operations, metadata_endpoints
 from .arm_rbac import RbacHandlers
 from .arm_vaults import VaultHandlers
+from .arm_workspaces import WorkspaceHandlers
 from .control_api import PREFIX as CONTROL_PREFIX
 from .control_api import ControlService
 from .graph_api import PREFIX as GRAPH_PREFIX
 from .graph_api import GraphService
 from .http import ApiError, Request, Response, bad_request
 from .identity_api import entra_token, openid_configuration
+from .loganalytics_api import PREFIX as LOG_ANALYTICS_PREFIX
+from .loganalytics_api import LogAnalyticsService
 from .tokens import ARM_AUDIENCES, TokenError
 from .world import World
 
@@ -40,6 +43,8 @@ class ArmService:
         self.rbac = RbacHandlers(world, self._validate_scope)
         self.diagnostics = DiagnosticSettings(world)
         self.graph = GraphService(world, world.directory, base_url)
+        self.workspaces = WorkspaceHandlers(world, self.groups)
+        self.loganalytics = LogAnalyticsService(world, base_url)
 
     # -- pipeline ------------------------------------------------------------------------------
 
@@ -53,6 +58,8 @@ class ArmService:
             return self.control.handle(request)
         if request.path.startswith(GRAPH_PREFIX):  # Microsoft Graph shares the port (see graph_api)
             return self.graph.handle(request)
+        if request.path.startswith(LOG_ANALYTICS_PREFIX):  # the Log Analytics query API, likewise
+            return self.loganalytics.handle(request)
         self.world.knobs.before_work()
         if [s.lower() for s in segments] == ["metadata", "endpoints"] and request.method == "GET":
             graph = self.info().get("graphEndpoint")
@@ -121,6 +128,10 @@ class ArmService:
             if at == 9 and lowered[at - 1] == "providers":  # only on a vault: .../vaults/NAME/providers/...
                 vault_id = self._validate_scope("/" + "/".join(segments[: at - 1]))
                 return self.diagnostics.handle(request, vault_id, segments[at + 1 :], claims)
+        if "microsoft.operationalinsights" in lowered:
+            found = self._workspace_route(request, segments, lowered, claims)
+            if found is not None:
+                return found
         if "microsoft.authorization" in lowered:
             at = lowered.index("microsoft.authorization")
             if at >= 1 and lowered[at - 1] == "providers":
@@ -140,6 +151,23 @@ class ArmService:
             "InvalidResourceType" if len(segments) > 2 else "NotFound",
             f"The resource type could not be found for path '{request.path}'.",
         )
+
+    def _workspace_route(
+        self, request: Request, segments: list[str], lowered: list[str], claims: dict[str, Any]
+    ) -> Response | None:
+        """Log Analytics workspaces (arm_workspaces.py), in the subscription or a resource group."""
+        if len(segments) < 5 or lowered[0] != "subscriptions":
+            return None
+        self._require_subscription(segments[1])
+        tail = ["providers", "microsoft.operationalinsights", "workspaces"]
+        if lowered[2:] == tail and request.method == "GET":
+            return self.workspaces.list(request, claims)
+        if len(segments) >= 7 and lowered[2] == "resourcegroups" and lowered[4:7] == tail:
+            if len(segments) == 7 and request.method == "GET":
+                return self.workspaces.list(request, claims, segments[3])
+            if len(segments) == 8:
+                return self.workspaces.workspace(request, segments[3], segments[7], claims)
+        return None
 
     def _subscription_route(
         self, request: Request, parts: list[str], rest: list[str], claims: dict[str, Any]

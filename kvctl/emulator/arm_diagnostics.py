@@ -2,7 +2,9 @@
 create or replace, delete — in the shape of azure-rest-api-specs' DiagnosticSettingsResource, with
 the service's checks (a destination is required, Key Vault's log categories only).
 
-Settings live in memory: they describe where logs would go; the emulator sends logs nowhere. As in
+Settings are kept with the rest of the state (audit_store.py). A setting that sends `AuditEvent`
+(or the `audit`/`allLogs` group) to a Log Analytics workspace of this emulator routes the vault's
+rows there from then on (audit_log.py); other destinations are accepted and receive nothing. As in
 Azure, deleting a vault does not delete its settings (a vault recreated under the name has them).
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from typing import Any
 
 from .authz import authorize_arm_action
@@ -29,8 +30,6 @@ _KNOWN = (*DESTINATIONS, "eventHubName", "serviceBusRuleId", "logAnalyticsDestin
 class DiagnosticSettings:
     def __init__(self, world: World) -> None:
         self.world = world
-        self._lock = threading.Lock()
-        self._settings: dict[tuple[str, str], dict[str, Any]] = {}  # (vault id lower, name lower) -> resource
 
     def handle(self, request: Request, vault_id: str, rest: list[str], claims: dict[str, Any]) -> Response:
         """`rest`: the path after `providers/Microsoft.Insights/` ("diagnosticSettings"[, NAME])."""
@@ -51,38 +50,46 @@ class DiagnosticSettings:
             if method != "GET":
                 raise ApiError(405, "MethodNotAllowed", f"The requested method '{method}' is not allowed.")
             authorize_arm_action(self.world, claims, "Microsoft.Insights/diagnosticSettings/read", vault_id)
-            with self._lock:
-                found = [s for (v, _), s in self._settings.items() if v == vault_id.lower()]
+            found = self.world.store.diagnostic_settings(vault_id)
             return Response(200, {"value": sorted(found, key=lambda s: s["name"].lower())})
         name = rest[1]
         if not _NAME.match(name):
             raise bad_request(f"The diagnostic setting name '{name}' is invalid.", "BadRequest")
-        key = (vault_id.lower(), name.lower())
         if method == "GET":
             authorize_arm_action(self.world, claims, "Microsoft.Insights/diagnosticSettings/read", vault_id)
-            with self._lock:
-                setting = self._settings.get(key)
+            setting = self.world.store.get_diagnostic_setting(vault_id, name)
             if setting is None:
                 raise ApiError(404, "ResourceNotFound", f"The diagnostic setting '{name}' doesn't exist.")
             return Response(200, setting)
         if method == "PUT":
             authorize_arm_action(self.world, claims, "Microsoft.Insights/diagnosticSettings/write", vault_id)
-            properties = _checked(request.body)
-            resource = {
-                "id": f"{vault_id}/providers/microsoft.insights/diagnosticSettings/{name}",
-                "type": "Microsoft.Insights/diagnosticSettings",
-                "name": name,
-                "properties": properties,
-            }
-            with self._lock:
-                self._settings[key] = resource
+            resource = setting_resource(vault_id, name, _checked(request.body))
+            self.world.store.put_diagnostic_setting(vault_id, name, resource)
             return Response(200, resource)
         if method == "DELETE":
             authorize_arm_action(self.world, claims, "Microsoft.Insights/diagnosticSettings/delete", vault_id)
-            with self._lock:
-                gone = self._settings.pop(key, None)
+            gone = self.world.store.delete_diagnostic_setting(vault_id, name)
             return Response(200 if gone else 204, None)
         raise ApiError(405, "MethodNotAllowed", f"The requested method '{method}' is not allowed.")
+
+
+def setting_resource(vault_id: str, name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"{vault_id}/providers/microsoft.insights/diagnosticSettings/{name}",
+        "type": "Microsoft.Insights/diagnosticSettings",
+        "name": name,
+        "properties": properties,
+    }
+
+
+def audit_setting_properties(workspace_id: str) -> dict[str, Any]:
+    """What `az monitor diagnostic-settings create --workspace W --logs '[{"category": "AuditEvent",
+    "enabled": true}]'` stores: AuditEvent to one workspace (the emulator's `--audit-logs`)."""
+    return _checked(
+        json.dumps(
+            {"properties": {"workspaceId": workspace_id, "logs": [{"category": "AuditEvent", "enabled": True}]}}
+        ).encode()
+    )
 
 
 def _checked(body: bytes | None) -> dict[str, Any]:

@@ -5,7 +5,8 @@ for Azure (ARM, Key Vault, Graph) can flip a switch.
 - `GET  /_emulator/state`            every vault's secrets and versions (with values), knob counters
 - `PUT  /_emulator/knobs`            change latencyMs, faultRate, dropResponseRate, throttle,
                                      lifecycleDelay, tokenLatencyMs, rbacPropagationDelay at run time;
-                                     graphDenied: object ids whose tokens Graph refuses (403)
+                                     graphDenied: object ids whose tokens Graph refuses (403);
+                                     logQueryRowLimit: rows a Log Analytics query answers at most
 - `PATCH /_emulator/vaults/{name}`   set vault properties directly, even ones ARM refuses to change
 - `POST /_emulator/identities`       `{"name": N}`: a new identity (subject to the replication delay)
 """
@@ -31,6 +32,7 @@ _KNOB_NAMES = {
     "tokenLatencyMs": "token_latency_ms",
     "rbacPropagationDelay": "rbac_propagation_delay",
     "graphDenied": "graph_denied",
+    "logQueryRowLimit": "log_query_row_limit",
 }
 
 

@@ -20,6 +20,8 @@ THROTTLE_WINDOW_SECONDS = 10.0
 THROTTLE_ALL_LIMIT = 4000
 THROTTLE_WRITE_LIMIT = 300
 
+LOG_QUERY_ROW_LIMIT = 500_000  # Log Analytics' query API limit (Learn: Azure Monitor service limits)
+
 THROTTLED_MESSAGE = (
     "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"
 )
@@ -38,6 +40,8 @@ class KnobSettings:
     rbac_propagation_delay: float = 0.0
     # Object ids whose tokens Microsoft Graph refuses (an app without directory read permission).
     graph_denied: tuple[str, ...] = ()
+    # The most rows one Log Analytics query answers before the answer is partial (the service: 500,000).
+    log_query_row_limit: int = LOG_QUERY_ROW_LIMIT
 
     def validate(self) -> None:
         for name in ("fault_rate", "drop_response_rate"):
@@ -48,6 +52,10 @@ class KnobSettings:
             value = getattr(self, name)
             if not 0 <= value <= 3_600_000:  # also refuses NaN
                 raise ValueError(f"{name} must be between 0 and 3600000, got {value}")
+        if not 1 <= self.log_query_row_limit <= LOG_QUERY_ROW_LIMIT:
+            raise ValueError(
+                f"log_query_row_limit must be between 1 and {LOG_QUERY_ROW_LIMIT}, got {self.log_query_row_limit}"
+            )
         if not 0.0 <= self.lifecycle_delay <= 3600:
             raise ValueError(f"lifecycle_delay must be between 0 and 3600 seconds, got {self.lifecycle_delay}")
 
@@ -56,6 +64,12 @@ def _object_ids(value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and len(v) <= 64 for v in value):
         raise ValueError("graph_denied must be a list of object ids")
     return tuple(v.lower() for v in value)
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("log_query_row_limit must be a whole number")
+    return value
 
 
 class _Window:
@@ -92,6 +106,7 @@ class Knobs:
             "throttled": 0,
             "requests": 0,
             "tokens": 0,
+            "logQueries": 0,  # Log Analytics queries answered (loganalytics_api.py)
         }
         self._counter_lock = threading.Lock()
 
@@ -109,6 +124,7 @@ class Knobs:
             token_latency_ms=float(merged["token_latency_ms"]),
             rbac_propagation_delay=float(merged["rbac_propagation_delay"]),
             graph_denied=_object_ids(merged["graph_denied"]),
+            log_query_row_limit=_whole(merged["log_query_row_limit"]),
         )
         settings.validate()
         self.settings = settings
@@ -119,6 +135,10 @@ class Knobs:
             return False
         with self._random_lock:
             return self._random.random() < rate
+
+    def count(self, name: str) -> None:
+        """Count one event of `name` (a key of `counters`)."""
+        self._count(name)
 
     def _count(self, name: str) -> None:
         with self._counter_lock:

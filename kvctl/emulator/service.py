@@ -19,12 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from .arm_api import ArmService
+from .arm_diagnostics import audit_setting_properties, setting_resource
 from .arm_store import ResourceGroupRecord
+from .arm_workspaces import ensure_workspace, workspace_resource_id
 from .bootstrap import apply_seed, grant_admin
 from .directory import TENANT_DOMAIN
 from .http import EmulatorHTTPServer, Request, Response, server_ssl_context
 from .identity_api import APP_SERVICE_PATH, IdentityService, federated_token
 from .knobs import Knobs, KnobSettings
+from .loganalytics_api import PREFIX as LOG_ANALYTICS_PREFIX
 from .secrets_api import VaultService
 from .seed import Seed, load_seed
 from .state_lock import lock_state_dir
@@ -39,6 +42,8 @@ from .world import (
 )
 
 DEFAULT_VAULT = "emulator"
+DEFAULT_WORKSPACE = "kvctl-emulator-logs"
+AUDIT_SETTING = "kvctl-audit"  # the diagnostic setting --audit-logs puts on every vault
 INFO_FILE = "emulator.json"
 ENV_FILE = "emulator.env"
 CA_BUNDLE_FILE = "ca-bundle.pem"
@@ -67,6 +72,8 @@ class EmulatorOptions:
     random_seed: int | None = None
     # Display names of the subscriptions to show; the first holds the vaults.
     subscriptions: list[str] = field(default_factory=list)
+    # --audit-logs: every vault starts with a diagnostic setting sending AuditEvent to the default workspace.
+    audit_logs: bool = False
 
 
 def _not_ready(request: Request) -> Response:
@@ -212,6 +219,8 @@ class Emulator:
         identity_server.handler = IdentityService(world, identity_header).handle
         identity_root = f"http://127.0.0.1:{identity_server.port}"
 
+        workspaces = self._log_analytics(world, [e["name"] for e in vault_entries])
+
         apply_seed(world, vault_names[0], seed.default_secrets)
         for name, spec in seed.vaults.items():
             apply_seed(world, name, spec.secrets)
@@ -256,6 +265,8 @@ class Emulator:
                 {"name": g.display_name, "objectId": g.object_id, "members": list(g.members)}
                 for g in world.directory.groups()
             ],
+            "logAnalyticsEndpoint": arm_url + LOG_ANALYTICS_PREFIX.rstrip("/"),
+            "logAnalyticsWorkspaces": workspaces,
             "caBundle": str(ca_bundle),
             "stateDir": str(self.state_dir),
             "pid": os.getpid(),
@@ -274,6 +285,27 @@ class Emulator:
         self._started = True
         self._write_files()
         return self.info
+
+    def _log_analytics(self, world: World, vaults: list[str]) -> list[dict[str, str]]:
+        """The default workspace (and, with --audit-logs, every vault's setting that feeds it); the
+        workspaces for emulator.json."""
+        site = world.site
+        default = ensure_workspace(world, site.resource_group, DEFAULT_WORKSPACE)
+        if self.options.audit_logs:
+            target = workspace_resource_id(site.subscription_id, default)
+            for name in vaults:
+                vault_id = world.vault_resource_id(name)
+                if world.store.get_diagnostic_setting(vault_id, AUDIT_SETTING) is None:
+                    resource = setting_resource(vault_id, AUDIT_SETTING, audit_setting_properties(target))
+                    world.store.put_diagnostic_setting(vault_id, AUDIT_SETTING, resource)
+        return [
+            {
+                "name": ws.name,
+                "resourceId": workspace_resource_id(site.subscription_id, ws),
+                "customerId": ws.customer_id,
+            }
+            for ws in world.store.list_workspaces()
+        ]
 
     def _start_serving(self, server: EmulatorHTTPServer) -> None:
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)

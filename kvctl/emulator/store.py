@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .arm_store import ArmRecords, IdentityRecord, RoleAssignmentRecord, VaultRecord
+from .audit_store import AuditRecords
 from .db import Database
 
 __all__ = [
@@ -280,5 +281,5 @@ def _version_dump(v: SecretVersion) -> dict[str, Any]:
     }
 
 
-class Store(SecretRecords, ArmRecords):
+class Store(SecretRecords, ArmRecords, AuditRecords):
     """The emulator's whole state."""

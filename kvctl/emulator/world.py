@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .audit_log import AuditLog
 from .directory import Directory
 from .http import ResetConnection
 from .knobs import Knobs
@@ -106,6 +107,7 @@ class World:
         self._pending_removed: dict[str, tuple[float, RoleAssignmentRecord]] = {}
         self.reload_identities()
         self.directory = Directory(self)
+        self.audit = AuditLog(store, lambda: site.subscription_id)  # AuditEvent rows (audit_log.py)
 
     # -- role assignments as the data plane sees them ------------------------------------------
 

@@ -31,6 +31,15 @@ def _rows(tables: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _partial_reason(error: Any) -> str | None:
+    """The most specific reason the service gave: the first inner error of its details, if any."""
+    for detail in getattr(error, "details", None) or []:
+        inner = detail.get("innererror") if isinstance(detail, dict) else None
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+    return getattr(error, "message", None) or getattr(error, "code", None)
+
+
 class AzureLogs:
     def __init__(self, credential: Any, endpoint: str, audience: str, options: dict[str, Any]) -> None:
         from azure.monitor.query import LogsQueryClient
@@ -63,8 +72,7 @@ class AzureLogs:
         except Exception as exc:
             raise translate(exc, what=f"the audit log query of workspace {workspace.name}", where=self._where) from exc
         if isinstance(result, LogsQueryPartialResult):
-            error = getattr(result, "partial_error", None)
-            problem = getattr(error, "message", None) or getattr(error, "code", None)
+            problem = _partial_reason(getattr(result, "partial_error", None))
             return LogsAnswer(
                 _rows(result.partial_data), complete=False, problem=redact(str(problem)) if problem else None
             )

@@ -70,9 +70,9 @@ def audit(app: AppContext, ref: str | None, since: str, callers: tuple[str, ...]
         vault_url, secret, version = parsed.vault_url, parsed.name, parsed.version
     else:
         vault_url = settings.require_vault_url()
-    caller_ids = caller_match_ids(app, callers)
+    caller_ids, caller_upns = caller_match_ids(app, callers)
     arm = app.clients.arm()
-    request = AuditRequest(vault_url, window, names, caller_ids, secret, version)
+    request = AuditRequest(vault_url, window, names, caller_ids, secret, version, caller_upns)
     with app.output.progress("querying the audit log", None) as advance:
         report = run_audit(arm, arm, app.clients.logs(), app.clients.graph(), request, dt.datetime.now(dt.UTC), advance)
     if report.capped_by_retention:
@@ -87,17 +87,27 @@ def audit(app: AppContext, ref: str | None, since: str, callers: tuple[str, ...]
     return 0
 
 
-def caller_match_ids(app: AppContext, callers: tuple[str, ...]) -> list[str]:
-    """Every id a --caller may appear under in the log: its object id and, for an app, its client id."""
+def caller_match_ids(app: AppContext, callers: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Every id a --caller may appear under in the log: its object id and, for an app, its client id;
+    a user principal name the directory does not know (a deleted user) is matched as logged."""
+    from ..core.errors import PrincipalNotFoundError
     from ..core.principals import resolve
 
     ids: list[str] = []
+    upns: list[str] = []
     if not callers:
-        return ids
+        return ids, upns
     graph = app.clients.graph()
     for caller in callers:
         given = caller.strip()
-        resolved = resolve(graph, given, missing_ok=True)
+        try:
+            resolved = resolve(graph, given, missing_ok=True)
+        except PrincipalNotFoundError:
+            if "@" not in given:
+                raise
+            app.output.info(f"no user {given} in the directory: matching it as the logged user principal name")
+            upns.append(given)
+            continue
         if resolved.note:
             app.output.info(resolved.note)
         found = [resolved.object_id]
@@ -105,8 +115,10 @@ def caller_match_ids(app: AppContext, callers: tuple[str, ...]) -> list[str]:
             found.append(given)  # matched against object id or app id as given, whatever Graph says
         if resolved.principal is not None and resolved.principal.app_id:
             found.append(resolved.principal.app_id)
-        ids += [i.lower() for i in found if i.lower() not in ids]
-    return ids
+        for one in found:
+            if one.lower() not in ids:
+                ids.append(one.lower())
+    return ids, upns
 
 
 def incomplete_error(parts: list[Incomplete]) -> UnavailableError:

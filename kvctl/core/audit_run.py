@@ -84,6 +84,7 @@ class AuditRequest:
     caller_ids: Sequence[str] = ()
     secret: str | None = None
     version: str | None = None
+    caller_upns: Sequence[str] = ()
 
 
 @dataclass
@@ -125,6 +126,7 @@ def _query_spec(vault: VaultResource, request: AuditRequest, successful_only: bo
         request.secret,
         request.version,
         tuple(c.lower() for c in request.caller_ids),
+        tuple(request.caller_upns),
         successful_only,
     )
 

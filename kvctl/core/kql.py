@@ -50,6 +50,7 @@ class AuditQuery:
     secret: str | None = None  # only this secret (its deleted form too)
     version: str | None = None  # only this version of it
     caller_ids: Sequence[str] = ()  # object ids or app ids (lower-case GUIDs)
+    caller_upns: Sequence[str] = ()  # user principal names (of users the directory no longer knows)
     successful_only: bool = False
 
 
@@ -71,11 +72,12 @@ def _where(query: AuditQuery) -> list[str]:
             lines.append(f"| where id_s endswith {literal(name + '/' + query.version)}")
         else:
             lines.append(f"| where id_s endswith {literal(name)} or id_s contains {literal(name + '/')}")
-    if query.caller_ids:
+    if query.caller_ids or query.caller_upns:
         tests = []
         for caller in query.caller_ids:
             tests.append(f"identity_claim_oid_g =~ {literal(caller)}")
             tests.append(f"identity_claim_appid_g =~ {literal(caller)}")
+        tests += [f"identity_claim_upn_s =~ {literal(upn)}" for upn in query.caller_upns]
         lines.append(f"| where {' or '.join(tests)}")
     if query.successful_only:
         lines.append("| where httpStatusCode_d >= 200 and httpStatusCode_d < 300")

@@ -4,6 +4,7 @@ workspace, with the service's partial answers reported as such, and its errors a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
@@ -34,8 +35,9 @@ def _rows(tables: Any) -> list[dict[str, Any]]:
 def _partial_reason(error: Any) -> str | None:
     """The most specific reason the service gave: the first inner error of its details, if any."""
     for detail in getattr(error, "details", None) or []:
-        inner = detail.get("innererror") if isinstance(detail, dict) else None
-        if isinstance(inner, dict) and inner.get("message"):
+        # Plain dicts, or the SDK's own mapping models, depending on how the answer was decoded.
+        inner = detail.get("innererror") if isinstance(detail, Mapping) else None
+        if isinstance(inner, Mapping) and inner.get("message"):
             return str(inner["message"])
     return getattr(error, "message", None) or getattr(error, "code", None)
 

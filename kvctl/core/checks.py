@@ -8,10 +8,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .arm import VaultResource
 from .models import Secret
+
+if TYPE_CHECKING:
+    from .audit_run import LogsBackend
 
 SEVERITIES = ("INFO", "WARN", "FAIL")
 MAX_RETENTION = 90
@@ -114,6 +117,15 @@ RULES = {
         Rule("KV012", "WARN", "A secret expires soon", "It expires within the --expiring-within window."),
         Rule("KV013", "WARN", "A secret is old", "Its latest version is older than --max-age."),
         Rule(
+            "KV015",
+            "WARN",
+            "A secret was not read in N days",
+            "No successful read of an enabled secret in the audit log (Log Analytics) for --unread-for (90 days by "
+            "default, at most the workspace's retention): probably unused, still readable by whoever holds it. "
+            "Checked only when the vault sends its AuditEvent log to a workspace kvctl may query. No Azure Policy, "
+            "PSRule or Prowler rule checks this.",
+        ),
+        Rule(
             "KV014",
             "INFO",
             "A secret has no content type",
@@ -125,6 +137,13 @@ RULES = {
             "INFO",
             "Secrets could not be checked",
             "The caller may not list the vault's secrets, so secret hygiene was not checked.",
+        ),
+        Rule(
+            "KV022",
+            "INFO",
+            "Secret reads could not be checked",
+            "The vault sends its audit log to a Log Analytics workspace that the caller may not query (Log "
+            "Analytics Reader allows it), or whose answer came back incomplete, so KV015 was not checked.",
         ),
         Rule(
             "KV021",
@@ -160,6 +179,8 @@ class Finding:
 class CheckOptions:
     expiring_within: dt.timedelta = dt.timedelta(days=30)
     max_age: dt.timedelta | None = None
+    unread_for: dt.timedelta = dt.timedelta(days=90)  # KV015's window
+    logs: LogsBackend | None = None  # where the audit log is queried; None: KV015 is not checked
 
 
 def make_finding(rule_id: str, vault: VaultResource, resource: str, message: str, remedy: str) -> Finding:

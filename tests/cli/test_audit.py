@@ -25,6 +25,7 @@ from tests.conftest import EmulatorProcess, Result, run_kvctl_subprocess, secret
 
 ROLES = {
     "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "Key Vault Reader": "21090545-7ca7-4776-b22c-e363652d74d2",
     "Key Vault Contributor": "f25e0fa2-a7c8-4377-a976-54943a77a395",
     "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
@@ -89,7 +90,7 @@ def script(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Script]:
         [
             "--audit-logs",
             *("--identity", "alice", "--identity", "bob", "--identity", "carol"),
-            *("--identity", "outsider", "--identity", "kvcontrib"),
+            *("--identity", "outsider", "--identity", "kvcontrib", "--identity", "lister"),
         ],
     ).start()
     run = Script(emu)
@@ -113,6 +114,8 @@ def script(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Script]:
         assign(emu, vault, "Key Vault Secrets User", run.who("carol")["objectId"])  # can read, never does
         assign(emu, vault, "Reader", run.who("outsider")["objectId"])
         assign(emu, vault, "Key Vault Contributor", run.who("kvcontrib")["objectId"])
+        assign(emu, vault, "Reader", run.who("lister")["objectId"])
+        assign(emu, vault, "Key Vault Reader", run.who("lister")["objectId"])  # names only, no values
         assert clients["alice"].get_secret("db").value == v1
         run.expected.append(("get", alice, "db", db1, 200))
         with pytest.raises(HttpResponseError) as refused:
@@ -365,3 +368,33 @@ def test_an_answer_still_truncated_at_one_second_is_printed_and_exit_7(fresh_emu
     lines = result.stderr.strip().splitlines()
     assert lines[0].startswith("kvctl: error: the answer is incomplete: Log Analytics cut")
     assert "record count limit" in lines[0] and "Traceback" not in result.stderr
+
+
+# -- check: KV015 (secrets nobody read) and KV022 (the log could not be read) --------------------------
+
+
+def test_check_reports_the_secret_nobody_read_in_the_window(script):
+    window = math.ceil(time.time() - script.boundary)  # part B read db; nobody read api since
+    result = script.kvctl("check", "--unread-for", f"{window}s", "-o", "json")
+    assert result.exit_code == 10, result.stderr  # purge protection is off in the emulator's vault (KV002)
+    kv015 = [f for f in result.json if f["id"] == "KV015"]
+    assert [f["resource"].rsplit("/", 1)[-1] for f in kv015] == ["api"]
+    assert kv015[0]["severity"] == "WARN" and kv015[0]["remedy"].startswith("kvctl audit api --vault ")
+    assert "KV022" not in {f["id"] for f in result.json}
+    everything = script.kvctl("check", "--unread-for", "90d", "-o", "json")
+    assert "KV015" not in {f["id"] for f in everything.json}, "both secrets are younger than 90 days"
+
+
+def test_check_says_reads_were_not_checked_when_the_workspace_may_not_be_queried(script):
+    lister = script.who("lister")["clientId"]  # reads the vault and its secrets' names, not the workspace
+    result = script.kvctl("check", "--auth", "managed-identity", "--client-id", lister, "-o", "json")
+    assert result.exit_code in (0, 10), result.stderr
+    ids = {f["id"] for f in result.json}
+    assert "KV022" in ids and "KV015" not in ids
+    kv022 = next(f for f in result.json if f["id"] == "KV022")
+    assert kv022["severity"] == "INFO" and "Log Analytics Reader" in kv022["remedy"]
+
+
+def test_check_refuses_a_bad_unread_window_before_any_request(script):
+    result = script.kvctl("check", "--unread-for", "0d")
+    assert result.exit_code == 2 and "--unread-for 0d" in result.stderr and "Traceback" not in result.stderr

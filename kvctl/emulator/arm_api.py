@@ -303,6 +303,11 @@ class ArmService:
         canonical += f"/resourceGroups/{group}"
         if len(parts) == 4:
             return canonical
+        if lowered[4:7] == ["providers", "microsoft.operationalinsights", "workspaces"] and len(parts) == 8:
+            workspace = self.world.store.get_workspace(group, parts[7])
+            if workspace is None:
+                raise self.workspaces.not_found(group, parts[7])
+            return f"{canonical}/providers/Microsoft.OperationalInsights/workspaces/{workspace.name}"
         if lowered[4:7] != ["providers", "microsoft.keyvault", "vaults"] or len(parts) < 8:
             raise bad_request(f"The scope '{scope}' is not valid.", "InvalidScope")
         vault = self.vaults.find(group, parts[7])

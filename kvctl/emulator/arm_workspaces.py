@@ -10,6 +10,7 @@ import re
 import uuid
 from typing import Any
 
+from .arm_diagnostics import audit_setting_properties, setting_resource
 from .arm_groups import GroupHandlers, normalize_location
 from .audit_store import WorkspaceRecord
 from .authz import authorize_arm_action
@@ -18,6 +19,8 @@ from .world import World, utc_iso
 
 API_VERSIONS = ("2020-08-01", "2021-06-01", "2021-12-01-preview", "2022-10-01", "2023-09-01", "2025-02-01")
 PROVIDER = "Microsoft.OperationalInsights"
+DEFAULT_WORKSPACE = "kvctl-emulator-logs"
+AUDIT_SETTING = "kvctl-audit"  # the diagnostic setting --audit-logs puts on every vault
 # The service's rule: 4-63 letters, digits and '-', starting and ending with a letter or digit.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]\Z")
 
@@ -103,7 +106,7 @@ class WorkspaceHandlers:
         if method == "GET":
             authorize_arm_action(self.world, claims, f"{PROVIDER}/workspaces/read", resource_id)
             if existing is None:
-                raise self._not_found(group, name)
+                raise self.not_found(group, name)
             return Response(200, self.json(existing))
         if method == "PUT":
             authorize_arm_action(self.world, claims, f"{PROVIDER}/workspaces/write", resource_id)
@@ -138,7 +141,7 @@ class WorkspaceHandlers:
         raise ApiError(405, "MethodNotAllowed", f"The requested method '{method}' is not allowed.")
 
     @staticmethod
-    def _not_found(group: str, name: str) -> ApiError:
+    def not_found(group: str, name: str) -> ApiError:
         return ApiError(
             404,
             "ResourceNotFound",
@@ -155,3 +158,21 @@ def ensure_workspace(world: World, group: str, name: str) -> WorkspaceRecord:
     record = WorkspaceRecord(name, group, world.site.location, str(uuid.uuid4()), {}, utc_iso())
     world.store.put_workspace(record)
     return record
+
+
+def setup_log_analytics(world: World, vaults: list[str], audit_logs: bool) -> list[dict[str, str]]:
+    """At start: the default workspace and, with --audit-logs, each vault's setting that feeds it
+    (a setting already there is left as it is). Returns the workspaces for emulator.json."""
+    site = world.site
+    default = ensure_workspace(world, site.resource_group, DEFAULT_WORKSPACE)
+    if audit_logs:
+        target = workspace_resource_id(site.subscription_id, default)
+        for name in vaults:
+            vault_id = world.vault_resource_id(name)
+            if world.store.get_diagnostic_setting(vault_id, AUDIT_SETTING) is None:
+                resource = setting_resource(vault_id, AUDIT_SETTING, audit_setting_properties(target))
+                world.store.put_diagnostic_setting(vault_id, AUDIT_SETTING, resource)
+    return [
+        {"name": ws.name, "resourceId": workspace_resource_id(site.subscription_id, ws), "customerId": ws.customer_id}
+        for ws in world.store.list_workspaces()
+    ]

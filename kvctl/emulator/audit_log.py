@@ -25,12 +25,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from .audit_store import AuditRecords
+from .http import ApiError, Response
+
+if TYPE_CHECKING:  # world.py builds the AuditLog, so the import goes one way only at run time
+    from .http import Request
+    from .world import World
 
 log = logging.getLogger("kvctl.emulator")
 
@@ -78,6 +84,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("_SubscriptionId", "string"),
 )
 COLUMN_TYPES = dict(COLUMNS)
+# Operations whose answer names the version involved: the row's id_s is that id.
+_ID_FROM_BODY = frozenset({"SecretGet", "SecretSet", "SecretUpdate", "SecretDelete", "SecretRecover", "SecretRestore"})
 
 
 def operation_name(method: str, path: str) -> str | None:
@@ -256,3 +264,59 @@ class AuditLog:
             self.store.add_audit_event(when, vault_name, row, self.destinations(vault_resource_id))
         except Exception:  # the audit trail must never fail the request it describes
             log.exception("could not record an AuditEvent row")
+
+
+class VaultEndpoint(Protocol):
+    """What the row needs of the vault's service (secrets_api.VaultService)."""
+
+    world: World
+    vault_name: str
+    base_url: str
+
+
+def record_request(
+    service: VaultEndpoint,
+    request: Request,
+    started: float,
+    answer: Response | ApiError,
+    claims: dict[str, Any] | None,
+    authorized: bool | None,
+) -> None:
+    """The row for one answered data-plane request (`authorized`: None when no check was made)."""
+    world, vault_name, base_url = service.world, service.vault_name, service.base_url
+    status = answer.status
+    description = answer.message if isinstance(answer, ApiError) else ""
+    body = answer.body if isinstance(answer, Response) else None
+    operation = "Authentication" if status == 401 else operation_name(request.method, request.path)
+    vault = world.store.get_vault(vault_name)
+    if operation is None or vault is None:
+        return
+    body_id = body.get("id") if isinstance(body, dict) else None
+    secret_id = (
+        body_id
+        if isinstance(body_id, str) and operation in _ID_FROM_BODY
+        else base_url + request.path.rstrip("/").removesuffix("/backup").removesuffix("/recover")
+    )
+    resource_id = world.vault_resource_id(vault.name)
+    now = time.time()
+    row = build_row(
+        when=now,
+        resource_id=resource_id,
+        resource_group=world.vault_group(vault.name),
+        subscription_id=world.site.subscription_id,
+        vault_name=vault.name,
+        vault_properties=vault.properties,
+        operation=operation,
+        api_version=request.query.get("api-version", ""),
+        status=status,
+        description=description.splitlines()[0][:512] if description else "",
+        duration_ms=max(0, int((now - started) * 1000)),
+        caller_ip=request.client,
+        correlation_id=request.header("x-ms-client-request-id") or "",
+        user_agent=request.header("user-agent") or "",
+        claims=claims,
+        authorized=authorized,
+        secret_id=secret_id,
+        request_uri=request_uri(base_url, request.path, request.query),
+    )
+    world.audit.record(now, vault.name, resource_id, row)

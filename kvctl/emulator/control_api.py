@@ -2,7 +2,8 @@
 for the emulator's own audience (`https://emulator.localhost`), so that no token a client obtained
 for Azure (ARM, Key Vault, Graph) can flip a switch.
 
-- `GET  /_emulator/state`            every vault's secrets and versions (with values), knob counters
+- `GET  /_emulator/state`            every vault's secrets and versions (with values), knob counters,
+                                     the number of AuditEvent rows recorded
 - `PUT  /_emulator/knobs`            change latencyMs, faultRate, dropResponseRate, throttle,
                                      lifecycleDelay, tokenLatencyMs, rbacPropagationDelay at run time;
                                      graphDenied: object ids whose tokens Graph refuses (403);
@@ -98,6 +99,7 @@ class ControlService:
             "vaults": {v.name: store.dump_secrets(v.name) for v in store.list_vaults()},
             "knobs": _knobs_json(self.world.knobs.settings),
             "counters": dict(self.world.knobs.counters),
+            "auditEvents": store.audit_event_count(),  # AuditEvent rows recorded, routed anywhere or not
         }
 
     def _patch_vault(self, name: str, request: Request) -> Response:

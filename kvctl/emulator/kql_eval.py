@@ -143,31 +143,29 @@ def as_bool(compiled: Compiled, what: str, pos: int) -> Callable[[Row], bool | N
 
 
 def _logical(expr: ast.Binary, scope: Scope) -> Compiled:
-    left = as_bool(compile_expr(expr.left, scope), f"the left side of '{expr.op}'", expr.pos)
-    right = as_bool(compile_expr(expr.right, scope), f"the right side of '{expr.op}'", expr.pos)
-    if expr.op == "and":
+    # Flatten the left-deep chain `a or b or c ...` without recursion (a chain may be long).
+    operands: list[ast.Expr] = []
+    node: ast.Expr = expr
+    while isinstance(node, ast.Binary) and node.op == expr.op:
+        operands.append(node.right)
+        node = node.left
+    operands.append(node)
+    operands.reverse()
+    tests = [as_bool(compile_expr(o, scope), f"an operand of '{expr.op}'", o.pos) for o in operands]
+    # Three-valued logic: for `and`, false wins over null; for `or`, true wins over null.
+    decisive = expr.op == "or"
 
-        def conj(row: Row) -> bool | None:
-            a = left(row)
-            if a is False:
-                return False
-            b = right(row)
-            if b is False:
-                return False
-            return None if a is None or b is None else True
+    def apply(row: Row) -> bool | None:
+        unknown = False
+        for test in tests:
+            v = test(row)
+            if v is decisive:
+                return decisive
+            if v is None:
+                unknown = True
+        return None if unknown else not decisive
 
-        return Compiled("bool", conj)
-
-    def disj(row: Row) -> bool | None:
-        a = left(row)
-        if a is True:
-            return True
-        b = right(row)
-        if b is True:
-            return True
-        return None if a is None or b is None else False
-
-    return Compiled("bool", disj)
+    return Compiled("bool", apply)
 
 
 def stringish(compiled: Compiled, what: str, pos: int, token: str | None = None) -> Callable[[Row], str]:

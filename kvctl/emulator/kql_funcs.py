@@ -236,8 +236,9 @@ def _case(args: list[Compiled], call: ast.Call) -> Compiled:
             "case",
         )
     conds = [as_bool(args[i], "a condition of 'case'", call.pos) for i in range(0, len(args) - 1, 2)]
-    values = [args[i].fn for i in range(1, len(args), 2)]
-    result = _common_type(call, [args[i] for i in range(1, len(args), 2)])
+    outcomes = [args[i] for i in range(1, len(args) - 1, 2)] + [args[-1]]  # the last one is the else
+    values = [a.fn for a in outcomes]
+    result = _common_type(call, outcomes)
 
     def apply(row: Row) -> Any:
         for cond, value in zip(conds, values, strict=False):

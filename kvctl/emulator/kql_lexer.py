@@ -86,13 +86,13 @@ def tokenize(query: str) -> list[Token]:
         elif c in "'\"" or (c in "@hH" and i + 1 < n and query[i + 1] in "'\""):
             tok, i = _string(query, i)
             tokens.append(tok)
-        elif c.isdigit():
+        elif "0" <= c <= "9":
             tok, i = _number(query, i)
             tokens.append(tok)
-        elif c.isalpha() or c == "_":
+        elif c == "_" or ("a" <= c.lower() <= "z"):
             tok, i = _word(query, i)
             tokens.append(tok)
-        elif c == "!" and i + 1 < n and query[i + 1].isalpha():
+        elif c == "!" and _WORD.match(query, i + 1):
             m = _WORD.match(query, i + 1)
             word = m.group(0) if m else ""
             end = i + 1 + len(word)
@@ -171,7 +171,7 @@ def _number(query: str, start: int) -> tuple[Token, int]:
         if value != value or value in (float("inf"), float("-inf")):
             raise syntax_error(f"real literal '{text}' at position {start} is out of range", start, text)
         return Token("real", text, start, value), i
-    value_int = int(text)
+    value_int = int(text) if len(text) <= 19 else 2**63
     if value_int > 2**63 - 1:
         raise syntax_error(f"long literal '{text}' at position {start} is out of range", start, text)
     return Token("long", text, start, value_int), i

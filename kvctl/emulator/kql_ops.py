@@ -55,7 +55,8 @@ def _columns(items: tuple[ast.Assign, ...], scope: Scope, what: str, pos: int) -
     for item in items:
         name = namer.name(item)
         if name in seen:
-            raise semantic_error(f"{what} at position {pos}: column '{name}' is produced twice", pos, name)
+            at = item.expr.pos
+            raise semantic_error(f"{what}: column '{name}' at position {at} is produced twice", at, name)
         seen.add(name)
         out.append((name, compile_expr(item.expr, scope)))
     return out

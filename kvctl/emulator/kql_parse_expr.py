@@ -79,8 +79,13 @@ class ExprParser:
     def leave(self) -> None:
         self.nesting -= 1
 
-    def node(self, expr: ast.Expr, *children: ast.Expr) -> ast.Expr:
-        depth = 1 + max((self.depths.get(id(c), 1) for c in children), default=0)
+    def node(self, expr: ast.Expr, *children: ast.Expr, chain: bool = False) -> ast.Expr:
+        if chain:
+            # `a or b or c ...`: the evaluator flattens these chains, so only the operands nest
+            left, right = children
+            depth = max(self.depths.get(id(left), 1), 1 + self.depths.get(id(right), 1))
+        else:
+            depth = 1 + max((self.depths.get(id(c), 1) for c in children), default=0)
         if depth > MAX_TREE_DEPTH:
             raise syntax_error(
                 f"expression too deeply nested (more than {MAX_TREE_DEPTH} operators) at position {expr.pos}",
@@ -116,7 +121,7 @@ class ExprParser:
         while self.at_word("or"):
             tok = self.advance()
             right = self.and_expr()
-            left = self.node(ast.Binary(tok.pos, "or", left, right), left, right)
+            left = self.node(ast.Binary(tok.pos, "or", left, right), left, right, chain=True)
         return left
 
     def and_expr(self) -> ast.Expr:
@@ -124,7 +129,7 @@ class ExprParser:
         while self.at_word("and"):
             tok = self.advance()
             right = self.relation()
-            left = self.node(ast.Binary(tok.pos, "and", left, right), left, right)
+            left = self.node(ast.Binary(tok.pos, "and", left, right), left, right, chain=True)
         return left
 
     def relation(self) -> ast.Expr:

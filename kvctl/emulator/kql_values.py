@@ -13,13 +13,13 @@ from .kql_lexer import TIMESPAN_UNITS
 
 UTC = dt.UTC
 _DATETIME = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
     r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
-_CLOCK = re.compile(r"(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?")
-_SPAN = re.compile(r"(-)?(\d+(?:\.\d+)?)\s*([A-Za-z]+)")
+_CLOCK = re.compile(r"(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?", re.ASCII)
+_SPAN = re.compile(r"(-)?(\d+(?:\.\d+)?)\s*([A-Za-z]+)", re.ASCII)
 
 
 def parse_datetime(text: str) -> dt.datetime | None:
@@ -105,6 +105,8 @@ def to_string(value: Any) -> str:
             return "NaN"
         if math.isinf(value):
             return "Infinity" if value > 0 else "-Infinity"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))  # Kusto writes real(403) as "403"
         return repr(value)
     if isinstance(value, int):
         return str(value)

@@ -23,12 +23,12 @@ dynamic values as JSON text; a query error is 400 `BadArgumentError` with an `in
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import re
 import uuid
 from typing import Any
 
+from . import kql
 from .audit_log import COLUMNS
 from .audit_store import WorkspaceRecord
 from .authz import authorize_arm_action
@@ -273,34 +273,16 @@ class LogAnalyticsService:
         return answer
 
 
-def _kql() -> Any:
-    """The query engine (kql.py), if this build has it."""
-    try:
-        return importlib.import_module("kvctl.emulator.kql")
-    except ImportError:
-        return None
-
-
 def run_query(
     query: str, rows: list[dict[str, Any]], now: dt.datetime
 ) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    """Run `query` over the AzureDiagnostics rows: (columns as (name, type), result rows as dicts)."""
-    kql = _kql()
-    if kql is None:
-        if query.strip() == TABLE:
-            return list(COLUMNS), rows
-        raise bad_argument(
-            "SemanticError", "This emulator build answers only the bare table name (its KQL engine is missing)."
-        )
+    """Run `query` (kql.py) over the AzureDiagnostics rows: (columns as (name, type), result rows)."""
     table = kql.Table(TABLE, [kql.Column(name, kind) for name, kind in COLUMNS], rows)
     try:
         result = kql.execute(query, {TABLE: table}, now=now)
     except kql.KqlError as exc:
-        raise bad_argument(
-            "SyntaxError" if str(getattr(exc, "kind", "")).lower().startswith("syntax") else "SemanticError",
-            str(getattr(exc, "message", exc)),
-            **_where(query, getattr(exc, "position", None), getattr(exc, "token", None)),
-        ) from None
+        kind = exc.kind if exc.kind in ("SyntaxError", "SemanticError") else "SemanticError"
+        raise bad_argument(kind, exc.message, **_where(query, exc.position, exc.token)) from None
     return [(c.name, c.type) for c in result.columns], list(result.rows)
 
 

@@ -26,8 +26,6 @@ MAX_VALUE_BYTES = 25 * 1024
 _PURGE_SWEEP_SECONDS = 60.0
 _CREATE_OPERATIONS = frozenset({"set"})
 _WRITE_OPERATIONS = frozenset({"set", "update", "delete", "recover", "purge", "restore"})
-# Operations whose answer names the version involved: the row's id_s is that id.
-_ID_FROM_BODY = frozenset({"SecretGet", "SecretSet", "SecretUpdate", "SecretDelete", "SecretRecover", "SecretRestore"})
 
 
 def _not_found(name: str, version: str | None = None) -> ApiError:
@@ -85,58 +83,12 @@ class VaultService:
             knobs.throttle(self.vault_name, route.operation in _CREATE_OPERATIONS)
             response = route.run(request)
         except ApiError as err:
-            self._audit(request, started, err.status, claims, authorized, err.message, None)
+            audit_log.record_request(self, request, started, err, claims, authorized)
             raise
-        # Recorded before a dropped response (--drop-response-rate): the service did the work.
-        self._audit(request, started, response.status, claims, authorized, "", response.body)
+        audit_log.record_request(self, request, started, response, claims, authorized)  # work done, if dropped
         if route.operation in _WRITE_OPERATIONS and response.status < 300:
             knobs.after_write()
         return response
-
-    def _audit(
-        self,
-        request: Request,
-        started: float,
-        status: int,
-        claims: dict[str, Any] | None,
-        authorized: bool | None,
-        description: str,
-        body: Any,
-    ) -> None:
-        """One AuditEvent row for this request (audit_log.py); never a value, never a failure."""
-        operation = "Authentication" if status == 401 else audit_log.operation_name(request.method, request.path)
-        vault = self.world.store.get_vault(self.vault_name)
-        if operation is None or vault is None:
-            return
-        body_id = body.get("id") if isinstance(body, dict) else None
-        secret_id = (
-            body_id
-            if isinstance(body_id, str) and operation in _ID_FROM_BODY
-            else self.base_url + request.path.rstrip("/").removesuffix("/backup").removesuffix("/recover")
-        )
-        resource_id = self.world.vault_resource_id(vault.name)
-        now = time.time()
-        row = audit_log.build_row(
-            when=now,
-            resource_id=resource_id,
-            resource_group=self.world.vault_group(vault.name),
-            subscription_id=self.world.site.subscription_id,
-            vault_name=vault.name,
-            vault_properties=vault.properties,
-            operation=operation,
-            api_version=request.query.get("api-version", ""),
-            status=status,
-            description=description.splitlines()[0][:512] if description else "",
-            duration_ms=max(0, int((now - started) * 1000)),
-            caller_ip=request.client,
-            correlation_id=request.header("x-ms-client-request-id") or "",
-            user_agent=request.header("user-agent") or "",
-            claims=claims,
-            authorized=authorized,
-            secret_id=secret_id,
-            request_uri=audit_log.request_uri(self.base_url, request.path, request.query),
-        )
-        self.world.audit.record(now, vault.name, resource_id, row)
 
     def _challenge(self, message: str) -> ApiError:
         header = (

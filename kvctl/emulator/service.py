@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .arm_api import ArmService
-from .arm_diagnostics import audit_setting_properties, setting_resource
 from .arm_store import ResourceGroupRecord
-from .arm_workspaces import ensure_workspace, workspace_resource_id
+from .arm_workspaces import setup_log_analytics
 from .bootstrap import apply_seed, grant_admin
 from .directory import TENANT_DOMAIN
 from .http import EmulatorHTTPServer, Request, Response, server_ssl_context
@@ -42,8 +41,6 @@ from .world import (
 )
 
 DEFAULT_VAULT = "emulator"
-DEFAULT_WORKSPACE = "kvctl-emulator-logs"
-AUDIT_SETTING = "kvctl-audit"  # the diagnostic setting --audit-logs puts on every vault
 INFO_FILE = "emulator.json"
 ENV_FILE = "emulator.env"
 CA_BUNDLE_FILE = "ca-bundle.pem"
@@ -219,7 +216,7 @@ class Emulator:
         identity_server.handler = IdentityService(world, identity_header).handle
         identity_root = f"http://127.0.0.1:{identity_server.port}"
 
-        workspaces = self._log_analytics(world, [e["name"] for e in vault_entries])
+        workspaces = setup_log_analytics(world, [e["name"] for e in vault_entries], options.audit_logs)
 
         apply_seed(world, vault_names[0], seed.default_secrets)
         for name, spec in seed.vaults.items():
@@ -285,27 +282,6 @@ class Emulator:
         self._started = True
         self._write_files()
         return self.info
-
-    def _log_analytics(self, world: World, vaults: list[str]) -> list[dict[str, str]]:
-        """The default workspace (and, with --audit-logs, every vault's setting that feeds it); the
-        workspaces for emulator.json."""
-        site = world.site
-        default = ensure_workspace(world, site.resource_group, DEFAULT_WORKSPACE)
-        if self.options.audit_logs:
-            target = workspace_resource_id(site.subscription_id, default)
-            for name in vaults:
-                vault_id = world.vault_resource_id(name)
-                if world.store.get_diagnostic_setting(vault_id, AUDIT_SETTING) is None:
-                    resource = setting_resource(vault_id, AUDIT_SETTING, audit_setting_properties(target))
-                    world.store.put_diagnostic_setting(vault_id, AUDIT_SETTING, resource)
-        return [
-            {
-                "name": ws.name,
-                "resourceId": workspace_resource_id(site.subscription_id, ws),
-                "customerId": ws.customer_id,
-            }
-            for ws in world.store.list_workspaces()
-        ]
 
     def _start_serving(self, server: EmulatorHTTPServer) -> None:
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)

@@ -1,0 +1,660 @@
+"""The emulator's KQL engine on small realistic tables; every expected value is worked out by hand
+from the rows below (not copied from the engine's output)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from kvctl.emulator.kql import Column, KqlError, Table, execute, parse
+
+NOW = dt.datetime(2026, 12, 1, 12, 0, 0, tzinfo=dt.UTC)
+A = "aaaaaaaa-0000-0000-0000-000000000001"
+B = "bbbbbbbb-0000-0000-0000-000000000002"
+C = "cccccccc-0000-0000-0000-000000000003"
+APP = "11111111-2222-3333-4444-555555555555"
+V1 = "/SUBSCRIPTIONS/S1/RESOURCEGROUPS/RG1/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/V1"
+V2 = "/SUBSCRIPTIONS/S1/RESOURCEGROUPS/RG1/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/V2"
+DB = "https://v1.vault.azure.net/secrets/db-password/0123456789abcdef0123456789abcdef"
+API = "https://v1.vault.azure.net/secrets/api-key"
+
+AUDIT_COLUMNS = [
+    Column("n", "long"),
+    Column("TimeGenerated", "datetime"),
+    Column("ResourceProvider", "string"),
+    Column("Category", "string"),
+    Column("ResourceId", "string"),
+    Column("OperationName", "string"),
+    Column("identity_claim_oid_g", "guid"),
+    Column("identity_claim_appid_g", "guid"),
+    Column("id_s", "string"),
+    Column("ResultSignature", "string"),
+    Column("CallerIPAddress", "string"),
+    Column("httpStatusCode_d", "real"),
+    Column("DurationMs", "long"),
+]
+
+
+def _event(n: int, ago: dt.timedelta, op: str, oid: str | None, id_s: str, status: float | None, **extra: Any) -> dict:
+    row = {
+        "n": n,
+        "TimeGenerated": NOW - ago,
+        "ResourceProvider": "MICROSOFT.KEYVAULT",
+        "Category": "AuditEvent",
+        "ResourceId": V1,
+        "OperationName": op,
+        "identity_claim_oid_g": oid,
+        "identity_claim_appid_g": APP if oid == A else None,
+        "id_s": id_s,
+        "ResultSignature": "OK" if status == 200 else "Forbidden",
+        "CallerIPAddress": f"10.0.0.{n}",
+        "httpStatusCode_d": status,
+        "DurationMs": n * 10,
+    }
+    row.update(extra)
+    return row
+
+
+H = dt.timedelta(hours=1)
+D = dt.timedelta(days=1)
+AUDIT_ROWS = [
+    _event(1, H, "SecretGet", A, DB, 200),
+    _event(2, 2 * D, "SecretSet", B, DB, 200),
+    _event(3, 3 * D, "SecretGet", B, API, 200),
+    _event(4, 8 * D, "SecretGet", A, API, 200),  # older than 7 days
+    _event(5, D, "SecretGet", C, DB, 403),
+    _event(6, 5 * H, "VaultGet", A, "https://v1.vault.azure.net/", 200, ResourceId=V2),
+    _event(7, 30 * dt.timedelta(minutes=1), "SecretList", C, "https://v1.vault.azure.net/secrets", None),
+    _event(8, 10 * D, "SecretDelete", B, API, 200, Category="AzurePolicyEvaluationDetails"),
+]
+VAULT_COLUMNS = [
+    Column("id", "string"),
+    Column("name", "string"),
+    Column("type", "string"),
+    Column("resourceGroup", "string"),
+    Column("subscriptionId", "string"),
+    Column("location", "string"),
+    Column("tenantId", "string"),
+    Column("properties", "dynamic"),
+    Column("tags", "dynamic"),
+    Column("sku", "dynamic"),
+]
+
+
+def _vault(sub: str, name: str, *, soft: bool | None, retention: int, public: str, tags: dict | None) -> dict:
+    props: dict[str, Any] = {
+        "softDeleteRetentionInDays": retention,
+        "publicNetworkAccess": public,
+        "networkAcls": {"defaultAction": "Allow" if public == "Enabled" else "Deny", "ipRules": []},
+        "enableRbacAuthorization": name != "legacy",
+    }
+    if soft is not None:
+        props["enableSoftDelete"] = soft
+    return {
+        "id": f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/{name}",
+        "name": name,
+        "type": "microsoft.keyvault/vaults",
+        "resourceGroup": "rg",
+        "subscriptionId": sub,
+        "location": "westeurope",
+        "tenantId": "t1",
+        "properties": props,
+        "tags": tags,
+        "sku": {"family": "A", "name": "standard" if name != "prem" else "premium"},
+    }
+
+
+VAULT_ROWS = [
+    _vault("s2", "zeta", soft=True, retention=90, public="Enabled", tags={"env": "prod"}),
+    _vault("s1", "alpha", soft=True, retention=7, public="Disabled", tags={"env": "dev", "owner": "ann"}),
+    _vault("s1", "legacy", soft=False, retention=90, public="Enabled", tags=None),
+    _vault("s2", "prem", soft=None, retention=30, public="Enabled", tags={}),
+    {
+        "id": "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st",
+        "name": "st",
+        "type": "microsoft.storage/storageaccounts",
+        "resourceGroup": "rg",
+        "subscriptionId": "s1",
+        "location": "westeurope",
+        "tenantId": "t1",
+        "properties": {},
+        "tags": None,
+        "sku": None,
+    },
+]
+TABLES = {
+    "AzureDiagnostics": Table("AzureDiagnostics", AUDIT_COLUMNS, AUDIT_ROWS),
+    "Resources": Table("Resources", VAULT_COLUMNS, VAULT_ROWS),
+    "resources": Table("resources", VAULT_COLUMNS, VAULT_ROWS),
+}
+
+
+def run(query: str) -> Table:
+    return execute(query, TABLES, now=NOW)
+
+
+def ns(query: str) -> list[int]:
+    return [row["n"] for row in run(query).rows]
+
+
+def error(query: str) -> KqlError:
+    with pytest.raises(KqlError) as info:
+        run(query)
+    return info.value
+
+
+# -- the queries kvctl sends -------------------------------------------------------------------
+
+
+def test_kvctl_audit_query() -> None:
+    result = run(
+        f"""AzureDiagnostics
+        | where ResourceProvider == "MICROSOFT.KEYVAULT" and Category == "AuditEvent"
+        | where TimeGenerated > ago(7d)
+        | where ResourceId =~ "{V1.lower()}"
+        | where OperationName in ("SecretGet", "SecretSet")
+        | project TimeGenerated, OperationName, id_s, identity_claim_oid_g, identity_claim_appid_g,
+                  ResultSignature, CallerIPAddress, httpStatusCode_d
+        | order by TimeGenerated asc
+        | take 1000"""
+    )
+    assert [c.name for c in result.columns] == [
+        "TimeGenerated",
+        "OperationName",
+        "id_s",
+        "identity_claim_oid_g",
+        "identity_claim_appid_g",
+        "ResultSignature",
+        "CallerIPAddress",
+        "httpStatusCode_d",
+    ]
+    assert [c.type for c in result.columns] == [
+        "datetime",
+        "string",
+        "string",
+        "guid",
+        "guid",
+        "string",
+        "string",
+        "real",
+    ]
+    # rows 3 (3d ago), 2 (2d), 5 (1d), 1 (1h); 4 is older than 7d, 6 is another vault, 7/8 other operations
+    assert [r["CallerIPAddress"] for r in result.rows] == ["10.0.0.3", "10.0.0.2", "10.0.0.5", "10.0.0.1"]
+    assert result.rows[0]["TimeGenerated"] == NOW - 3 * D
+    assert result.rows[3]["identity_claim_appid_g"] == APP
+    assert result.rows[0]["identity_claim_appid_g"] is None
+    assert result.name == "PrimaryResult"
+
+
+def test_kvctl_audit_query_for_one_caller() -> None:
+    assert ns(f'AzureDiagnostics | where identity_claim_oid_g == "{B}" | order by TimeGenerated desc | project n') == [
+        2,
+        3,
+        8,
+    ]
+    # a guid compares with a string case-insensitively, as guids are
+    assert ns(f'AzureDiagnostics | where identity_claim_oid_g == "{B.upper()}" | project n | order by n asc') == [
+        2,
+        3,
+        8,
+    ]
+
+
+def test_kvctl_last_read_per_identity() -> None:
+    result = run(
+        """AzureDiagnostics | where OperationName == "SecretGet" and httpStatusCode_d == 200
+        | summarize LastRead = max(TimeGenerated) by identity_claim_oid_g, identity_claim_appid_g"""
+    )
+    assert [(c.name, c.type) for c in result.columns] == [
+        ("identity_claim_oid_g", "guid"),
+        ("identity_claim_appid_g", "guid"),
+        ("LastRead", "datetime"),
+    ]
+    got = {(r["identity_claim_oid_g"], r["identity_claim_appid_g"]): r["LastRead"] for r in result.rows}
+    # A read 1h and 8d ago; B read 3d ago; C's read (row 5) failed with 403
+    assert got == {(A, APP): NOW - H, (B, None): NOW - 3 * D}
+
+
+def test_resource_graph_vault_query() -> None:
+    result = run(
+        "Resources | where type =~ 'Microsoft.KeyVault/vaults' "
+        "| project id, name, resourceGroup, subscriptionId, location, tenantId, properties, tags | order by id asc"
+    )
+    assert [r["name"] for r in result.rows] == ["alpha", "legacy", "prem", "zeta"]
+    assert result.columns[6] == Column("properties", "dynamic")
+    assert result.rows[0]["tags"] == {"env": "dev", "owner": "ann"}
+
+
+def test_resource_graph_count_by_subscription() -> None:
+    result = run('resources | where type == "microsoft.keyvault/vaults" | summarize count() by subscriptionId')
+    assert [(c.name, c.type) for c in result.columns] == [("subscriptionId", "string"), ("count_", "long")]
+    assert {r["subscriptionId"]: r["count_"] for r in result.rows} == {"s2": 2, "s1": 2}
+
+
+def test_resource_graph_dynamic_properties() -> None:
+    def names(query: str) -> list[str]:
+        return sorted(r["name"] for r in run(query).rows)
+
+    base = "Resources | where type == 'microsoft.keyvault/vaults' "
+    assert names(base + "| where properties.enableSoftDelete == false") == ["legacy"]
+    assert names(base + "| where isnull(properties.enableSoftDelete)") == ["prem"]
+    assert names(base + "| where properties.softDeleteRetentionInDays < 30") == ["alpha"]
+    assert names(base + "| where properties['publicNetworkAccess'] == 'Enabled'") == ["legacy", "prem", "zeta"]
+    assert names(base + "| where properties.networkAcls.defaultAction =~ 'deny'") == ["alpha"]
+    assert names(base + "| where tags.env == 'prod' or tags['owner'] == 'ann'") == ["alpha", "zeta"]
+    assert names(base + "| where sku.name == 'premium'") == ["prem"]
+    assert names(base + "| where tostring(properties.enableRbacAuthorization) == 'false'") == ["legacy"]
+    assert names(base + "| where isempty(tostring(tags.env))") == ["legacy", "prem"]
+    assert names(base + "| where array_length(properties.networkAcls.ipRules) == 0") == [
+        "alpha",
+        "legacy",
+        "prem",
+        "zeta",
+    ]
+    projected = run(base + "| project name, soft = properties.enableSoftDelete, properties.softDeleteRetentionInDays")
+    assert [(c.name, c.type) for c in projected.columns] == [
+        ("name", "string"),
+        ("soft", "dynamic"),
+        ("properties_softDeleteRetentionInDays", "dynamic"),
+    ]
+    assert projected.rows[0] == {"name": "zeta", "soft": True, "properties_softDeleteRetentionInDays": 90}
+
+
+# -- where: each predicate with the rows (by n) it keeps, worked out from AUDIT_ROWS -------------
+
+ALL = [1, 2, 3, 4, 5, 6, 7, 8]
+WHERE_CASES = [
+    ("n == 3", [3]),
+    ("n != 3", [1, 2, 4, 5, 6, 7, 8]),
+    ("n > 6", [7, 8]),
+    ("n >= 6 and n < 8", [6, 7]),
+    ("n <= 2 or n == 8", [1, 2, 8]),
+    ("n == 1 or n == 2 and n == 3", [1]),  # and binds tighter than or
+    ("(n == 1 or n == 2) and n == 2", [2]),
+    ("n in (1, 2) or n > 7", [1, 2, 8]),
+    ("not(n > 2)", [1, 2]),
+    ("true", ALL),
+    ("false", []),
+    ('OperationName == "secretget"', []),  # == is case-sensitive
+    ('OperationName =~ "secretget"', [1, 3, 4, 5]),
+    ('OperationName !~ "secretget"', [2, 6, 7, 8]),
+    ('OperationName != "SecretGet"', [2, 6, 7, 8]),
+    ('OperationName == @"VaultGet"', [6]),
+    ("['OperationName'] == 'VaultGet'", [6]),
+    ('OperationName in ("SecretSet", "VaultGet")', [2, 6]),
+    ('OperationName !in ("SecretSet", "VaultGet")', [1, 3, 4, 5, 7, 8]),
+    ('OperationName in ("secretset")', []),
+    ('OperationName in~ ("secretset")', [2]),
+    ('OperationName !in~ ("SECRETGET", "secretset")', [6, 7, 8]),
+    ("n in (dynamic([1, 2]), 3)", [1, 2, 3]),
+    ('id_s has "api"', [3, 4, 8]),
+    ('id_s has "API"', [3, 4, 8]),  # has is case-insensitive
+    ('id_s has "ap"', []),  # not a whole term
+    ('id_s has "db-password"', [1, 2, 5]),
+    ('id_s has "password/0123"', []),  # 0123 is only the start of a term
+    ('id_s !has "api"', [1, 2, 5, 6, 7]),
+    ('id_s has_cs "API"', []),
+    ('CallerIPAddress has "10.0.0.1"', [1]),
+    ('id_s contains "PASS"', [1, 2, 5]),
+    ('id_s contains_cs "PASS"', []),
+    ('id_s !contains "secrets"', [6]),
+    ('id_s startswith "HTTPS://V1"', ALL),
+    ('id_s startswith_cs "HTTPS"', []),
+    ('id_s !startswith "https://v1.vault.azure.net/secrets/"', [6, 7]),
+    ('id_s endswith "/secrets"', [7]),
+    ('id_s !endswith "/secrets"', [1, 2, 3, 4, 5, 6, 8]),
+    ('id_s matches regex "[0-9a-f]{32}$"', [1, 2, 5]),
+    ("httpStatusCode_d == 403", [5]),
+    ("httpStatusCode_d != 200", [5, 7]),  # null != 200 is true in Kusto
+    ("httpStatusCode_d < 300", [1, 2, 3, 4, 6, 8]),  # null < 300 is null: dropped
+    ("not(httpStatusCode_d < 300)", [5]),  # not(null) is null
+    ("httpStatusCode_d < 300 or isnull(httpStatusCode_d)", [1, 2, 3, 4, 6, 7, 8]),
+    ("isnull(httpStatusCode_d)", [7]),
+    ("isnotnull(identity_claim_appid_g)", [1, 4, 6]),
+    ("isempty(identity_claim_appid_g)", [2, 3, 5, 7, 8]),
+    ("TimeGenerated > ago(7d)", [1, 2, 3, 5, 6, 7]),
+    ("TimeGenerated between (ago(3d) .. ago(1d))", [2, 3, 5]),  # inclusive
+    ("TimeGenerated !between (ago(3d) .. ago(1d))", [1, 4, 6, 7, 8]),
+    ("TimeGenerated between (datetime(2026-11-28T12:00:00Z) .. 2d)", [2, 3, 5]),  # up to 11-30T12:00, inclusive
+    ("TimeGenerated >= datetime(2026-11-30)", [1, 5, 6, 7]),
+    ("TimeGenerated < now() - 7d", [4, 8]),
+    ("TimeGenerated < now(-7d)", [4, 8]),
+    ("now() - TimeGenerated > 2d", [3, 4, 8]),
+    ("TimeGenerated + 1d > now()", [1, 6, 7]),
+    ("now() - TimeGenerated == 1h", [1]),
+    ("now() - TimeGenerated <= 300m", [1, 6, 7]),
+    ("TimeGenerated > datetime(2026-12-01 11:15:00)", [7]),
+    ("TimeGenerated >= datetime(2026-12-01T13:00:00+02:00)", [1, 7]),  # 11:00Z
+    ("TimeGenerated > datetime(2026-12-01T13:00:00+02:00)", [7]),
+    ("time(1.02:03:04) == 1d + 2h + 3m + 4s and 1.5h == 90m and 100ms * 10 == 1s", ALL),
+    ("DurationMs between (20 .. 40)", [2, 3, 4]),
+    ("DurationMs / 20 == 1", [2, 3]),  # integer division
+    ("DurationMs / 20.0 == 1.5", [3]),
+    ("DurationMs % 30 == 0", [3, 6]),
+    ("DurationMs * 2 + 1 == 41", [2]),
+    ("-DurationMs < -70", [8]),
+    ("bin(DurationMs, 25) == 25", [3, 4]),
+    ("strlen(OperationName) == 8", [6]),
+    ('tolower(OperationName) == "secretset"', [2]),
+    ('toupper(ResultSignature) == "FORBIDDEN"', [5, 7]),
+    ('substring(OperationName, 0, 6) != "Secret"', [6]),
+    ('substring(OperationName, 6) == "Get"', [1, 3, 4, 5]),
+    ('strcat(OperationName, "/", ResultSignature) == "SecretGet/Forbidden"', [5]),
+    ('iff(n > 4, "big", "small") == "big"', [5, 6, 7, 8]),
+    ('case(n < 3, "a", n < 6, "b", "c") == "b"', [3, 4, 5]),
+    (f'coalesce(identity_claim_appid_g, identity_claim_oid_g) == "{B}"', [2, 3, 8]),
+    ('tolong("12") + n == 13', [1]),
+    ("toreal(httpStatusCode_d) > 250", [5]),
+    ('tostring(httpStatusCode_d) == "403"', [5]),
+    ('tostring(TimeGenerated) == "2026-12-01T11:00:00Z"', [1]),
+    ('split(id_s, "/")[4] == "db-password"', [1, 2, 5]),
+    ("startofday(TimeGenerated) == datetime(2026-12-01)", [1, 6, 7]),
+    (f'OperationName in ("SecretGet") and identity_claim_oid_g == "{A}"', [1, 4]),
+]
+
+
+@pytest.mark.parametrize(("predicate", "expected"), WHERE_CASES, ids=[c[0] for c in WHERE_CASES])
+def test_where(predicate: str, expected: list[int]) -> None:
+    assert ns(f"AzureDiagnostics | where {predicate} | project n | order by n asc") == expected
+    # filter is the same operator
+    assert ns(f"AzureDiagnostics | filter {predicate} | order by n asc") == expected
+
+
+# -- the other tabular operators ---------------------------------------------------------------
+
+
+def test_project_renames_and_computed_columns() -> None:
+    result = run("AzureDiagnostics | project n, Op = OperationName, Twice = DurationMs * 2, strlen(OperationName)")
+    assert [(c.name, c.type) for c in result.columns] == [
+        ("n", "long"),
+        ("Op", "string"),
+        ("Twice", "long"),
+        ("Column1", "long"),
+    ]
+    assert result.rows[0] == {"n": 1, "Op": "SecretGet", "Twice": 20, "Column1": 9}
+    assert len(result.rows) == 8
+
+
+def test_extend_sees_earlier_columns_and_replaces_in_place() -> None:
+    result = run("AzureDiagnostics | extend Ms = DurationMs * 2, Half = Ms / 4 | project n, Ms, Half | take 2")
+    assert result.rows == [{"n": 1, "Ms": 20, "Half": 5}, {"n": 2, "Ms": 40, "Half": 10}]
+    replaced = run("AzureDiagnostics | project n, OperationName | extend n = n * 100")
+    assert [c.name for c in replaced.columns] == ["n", "OperationName"]
+    assert replaced.rows[1] == {"n": 200, "OperationName": "SecretSet"}
+
+
+def test_project_away_and_rename() -> None:
+    result = run("AzureDiagnostics | project-away Resource*, identity_claim_*, id_s, DurationMs | take 1")
+    assert [c.name for c in result.columns] == [
+        "n",
+        "TimeGenerated",
+        "Category",
+        "OperationName",
+        "ResultSignature",
+        "CallerIPAddress",
+        "httpStatusCode_d",
+    ]
+    renamed = run("AzureDiagnostics | project n, OperationName | project-rename Op = OperationName | take 1")
+    assert renamed.columns == [Column("n", "long"), Column("Op", "string")]
+    assert renamed.rows == [{"n": 1, "Op": "SecretGet"}]
+
+
+SORT_CASES = [
+    ("sort by n", [8, 7, 6, 5, 4, 3, 2, 1]),  # desc by default
+    ("order by n asc", ALL),
+    ("order by httpStatusCode_d asc, n asc", [7, 1, 2, 3, 4, 6, 8, 5]),  # asc: nulls first
+    ("order by httpStatusCode_d desc, n asc", [5, 1, 2, 3, 4, 6, 8, 7]),  # desc: nulls last
+    ("order by httpStatusCode_d asc nulls last, n desc", [8, 6, 4, 3, 2, 1, 5, 7]),
+    ("order by httpStatusCode_d nulls first, n asc", [7, 5, 1, 2, 3, 4, 6, 8]),
+    ("order by OperationName asc, n desc", [8, 5, 4, 3, 1, 7, 2, 6]),
+    ("order by identity_claim_appid_g asc, n asc", [2, 3, 5, 7, 8, 1, 4, 6]),
+    ("order by TimeGenerated", [7, 1, 6, 5, 2, 3, 4, 8]),
+    ("order by ResourceId desc, n asc", [6, 1, 2, 3, 4, 5, 7, 8]),
+    ("top 3 by DurationMs", [8, 7, 6]),
+    ("top 2 by TimeGenerated asc", [8, 4]),
+    ("take 0", []),
+    ("limit 2", [1, 2]),
+    ("take 100", ALL),
+    ("order by n asc | take 3", [1, 2, 3]),
+]
+
+
+@pytest.mark.parametrize(("ops", "expected"), SORT_CASES, ids=[c[0] for c in SORT_CASES])
+def test_order_take_top(ops: str, expected: list[int]) -> None:
+    assert ns(f"AzureDiagnostics | {ops}") == expected
+
+
+def test_summarize_aggregates_without_keys() -> None:
+    result = run(
+        "AzureDiagnostics | summarize count(), countif(httpStatusCode_d == 200), dcount(identity_claim_oid_g),"
+        " min(DurationMs), max(TimeGenerated), sum(DurationMs), avg(DurationMs), Calls = count()"
+    )
+    assert [(c.name, c.type) for c in result.columns] == [
+        ("count_", "long"),
+        ("countif_", "long"),
+        ("dcount_identity_claim_oid_g", "long"),
+        ("min_DurationMs", "long"),
+        ("max_TimeGenerated", "datetime"),
+        ("sum_DurationMs", "long"),
+        ("avg_DurationMs", "real"),
+        ("Calls", "long"),
+    ]
+    assert result.rows == [
+        {
+            "count_": 8,
+            "countif_": 6,
+            "dcount_identity_claim_oid_g": 3,
+            "min_DurationMs": 10,
+            "max_TimeGenerated": NOW - 30 * dt.timedelta(minutes=1),
+            "sum_DurationMs": 360,
+            "avg_DurationMs": 45.0,
+            "Calls": 8,
+        }
+    ]
+
+
+def test_summarize_by_keys() -> None:
+    result = run(
+        "AzureDiagnostics | summarize Calls = count() by OperationName | order by Calls desc, OperationName asc"
+    )
+    assert [(r["OperationName"], r["Calls"]) for r in result.rows] == [
+        ("SecretGet", 4),
+        ("SecretDelete", 1),
+        ("SecretList", 1),
+        ("SecretSet", 1),
+        ("VaultGet", 1),
+    ]
+    sets = run("AzureDiagnostics | summarize make_set(OperationName), make_list(n) by identity_claim_oid_g")
+    assert [c.name for c in sets.columns] == ["identity_claim_oid_g", "set_OperationName", "list_n"]
+    got = {r["identity_claim_oid_g"]: (sorted(r["set_OperationName"]), r["list_n"]) for r in sets.rows}
+    assert got == {
+        A: (["SecretGet", "VaultGet"], [1, 4, 6]),
+        B: (["SecretDelete", "SecretGet", "SecretSet"], [2, 3, 8]),
+        C: (["SecretGet", "SecretList"], [5, 7]),
+    }
+    avg = run("AzureDiagnostics | summarize avg(httpStatusCode_d), any(CallerIPAddress) by Category")
+    by_category = {r["Category"]: r for r in avg.rows}
+    # AuditEvent rows 1-7: statuses 200 x5, 403, null (skipped) -> (1000 + 403) / 6
+    assert by_category["AuditEvent"]["avg_httpStatusCode_d"] == pytest.approx(1403 / 6)
+    assert by_category["AzurePolicyEvaluationDetails"]["any_CallerIPAddress"] == "10.0.0.8"
+
+
+def test_summarize_by_bin() -> None:
+    result = run("AzureDiagnostics | summarize count() by bin(TimeGenerated, 1d)")
+    assert result.columns == [Column("TimeGenerated", "datetime"), Column("count_", "long")]
+    day = lambda d: dt.datetime(2026, 11, d, tzinfo=dt.UTC) if d > 1 else dt.datetime(2026, 12, 1, tzinfo=dt.UTC)  # noqa: E731
+    assert {r["TimeGenerated"]: r["count_"] for r in result.rows} == {
+        day(1): 3,
+        day(29): 1,
+        day(28): 1,
+        day(23): 1,
+        day(30): 1,
+        day(21): 1,
+    }
+
+
+def test_arg_max_and_arg_min() -> None:
+    result = run("AzureDiagnostics | summarize arg_max(TimeGenerated, OperationName, n) by identity_claim_oid_g")
+    assert [c.name for c in result.columns] == ["identity_claim_oid_g", "TimeGenerated", "OperationName", "n"]
+    got = {r["identity_claim_oid_g"]: (r["OperationName"], r["n"]) for r in result.rows}
+    assert got == {A: ("SecretGet", 1), B: ("SecretSet", 2), C: ("SecretList", 7)}
+    star = run("AzureDiagnostics | summarize arg_min(DurationMs, *) by OperationName | order by DurationMs asc")
+    names = [c.name for c in star.columns]
+    assert names[:2] == ["OperationName", "DurationMs"]
+    assert sorted(names) == sorted(c.name for c in AUDIT_COLUMNS)
+    assert [(r["OperationName"], r["n"]) for r in star.rows][:2] == [("SecretGet", 1), ("SecretSet", 2)]
+
+
+def test_summarize_of_no_rows() -> None:
+    empty = run("AzureDiagnostics | where n > 100 | summarize count(), max(n), make_set(n)")
+    assert empty.rows == [{"count_": 0, "max_n": None, "set_n": []}]
+    assert run("AzureDiagnostics | where n > 100 | summarize count() by OperationName").rows == []
+
+
+def test_distinct_and_count() -> None:
+    assert [r["identity_claim_oid_g"] for r in run("AzureDiagnostics | distinct identity_claim_oid_g").rows] == [
+        A,
+        B,
+        C,
+    ]
+    pairs = run("AzureDiagnostics | distinct OperationName, ResultSignature").rows
+    assert len(pairs) == 6
+    assert {"OperationName": "SecretGet", "ResultSignature": "Forbidden"} in pairs
+    assert len(run("AzureDiagnostics | distinct *").rows) == 8
+    assert run("AzureDiagnostics | where OperationName == 'SecretGet' | count").rows == [{"Count": 4}]
+    assert run("AzureDiagnostics | count").columns == [Column("Count", "long")]
+
+
+def test_let_comments_and_layout() -> None:
+    query = """
+    // the reads of the last two days
+    let since = ago(2d);
+    let ops = dynamic(["SecretGet"]);
+    AzureDiagnostics
+    | where TimeGenerated >= since   // inclusive
+      and OperationName in (ops)
+    | project n
+    | order by n asc;
+    """
+    assert ns(query) == [1, 5]
+
+
+def test_result_values_keep_their_types() -> None:
+    row = run(
+        "AzureDiagnostics | where n == 5 | project T = TimeGenerated, Age = now() - TimeGenerated,"
+        " S = httpStatusCode_d, Ok = httpStatusCode_d == 200, Parts = split('a,b', ','), Text = tostring(1d + 2h)"
+    )
+    assert [c.type for c in row.columns] == ["datetime", "timespan", "real", "bool", "dynamic", "string"]
+    assert row.rows == [{"T": NOW - D, "Age": D, "S": 403.0, "Ok": False, "Parts": ["a", "b"], "Text": "1.02:00:00"}]
+
+
+def test_parse_returns_the_tree() -> None:
+    from kvctl.emulator import kql_ast as ast
+
+    tree = parse("T | where a == 1 | summarize count() by b | order by count_ desc | take 5")
+    assert tree.table == "T"
+    assert [type(op) for op in tree.operators] == [ast.Where, ast.Summarize, ast.Sort, ast.Take]
+    where = tree.operators[0]
+    assert isinstance(where, ast.Where)
+    assert where.predicate == ast.Binary(12, "==", ast.Name(10, "a"), ast.Literal(15, 1, "long"))
+
+
+# -- refusals: kind, the token named, and where ------------------------------------------------
+
+ERROR_CASES = [
+    ("AzureDiagnostics | join (Resources) on id", "SemanticError", "join"),
+    ("AzureDiagnostics | union Resources", "SemanticError", "union"),
+    ("AzureDiagnostics | mv-expand x", "SemanticError", "mv-expand"),
+    ('AzureDiagnostics | parse id_s with * "/" x', "SemanticError", "parse"),
+    ("AzureDiagnostics | render timechart", "SemanticError", "render"),
+    ("AzureDiagnostics | where foo(n) == 1", "SemanticError", "foo"),
+    ("AzureDiagnostics | where Nope == 1", "SemanticError", "Nope"),
+    ('AzureDiagnostics | where operationname == "x"', "SemanticError", "operationname"),
+    ("Missing | take 1", "SemanticError", "Missing"),
+    ("azurediagnostics | take 1", "SemanticError", "azurediagnostics"),
+    ("AzureDiagnostics | where OperationName > 3", "SemanticError", ">"),
+    ('AzureDiagnostics | where n == "1"', "SemanticError", "=="),
+    ('AzureDiagnostics | extend x = OperationName + "a"', "SemanticError", "+"),
+    ('AzureDiagnostics | where TimeGenerated > ago("7d")', "SemanticError", "ago"),
+    ("AzureDiagnostics | where TimeGenerated > 3", "SemanticError", ">"),
+    ('AzureDiagnostics | where id_s has_any ("a")', "SemanticError", "has_any"),
+    ("AzureDiagnostics | where count() > 1", "SemanticError", "count"),
+    ("AzureDiagnostics | summarize strlen(id_s)", "SemanticError", "strlen"),
+    ("AzureDiagnostics | project n, n", "SemanticError", "n"),
+    ('AzureDiagnostics | where substring(id_s) == ""', "SemanticError", "substring"),
+    ("AzureDiagnostics | project-away nothere", "SemanticError", "nothere"),
+    ("Resources | summarize count() by properties", "SemanticError", "properties"),
+    ("AzureDiagnostics | where n == 1 | frobnicate", "SyntaxError", "frobnicate"),
+    ("AzureDiagnostics | take 1 extra", "SyntaxError", "extra"),
+    ("AzureDiagnostics | where n == 1x", "SyntaxError", "1x"),
+    ("AzureDiagnostics | where n ==", "SyntaxError", None),
+    ("AzureDiagnostics | where (n == 1", "SyntaxError", None),
+    ("AzureDiagnostics || take 1", "SyntaxError", "|"),
+    ("AzureDiagnostics | where TimeGenerated > datetime(2026-13-01)", "SyntaxError", "datetime(2026-13-01)"),
+]
+
+
+@pytest.mark.parametrize(("query", "kind", "token"), ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
+def test_refusals_name_the_token_and_position(query: str, kind: str, token: str | None) -> None:
+    exc = error(query)
+    assert exc.kind == kind
+    if token is None:
+        assert exc.position == len(query)  # the end of the query
+        assert "end of query" in exc.message
+        return
+    assert exc.token == token
+    # the position points at that token in the query (the last occurrence for repeated names)
+    assert query[exc.position : exc.position + len(token)] == token
+    assert f"'{token}'" in exc.message or token in exc.message
+    assert f"position {exc.position}" in exc.message
+
+
+@pytest.mark.parametrize(
+    ("query", "kind"),
+    [
+        ("AzureDiagnostics | where n", "SemanticError"),  # not a bool
+        ('AzureDiagnostics | take "5"', "SemanticError"),
+        ("Resources | order by properties", "SemanticError"),
+        ('AzureDiagnostics | where id_s matches regex "("', "SemanticError"),
+        ("AzureDiagnostics | where id_s matches regex id_s", "SemanticError"),
+        ("AzureDiagnostics | where n == 'abc", "SyntaxError"),
+        ("AzureDiagnostics | project", "SyntaxError"),
+        ("", "SyntaxError"),
+        ("AzureDiagnostics | where id_s has 'a' | where 1 + true", "SemanticError"),
+        ("AzureDiagnostics | where id_s like 'a'", "SemanticError"),
+        ("AzureDiagnostics | extend x = iff(n > 1, 'a', 2)", "SemanticError"),
+        ("AzureDiagnostics | top 3 by", "SyntaxError"),
+        ("AzureDiagnostics | where n in ('a')", "SemanticError"),
+        ("AzureDiagnostics | summarize arg_max(n)", "SemanticError"),
+        ("AzureDiagnostics | where 99999999999999999999 > n", "SyntaxError"),
+    ],
+)
+def test_more_refusals(query: str, kind: str) -> None:
+    assert error(query).kind == kind
+
+
+def test_limits_are_syntax_errors_not_crashes() -> None:
+    deep = "AzureDiagnostics | where " + "(" * 150 + "true" + ")" * 150
+    assert error(deep).kind == "SyntaxError"
+    calls = "AzureDiagnostics | where " + "not(" * 150 + "true" + ")" * 150
+    assert error(calls).kind == "SyntaxError"
+    negations = "AzureDiagnostics | where n == " + "-" * 5000 + "1"
+    assert error(negations).kind == "SyntaxError"
+    sums = "AzureDiagnostics | where n == " + " + ".join(["1"] * 1000)
+    assert error(sums).kind == "SyntaxError"
+    nested_dynamic = "AzureDiagnostics | where n in (dynamic(" + "[" * 500 + "]" * 500 + "))"
+    assert error(nested_dynamic).kind == "SyntaxError"
+    too_long = "AzureDiagnostics | where n == 1 " + " " * 100_000
+    exc = error(too_long)
+    assert exc.kind == "SyntaxError"
+    assert "100000" in exc.message.replace(",", "")
+
+
+def test_long_or_chains_are_fine() -> None:
+    # a query that lists many values with `or` is realistic: it is flattened, not refused
+    chain = " or ".join(f"n == {i}" for i in range(1000))
+    assert ns(f"AzureDiagnostics | where {chain} | order by n asc") == ALL
+    listed = ", ".join(str(i) for i in range(5000))
+    assert ns(f"AzureDiagnostics | where n in ({listed}) | order by n asc") == ALL

@@ -35,10 +35,14 @@ Scalar expressions
       hassuffix (each with ! and _cs forms), matches regex 'constant'
     x in (...) !in in~ !in~ (a dynamic array in the list is expanded), x between (a .. b),
       !between, and, or, not(p), parentheses
-    functions: now([offset]) ago(span) tolower toupper strlen strcat substring split tostring
-      tolong toint toreal todouble tobool toboolean todatetime totimespan todynamic isempty
-      isnotempty isnull isnotnull iff iif case coalesce bin floor startofday startofmonth
-      startofyear array_length bag_keys
+    functions: now([offset]) ago(span) tolower toupper strlen strcat substring split
+      extract(regex, group, text) replace_string format_datetime(dt, 'yyyy-MM-dd HH:mm:ss.fff')
+      tostring tolong toint toreal todouble tobool toboolean todatetime totimespan todynamic
+      parse_json isempty isnotempty isnull isnotnull iff iif case coalesce bin floor round abs
+      startofday startofmonth startofyear array_length bag_keys
+    Regular expressions (matches regex, extract) must be constant; backreferences and lookaround
+    (which Kusto's RE2 lacks) and a repeated group that itself repeats or alternates (which could
+    take exponential time in Python's engine) are refused.
     Types are checked before any row is read: comparing a string with a number, arithmetic on
     strings, an unknown column or function, a wrong argument count is a SemanticError. Values in
     a dynamic column compare at run time (a number with a number, a string with a string...).
@@ -49,6 +53,9 @@ nulls (and, for min/max/arg_max, empty strings).
 
 Not supported (SemanticError naming the operator): join, union, lookup, mv-expand, parse,
 evaluate, render, search, make-series, ...; has_any/has_all/like; any other function.
+json_cell(value, type) gives a result cell in JSON form (datetime `2026-12-01T10:00:00Z`, timespan
+`1.02:03:04`) for the endpoints' responses.
+
 Limits: a query over 100,000 characters, nesting over 100 levels or an operator chain over 200
 deep is a SyntaxError.
 """
@@ -66,8 +73,9 @@ from .kql_eval import Scope, compile_expr
 from .kql_model import Column, KqlError, Table, semantic_error
 from .kql_parse import parse
 from .kql_summarize import summarize
+from .kql_values import json_cell
 
-__all__ = ["Column", "KqlError", "Query", "Table", "execute", "parse"]
+__all__ = ["Column", "KqlError", "Query", "Table", "execute", "json_cell", "parse"]
 
 _OPERATORS: dict[type, Callable[[Any, Any, Scope], ops.Frame]] = {
     ast.Where: ops.where,

@@ -201,11 +201,58 @@ def dynamic_pair(a: Any, b: Any) -> tuple[Any, Any] | None:
     return None
 
 
+# Kusto runs RE2, which has no backreferences or lookaround and never backtracks. Python's re does
+# backtrack, so patterns that could take exponential time (a repeated group that itself repeats)
+# are refused rather than risk a hung emulator.
+_NOT_RE2 = re.compile(r"\\[1-9]|\(\?(?:=|!|<=|<!|P=)")
+
+
+def _repeats_a_repeat(pattern: str) -> bool:
+    """Whether a group holding a repetition or an alternation is itself repeated (`(a+)+`, `(a|a)*`)."""
+    stack: list[bool] = []  # per open group: does it hold a repetition or alternation?
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            stack.append(False)
+        elif c == ")" and stack:
+            risky = stack.pop()
+            if risky and i + 1 < n and pattern[i + 1] in "*+{":
+                return True
+            if risky and stack:
+                stack[-1] = True
+        elif c in "*+{|" and stack:
+            stack[-1] = True
+        i += 1
+    return False
+
+
 def regex_of(compiled: Compiled, pos: int) -> re.Pattern[str]:
     if compiled.type != "string" or not compiled.const:
         raise semantic_error(f"the regular expression at position {pos} must be a constant string", pos)
     pattern = compiled.fn({})
+    if _NOT_RE2.search(pattern):
+        raise semantic_error(
+            f"the regular expression at position {pos} uses backreferences or lookaround, which Kusto (RE2) lacks",
+            pos,
+            pattern,
+        )
+    if _repeats_a_repeat(pattern):
+        raise semantic_error(
+            f"the regular expression at position {pos} repeats a repeated group; the emulator refuses such"
+            " patterns (they can take exponential time without RE2)",
+            pos,
+            pattern,
+        )
     try:
         return re.compile(pattern)
-    except re.error as exc:
+    except (re.error, RecursionError, OverflowError) as exc:
         raise semantic_error(f"invalid regular expression at position {pos}: {exc}", pos, pattern) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 from . import kql_ast as ast
 from .kql_eval import Compiled, Row, Scope, compile_expr, dynamic_pair, regex_of, stringish
 from .kql_model import NUMERIC, semantic_error
+from .kql_values import to_string
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -78,27 +80,37 @@ def _arithmetic(op: str, left: Compiled, right: Compiled, pos: int) -> Compiled:
         if x is None or y is None:
             return None
         try:
-            if op == "+":
-                return x + y
-            if op == "-":
-                return x - y
-            if op == "*":
-                return x * y
-            if op == "/":
-                if integer:
-                    return None if y == 0 else int(x / y) if abs(x) < 2**52 and abs(y) < 2**52 else _int_div(x, y)
-                if isinstance(y, dt.timedelta):
-                    return None if not y else x / y
-                if isinstance(x, dt.timedelta):
-                    return None if not y else x / y
-                return x / y if y else (float("nan") if not x else float("inf") if x > 0 else float("-inf"))
-            if not y:
-                return None
-            return x % y if not integer else x - y * _int_div(x, y)
+            value = _calculate(op, x, y, integer)
         except (OverflowError, ValueError, ZeroDivisionError):
             return None
+        return wrap64(value) if integer and value is not None else value
 
     return Compiled(result, apply, left.const and right.const)
+
+
+def _calculate(op: str, x: Any, y: Any, integer: bool) -> Any:
+    if op == "+":
+        return x + y
+    if op == "-":
+        return x - y
+    if op == "*":
+        return x * y
+    if op == "/":
+        if integer:
+            return None if y == 0 else _int_div(x, y)
+        if isinstance(x, dt.timedelta) or isinstance(y, dt.timedelta):
+            return None if not y else x / y
+        return x / y if y else (float("nan") if not x else float("inf") if x > 0 else float("-inf"))
+    if not y:
+        return None
+    if integer:
+        return x - y * _int_div(x, y)  # the sign of the dividend, as in Kusto (C#)
+    return math.fmod(x, y) if isinstance(x, float | int) else x % y
+
+
+def wrap64(value: int) -> int:
+    """Kusto's long arithmetic wraps around at 64 bits (it does not grow like Python's int)."""
+    return ((value + 2**63) % 2**64) - 2**63
 
 
 def _int_div(x: int, y: int) -> int:
@@ -248,11 +260,14 @@ def compile_in(expr: ast.InList, scope: Scope) -> Compiled:
     negated = expr.op.startswith("!")
     if insensitive:
         probe = stringish(left, f"the left side of '{expr.op}'", expr.pos, expr.op)
-        texts = [stringish(i, f"a value of '{expr.op}'", expr.pos, expr.op) for i in items]
+        texts = [_texts_of(i, expr) for i in items]
         if all(i.const for i in items):
-            wanted = {t({}).lower() for t in texts}
+            wanted = {t.lower() for f in texts for t in f({})}
             return Compiled("bool", lambda row: (probe(row).lower() in wanted) != negated)
-        return Compiled("bool", lambda row: any(probe(row).lower() == t(row).lower() for t in texts) != negated)
+        return Compiled(
+            "bool",
+            lambda row: any(probe(row).lower() == t.lower() for f in texts for t in f(row)) != negated,
+        )
     tests = []
     for item in items:
         if item.type == "dynamic" and left.type != "dynamic":
@@ -268,6 +283,15 @@ def compile_in(expr: ast.InList, scope: Scope) -> Compiled:
         return found != negated
 
     return Compiled("bool", apply)
+
+
+def _texts_of(item: Compiled, expr: ast.InList) -> Callable[[Row], list[str]]:
+    # the values an item of `in~` stands for: a dynamic array is expanded, as Kusto does
+    if item.type == "dynamic":
+        fn = item.fn
+        return lambda row: [to_string(v) for v in value] if isinstance(value := fn(row), list) else [to_string(value)]
+    text = stringish(item, f"a value of '{expr.op}'", expr.pos, expr.op)
+    return lambda row: [text(row)]
 
 
 def _dynamic_member_test(left: Compiled, item: Compiled) -> Callable[[Row], bool | None]:

@@ -10,7 +10,7 @@ from .kql_parse_expr import ExprParser
 
 # Kusto operators the emulator does not implement: refused by name (SemanticError), not mis-parsed.
 UNSUPPORTED_OPERATORS = words(
-    "join union lookup mv-expand mv-apply parse parse-where parse-kv evaluate render as search "
+    "join union lookup mv-expand mv-apply mvexpand mvapply parse parse-where parse-kv evaluate render as search "
     "find sample sample-distinct serialize make-series invoke getschema fork facet range print "
     "partition scan top-nested top-hitters project-keep project-reorder reduce consume "
     "externaldata materialize "

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from . import kql_ast as ast
 from .kql_eval import Compiled, Row, Scope, as_bool, compile_expr
 from .kql_model import NUMERIC, semantic_error
 from .kql_ops import Frame, Namer, derived_name, hashable
+from .kql_ops_scalar import wrap64
 
 _PREFIX = {
     "count": "count",
@@ -60,6 +62,10 @@ def summarize(frame: Frame, op: ast.Summarize, scope: Scope) -> Frame:
     for item in op.aggregates:
         agg = _aggregate(item, scope, {name for name, _ in keys})
         for i, name in enumerate(agg.names):
+            if item.name is not None and name in used:
+                raise semantic_error(
+                    f"summarize: column '{name}' at position {item.expr.pos} is produced twice", item.expr.pos, name
+                )
             base, n = name, 0
             while name in used:
                 n += 1
@@ -158,7 +164,16 @@ def _simple(name: str, value: Compiled, call: ast.Call) -> tuple[str, Callable[[
     if name == "sum":
         if vtype not in (*NUMERIC, "timespan"):
             raise bad("a number or timespan")
-        return (vtype if vtype != "int" else "long"), lambda rows: sum(vals) if (vals := present(rows)) else None
+
+        def total(vals: list[Any]) -> Any:
+            if vtype == "timespan":
+                try:
+                    return sum(vals, dt.timedelta(0))
+                except OverflowError:
+                    return None
+            return wrap64(sum(vals)) if vtype in ("long", "int") else sum(vals)
+
+        return (vtype if vtype != "int" else "long"), lambda rows: total(vals) if (vals := present(rows)) else None
     if name == "avg":
         if vtype not in NUMERIC:
             raise bad("a number")

@@ -111,3 +111,110 @@ def to_string(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     return json.dumps(value, separators=(",", ":"), default=to_string, ensure_ascii=False)
+
+
+def to_long(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v if -(2**63) <= v < 2**63 else None
+    if isinstance(v, float):
+        return int(v) if math.isfinite(v) and -(2**63) <= v < 2**63 else None
+    if isinstance(v, str):
+        try:
+            return to_long(int(v.strip()))
+        except ValueError:
+            real = to_real(v)
+            return int(real) if real is not None and math.isfinite(real) else None
+    return None
+
+
+def to_real(v: Any) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def to_bool(v: Any) -> bool | None:
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, int | float):
+        return v != 0
+    if isinstance(v, str):
+        return {"true": True, "false": False, "1": True, "0": False}.get(v.strip().lower())
+    return None
+
+
+def to_datetime(v: Any) -> dt.datetime | None:
+    if isinstance(v, dt.datetime):
+        return v
+    return parse_datetime(v) if isinstance(v, str) else None
+
+
+def to_timespan(v: Any) -> dt.timedelta | None:
+    if isinstance(v, dt.timedelta):
+        return v
+    return parse_timespan(v) if isinstance(v, str) else None
+
+
+def is_empty(v: Any) -> bool:
+    return v is None or v == ""
+
+
+MAX_DYNAMIC_DEPTH = 100
+
+
+def parse_json(v: Any) -> Any:
+    """parse_json()/todynamic(): a string holding JSON becomes that value (null if it is not JSON,
+    or nested deeper than the engine walks); a dynamic value stays as it is."""
+    if not isinstance(v, str):
+        return v
+    if _nesting(v) > MAX_DYNAMIC_DEPTH:
+        return None
+    try:
+        return json.loads(v)
+    except ValueError:
+        return None
+
+
+def _nesting(text: str) -> int:
+    # An upper bound of JSON nesting from the brackets outside strings, without recursion.
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def json_cell(value: Any, type_: str) -> Any:
+    """A result cell as JSON: datetime and timespan become Kusto's text forms (datetime
+    `2026-12-01T10:00:00Z`, timespan `1.02:03:04`); everything else is already JSON-ready."""
+    if value is None:
+        return None
+    if type_ in ("datetime", "timespan"):
+        return to_string(value)
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return to_string(value)
+    return value

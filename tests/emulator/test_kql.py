@@ -34,6 +34,10 @@ AUDIT_COLUMNS = [
     Column("CallerIPAddress", "string"),
     Column("httpStatusCode_d", "real"),
     Column("DurationMs", "long"),
+    Column("ResultType", "string"),
+    Column("requestUri_s", "string"),
+    Column("identity_claim_upn_s", "string"),
+    Column("CorrelationId", "string"),
 ]
 
 
@@ -52,6 +56,8 @@ def _event(n: int, ago: dt.timedelta, op: str, oid: str | None, id_s: str, statu
         "CallerIPAddress": f"10.0.0.{n}",
         "httpStatusCode_d": status,
         "DurationMs": n * 10,
+        "ResultType": "Success" if status == 200 else None,  # a string column's null reads as ""
+        "CorrelationId": f"corr-{n}",
     }
     row.update(extra)
     return row
@@ -217,6 +223,55 @@ def test_kvctl_last_read_per_identity() -> None:
     assert got == {(A, APP): NOW - H, (B, None): NOW - 3 * D}
 
 
+# The queries `kvctl audit` builds (kvctl/core/kql.py): values enter as double-quoted literals.
+KVCTL_COLUMNS = (
+    "TimeGenerated, OperationName, ResultSignature, ResultType, httpStatusCode_d, CallerIPAddress, id_s,"
+    " requestUri_s, identity_claim_oid_g, identity_claim_appid_g, identity_claim_upn_s, CorrelationId"
+)
+KVCTL_WHERE = f"""AzureDiagnostics
+| where Category == "AuditEvent"
+| where ResourceId =~ "{V1.lower()}"
+"""
+
+
+def test_kvctl_audit_events_query_for_a_secret_and_callers() -> None:
+    query = (
+        KVCTL_WHERE
+        + """| where OperationName startswith "Secret"
+| where id_s endswith "secrets/db-password" or id_s contains "secrets/db-password/"
+"""
+        + f'| where identity_claim_oid_g =~ "{B.upper()}" or identity_claim_appid_g =~ "{APP}"\n'
+        + "| where httpStatusCode_d >= 200 and httpStatusCode_d < 300\n"
+        + "| order by TimeGenerated asc\n"
+        + f"| project {KVCTL_COLUMNS}"
+    )
+    result = run(query)
+    assert [c.name for c in result.columns] == [c.strip() for c in KVCTL_COLUMNS.split(",")]
+    # db-password rows: 1 (A, via its app id), 2 (B), 5 (C, 403); oldest first
+    assert [r["CorrelationId"] for r in result.rows] == ["corr-2", "corr-1"]
+    assert result.rows[1]["ResultType"] == "Success"
+    assert result.rows[0]["identity_claim_upn_s"] == ""
+    # `db` must not match `db-password`
+    narrower = query.replace("secrets/db-password", "secrets/db")
+    assert run(narrower).rows == []
+
+
+def test_kvctl_audit_last_reads_query() -> None:
+    result = run(
+        KVCTL_WHERE
+        + """| where OperationName in ("SecretGet")
+| summarize lastRead = max(TimeGenerated) by identity_claim_oid_g, identity_claim_appid_g, id_s"""
+    )
+    assert [c.name for c in result.columns] == ["identity_claim_oid_g", "identity_claim_appid_g", "id_s", "lastRead"]
+    got = {(r["identity_claim_oid_g"], r["identity_claim_appid_g"], r["id_s"]): r["lastRead"] for r in result.rows}
+    assert got == {
+        (A, APP, DB): NOW - H,
+        (B, None, API): NOW - 3 * D,
+        (A, APP, API): NOW - 8 * D,
+        (C, None, DB): NOW - D,
+    }
+
+
 def test_resource_graph_vault_query() -> None:
     result = run(
         "Resources | where type =~ 'Microsoft.KeyVault/vaults' "
@@ -225,6 +280,16 @@ def test_resource_graph_vault_query() -> None:
     assert [r["name"] for r in result.rows] == ["alpha", "legacy", "prem", "zeta"]
     assert result.columns[6] == Column("properties", "dynamic")
     assert result.rows[0]["tags"] == {"env": "dev", "owner": "ann"}
+
+
+def test_kvctl_fleet_query() -> None:
+    result = run(
+        "resources | where type =~ 'microsoft.keyvault/vaults'"
+        " | project id, name, type, location, subscriptionId, resourceGroup, tags, properties | order by id asc"
+    )
+    assert [r["name"] for r in result.rows] == ["alpha", "legacy", "prem", "zeta"]
+    assert [c.type for c in result.columns] == ["string"] * 6 + ["dynamic", "dynamic"]
+    assert result.rows[2]["properties"]["softDeleteRetentionInDays"] == 30
 
 
 def test_resource_graph_count_by_subscription() -> None:
@@ -351,6 +416,23 @@ WHERE_CASES = [
     ('tostring(TimeGenerated) == "2026-12-01T11:00:00Z"', [1]),
     ('split(id_s, "/")[4] == "db-password"', [1, 2, 5]),
     ("startofday(TimeGenerated) == datetime(2026-12-01)", [1, 6, 7]),
+    ("startofmonth(TimeGenerated) == datetime(2026-11-01)", [2, 3, 4, 5, 8]),
+    ('extract("secrets/([^/]+)", 1, id_s) == "api-key"', [3, 4, 8]),
+    ('extract("secrets/([^/]+)/([0-9a-f]+)", 2, id_s) startswith "0123"', [1, 2, 5]),
+    ('replace_string(OperationName, "Secret", "") == "Get"', [1, 3, 4, 5]),
+    ('format_datetime(TimeGenerated, "yyyy-MM-dd HH:mm") == "2026-12-01 11:30"', [7]),
+    ('format_datetime(TimeGenerated, "d/M/yy h tt") == "1/12/26 7 AM"', [6]),
+    ("round(httpStatusCode_d / 7, 1) == 57.6", [5]),  # 403 / 7 = 57.57...
+    ("abs(DurationMs - 45) < 10", [4, 5]),
+    ("parse_json('{\"a\": [1, 2]}').a[1] == n", [2]),
+    ("iff(n > 4, httpStatusCode_d, 0) == 403", [5]),
+    ("-7 / 2 == -3 and -7 % 2 == -1 and 7.5 % -2 == 1.5 and 7 / 2.0 == 3.5", ALL),  # truncation, as in Kusto
+    ("9223372036854775807 + n == -9223372036854775807 - 2 + n", ALL),  # long arithmetic wraps at 64 bits
+    ('isnull(tolong("99999999999999999999")) and tolong(" 42 ") == 42 and isnull(toint("x"))', ALL),
+    ('OperationName in~ (dynamic(["secretset", "VAULTGET"]))', [2, 6]),
+    ('OperationName in (dynamic(["SecretSet", "VaultGet"]))', [2, 6]),
+    ("TimeGenerated > ago(n * 1d)", [1, 5, 6, 7]),  # ago() of a per-row span
+    ("isnull(bin(httpStatusCode_d / 0, 1.0))", ALL),  # inf cannot be binned
     (f'OperationName in ("SecretGet") and identity_claim_oid_g == "{A}"', [1, 4]),
 ]
 
@@ -395,6 +477,9 @@ def test_project_away_and_rename() -> None:
         "ResultSignature",
         "CallerIPAddress",
         "httpStatusCode_d",
+        "ResultType",
+        "requestUri_s",
+        "CorrelationId",
     ]
     renamed = run("AzureDiagnostics | project n, OperationName | project-rename Op = OperationName | take 1")
     assert renamed.columns == [Column("n", "long"), Column("Op", "string")]
@@ -479,6 +564,13 @@ def test_summarize_by_keys() -> None:
     # AuditEvent rows 1-7: statuses 200 x5, 403, null (skipped) -> (1000 + 403) / 6
     assert by_category["AuditEvent"]["avg_httpStatusCode_d"] == pytest.approx(1403 / 6)
     assert by_category["AzurePolicyEvaluationDetails"]["any_CallerIPAddress"] == "10.0.0.8"
+
+
+def test_summarize_timespans() -> None:
+    result = run("AzureDiagnostics | summarize Total = sum(now() - TimeGenerated), Oldest = max(now() - TimeGenerated)")
+    assert result.columns == [Column("Total", "timespan"), Column("Oldest", "timespan")]
+    # ages: 1h, 2d, 3d, 8d, 1d, 5h, 30m, 10d
+    assert result.rows == [{"Total": dt.timedelta(days=24, hours=6, minutes=30), "Oldest": 10 * D}]
 
 
 def test_summarize_by_bin() -> None:
@@ -629,10 +721,36 @@ def test_refusals_name_the_token_and_position(query: str, kind: str, token: str 
         ("AzureDiagnostics | where n in ('a')", "SemanticError"),
         ("AzureDiagnostics | summarize arg_max(n)", "SemanticError"),
         ("AzureDiagnostics | where 99999999999999999999 > n", "SyntaxError"),
+        ("AzureDiagnostics | summarize n = count() by n", "SemanticError"),
+        ("AzureDiagnostics | mvexpand x", "SemanticError"),
     ],
 )
 def test_more_refusals(query: str, kind: str) -> None:
     assert error(query).kind == kind
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["(a+)+$", "((a*))*b", "(a|aa)+", "(?:x+)*", r"(a)\1", "(?=a)", "(?<!b)a"],
+)
+def test_regexes_that_re2_would_refuse_or_that_backtrack_badly_are_refused(pattern: str) -> None:
+    exc = error(f"AzureDiagnostics | where id_s matches regex @'{pattern}'")
+    assert exc.kind == "SemanticError"
+    assert exc.token == pattern
+    exc = error(f"AzureDiagnostics | extend x = extract(@'{pattern}', 0, id_s)")
+    assert exc.kind == "SemanticError"
+
+
+def test_json_cells_for_the_endpoints() -> None:
+    from kvctl.emulator.kql import json_cell
+
+    result = run(
+        "AzureDiagnostics | where n == 5 | project TimeGenerated, Age = now() - TimeGenerated, n, p = dynamic({'a': 1})"
+    )
+    cells = [json_cell(result.rows[0][c.name], c.type) for c in result.columns]
+    assert cells == ["2026-11-30T12:00:00Z", "1.00:00:00", 5, {"a": 1}]
+    assert json_cell(None, "datetime") is None
+    assert json_cell(dt.datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=dt.UTC), "datetime") == "2026-01-02T03:04:05.0006000Z"
 
 
 def test_limits_are_syntax_errors_not_crashes() -> None:
@@ -644,6 +762,8 @@ def test_limits_are_syntax_errors_not_crashes() -> None:
     assert error(negations).kind == "SyntaxError"
     sums = "AzureDiagnostics | where n == " + " + ".join(["1"] * 1000)
     assert error(sums).kind == "SyntaxError"
+    deep_json = "[" * 5000 + "]" * 5000
+    assert run(f"AzureDiagnostics | take 1 | project p = parse_json('{deep_json}')").rows == [{"p": None}]
     nested_dynamic = "AzureDiagnostics | where n in (dynamic(" + "[" * 500 + "]" * 500 + "))"
     assert error(nested_dynamic).kind == "SyntaxError"
     too_long = "AzureDiagnostics | where n == 1 " + " " * 100_000

@@ -131,9 +131,11 @@ def script(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Script]:
         run.expected.append(("list", bob, None, None, 200))
         assert clients["admin"].get_secret("api").value == k1
         run.expected.append(("get", admin, "api", api1, 200))
-        time.sleep(2)
+        # 3 s either side of the boundary: a window starting up to 1 s before it (plus the
+        # command's start-up time, up to about 4 s) holds part B and nothing of part A.
+        time.sleep(3)
         run.boundary = time.time()
-        time.sleep(2)
+        time.sleep(3)
         assert clients["alice"].get_secret("db").value == v2
         run.expected.append(("get", alice, "db", db2, 200))
         run.part_b = 1
@@ -215,8 +217,13 @@ def test_ref_narrows_to_a_secret_and_to_a_version(script):
     assert len(one.json) == 3  # set by admin, read by alice, read by bob
 
 
+def window_from(script: Script) -> int:
+    """Whole seconds back to about a second before the boundary, counted from now."""
+    return math.ceil(time.time() - script.boundary + 1)
+
+
 def test_since_asks_the_service_for_the_window_only(script):
-    since = math.ceil(time.time() - script.boundary)
+    since = window_from(script)
     result = script.kvctl("audit", "--since", f"{since}s", "-o", "json")
     assert result.exit_code == 0, result.stderr
     assert summary(result.json) == script.expected[-script.part_b :]
@@ -374,7 +381,7 @@ def test_an_answer_still_truncated_at_one_second_is_printed_and_exit_7(fresh_emu
 
 
 def test_check_reports_the_secret_nobody_read_in_the_window(script):
-    window = math.ceil(time.time() - script.boundary)  # part B read db; nobody read api since
+    window = window_from(script)  # part B read db; nobody read api since
     result = script.kvctl("check", "--unread-for", f"{window}s", "-o", "json")
     assert result.exit_code == 10, result.stderr  # purge protection is off in the emulator's vault (KV002)
     kv015 = [f for f in result.json if f["id"] == "KV015"]

@@ -21,7 +21,8 @@ class Column:
     style: Callable[[dict[str, Any]], str] | None = None  # e.g. "bold red", on terminals only
     # "id": kept whole (names, versions, GUIDs, paths); "text": may wrap at spaces; "list": may
     # wrap between comma-separated items;
-    # "time": an ISO time, shown in tables as a date and minute labelled UTC (or local).
+    # "time": an ISO time, shown in tables as a date and minute labelled UTC (or local);
+    # "instant": an event's time, to the second in tables and whole in TSV.
     kind: str = "id"
     drop: int = 0  # 0: always shown; higher numbers are left out first when the terminal is narrow
     table: Callable[[dict[str, Any]], Any] | None = None  # the table's cell, where it differs from TSV
@@ -37,7 +38,7 @@ def short_time(value: Any) -> str:
     return text[:16].replace("T", " ") if len(text) >= 16 else text
 
 
-def table_time(value: Any, local: bool) -> str:
+def table_time(value: Any, local: bool, *, seconds: bool = False) -> str:
     """A time for a table: to the minute, in UTC or the local zone (the header says which)."""
     if not value:
         return ""
@@ -48,7 +49,7 @@ def table_time(value: Any, local: bool) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     when = when.astimezone() if local else when.astimezone(dt.UTC)
-    return when.strftime("%Y-%m-%d %H:%M")
+    return when.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def time_label(local: bool) -> str:
@@ -138,7 +139,7 @@ def caller_text(row: dict[str, Any]) -> str:
 
 
 AUDIT_COLUMNS = (
-    Column("Time", lambda r: r["time"], kind="time"),
+    Column("Time", lambda r: r["time"], kind="instant"),
     Column("Caller", caller_text, kind="text"),
     Column("Operation", lambda r: r["operation"]),
     Column("Secret", lambda r: r["secret"] or ""),

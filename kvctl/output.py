@@ -49,6 +49,8 @@ def _cell(value: Any) -> str:
 
 def _tsv_cell(column: Column, row: dict[str, Any]) -> str:
     value = column.get(row)
+    if column.kind == "instant":  # an event's time, whole: events are told apart and ordered by it
+        return _cell(value)
     return short_time(value) if column.kind == "time" else _cell(value)
 
 
@@ -205,7 +207,7 @@ class Output:
         label = time_label(self.local_time)
         specs = [
             Spec(
-                f"{c.header} ({label})" if c.kind == "time" else c.header,
+                f"{c.header} ({label})" if c.kind in ("time", "instant") else c.header,
                 wrap=c.kind if c.kind in ("text", "list") else "",
                 drop=c.drop,
             )
@@ -219,6 +221,8 @@ class Output:
 
     def _table_cell(self, column: Column, row: dict[str, Any]) -> str:
         value = (column.table or column.get)(row)
+        if column.kind == "instant":
+            return table_time(value, self.local_time, seconds=True)
         return table_time(value, self.local_time) if column.kind == "time" else _cell(value)
 
     def secrets(

@@ -63,9 +63,16 @@ class ArmService:
         self.world.knobs.before_work()
         if [s.lower() for s in segments] == ["metadata", "endpoints"] and request.method == "GET":
             graph = self.info().get("graphEndpoint")
+            logs = self.info().get("logAnalyticsEndpoint")
             api_version = request.query.get("api-version", "")
             return Response(
-                200, metadata_endpoints(api_version, self.base_url, graph if isinstance(graph, str) else None)
+                200,
+                metadata_endpoints(
+                    api_version,
+                    self.base_url,
+                    graph if isinstance(graph, str) else None,
+                    logs if isinstance(logs, str) else None,
+                ),
             )
         claims = self._authenticate(request)
         self._check_api_version(request)

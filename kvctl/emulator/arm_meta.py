@@ -12,7 +12,9 @@ _SINGLE_FROM = "2022-09-01"
 CLOUD_NAME = "KvctlEmulator"
 
 
-def metadata_endpoints(api_version: str, arm_url: str, graph_url: str | None) -> Any:
+def metadata_endpoints(
+    api_version: str, arm_url: str, graph_url: str | None, log_analytics_url: str | None = None
+) -> Any:
     arm = arm_url.rstrip("/") + "/"
     audiences = ["https://management.core.windows.net/", "https://management.azure.com/"]
     if not api_version or api_version < _LIST_FROM:
@@ -44,6 +46,10 @@ def metadata_endpoints(api_version: str, arm_url: str, graph_url: str | None) ->
         root = graph_url.rstrip("/").removesuffix("/v1.0") + "/"
         cloud["graph"] = root
         cloud["microsoftGraphResourceId"] = root
+    if log_analytics_url:
+        # As Azure's `logAnalyticsResourceId` (https://api.loganalytics.io): the query API's base URL,
+        # and the resource its tokens are for.
+        cloud["logAnalyticsResourceId"] = log_analytics_url.rstrip("/")
     if api_version >= _SINGLE_FROM:
         return cloud
     return [cloud]

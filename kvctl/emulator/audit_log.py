@@ -283,6 +283,20 @@ def record_request(
     authorized: bool | None,
 ) -> None:
     """The row for one answered data-plane request (`authorized`: None when no check was made)."""
+    try:
+        _record(service, request, started, answer, claims, authorized)
+    except Exception:  # the audit trail must never fail the request it describes
+        log.exception("could not record an AuditEvent row")
+
+
+def _record(
+    service: VaultEndpoint,
+    request: Request,
+    started: float,
+    answer: Response | ApiError,
+    claims: dict[str, Any] | None,
+    authorized: bool | None,
+) -> None:
     world, vault_name, base_url = service.world, service.vault_name, service.base_url
     status = answer.status
     description = answer.message if isinstance(answer, ApiError) else ""

@@ -10,7 +10,8 @@ Statements
 Tabular operators
     where / filter PRED           rows whose predicate is true (null counts as false)
     project [NAME =] EXPR, ...    renames and computed columns
-    extend [NAME =] EXPR, ...     (an existing name is replaced in place)
+    extend [NAME =] EXPR, ...     (an existing name is replaced in place; later items see
+                                  earlier ones)
     project-away COL|PATTERN*, ...    project-rename NEW = OLD, ...
     order by / sort by EXPR [asc|desc] [nulls first|last], ...   default desc; nulls last for
                                   desc, first for asc (as in Kusto); a stable sort
@@ -28,12 +29,15 @@ Scalar expressions
       datetime(2026-12-01T10:00:00Z) datetime(2026-12-01) datetime(null), timespans 7d 12h 30m
       10s 100ms 1.5h, time(1.02:03:04), guid(...), dynamic([...]) / dynamic({...}) / dynamic(null)
     columns: Name, ['name with spaces'], dynamic access a.b, a['b'], a[0]
-    arithmetic + - * / %  (numbers; datetime +- timespan; datetime - datetime; timespan math)
-    comparisons == != < <= > >= (string == is case-sensitive), =~ !~ (case-insensitive)
+    arithmetic + - * / %  (numbers; datetime +- timespan; datetime - datetime; timespan math);
+      long arithmetic wraps at 64 bits and / truncates toward zero, as in Kusto
+    comparisons == != < <= > >= (string == is case-sensitive), =~ !~ (case-insensitive); a guid
+      compares with a string by == and != regardless of case
     string operators (case-insensitive unless _cs; `has` matches whole terms of letters and
       digits): has !has has_cs contains !contains contains_cs startswith endswith hasprefix
       hassuffix (each with ! and _cs forms), matches regex 'constant'
-    x in (...) !in in~ !in~ (a dynamic array in the list is expanded), x between (a .. b),
+    x in (...) !in in~ !in~ has_any has_all (a dynamic array in the list is expanded),
+      x between (a .. b),
       !between, and, or, not(p), parentheses
     functions: now([offset]) ago(span) tolower toupper strlen strcat substring split
       extract(regex, group, text) replace_string format_datetime(dt, 'yyyy-MM-dd HH:mm:ss.fff')
@@ -41,18 +45,20 @@ Scalar expressions
       parse_json isempty isnotempty isnull isnotnull iff iif case coalesce bin floor round abs
       startofday startofmonth startofyear array_length bag_keys
     Regular expressions (matches regex, extract) must be constant; backreferences and lookaround
-    (which Kusto's RE2 lacks) and a repeated group that itself repeats or alternates (which could
-    take exponential time in Python's engine) are refused.
+    (which Kusto's RE2 lacks), a repeated group that itself repeats or alternates, and more than 3
+    unbounded repetitions (which could take exponential or high-polynomial time in Python's
+    backtracking engine) are refused.
     Types are checked before any row is read: comparing a string with a number, arithmetic on
     strings, an unknown column or function, a wrong argument count is a SemanticError. Values in
     a dynamic column compare at run time (a number with a number, a string with a string...).
 
 Null semantics as in Kusto: strings are never null (missing is ""); x == null-valued is false, !=
 true, both null gives null; <, > with null give null; and/or are three-valued; aggregates skip
-nulls (and, for min/max/arg_max, empty strings).
+nulls (and, for min/max/arg_max, empty strings); null is in no `in` list and `!in` every one.
+dcount() is exact (Kusto's is an estimate that is exact at the emulator's sizes).
 
 Not supported (SemanticError naming the operator): join, union, lookup, mv-expand, parse,
-evaluate, render, search, make-series, ...; has_any/has_all/like; any other function.
+evaluate, render, search, make-series, ...; !has_any/!has_all/like; any other function.
 json_cell(value, type) gives a result cell in JSON form (datetime `2026-12-01T10:00:00Z`, timespan
 `1.02:03:04`) for the endpoints' responses.
 
@@ -111,21 +117,33 @@ def execute(query: str, tables: Mapping[str, Table], *, now: dt.datetime) -> Tab
             tree.table,
         )
     schema = {c.name: c.type for c in source.columns}
-    frame: ops.Frame = (schema, [_normalize(row, source.columns) for row in source.rows])
+    frame: ops.Frame = (schema, _normalized(source.rows, source.columns))
     for op in tree.operators:
         scope = Scope(frame[0], scope.lets, now)
         frame = _OPERATORS[type(op)](frame, op, scope)
     schema, rows = frame
+    text_columns = [n for n, t in schema.items() if t == "string"]
+    for row in rows:
+        for name in text_columns:
+            if row.get(name) is None:
+                row[name] = ""  # e.g. max() of a group with no value: Kusto's strings are never null
     return Table("PrimaryResult", [Column(n, t) for n, t in schema.items()], rows)
 
 
-def _normalize(row: Mapping[str, Any], columns: list[Column]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for column in columns:
-        value = row.get(column.name)
-        if column.type == "string" and value is None:
-            value = ""  # Kusto strings are never null
-        elif isinstance(value, dt.datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        out[column.name] = value
+def _normalized(rows: list[dict[str, Any]], columns: list[Column]) -> list[dict[str, Any]]:
+    """Copies of the rows with exactly the table's columns (the caller's rows are never changed)."""
+    names = [c.name for c in columns]
+    texts = [c.name for c in columns if c.type == "string"]
+    times = [c.name for c in columns if c.type == "datetime"]
+    out = []
+    for source in rows:
+        row = {name: source.get(name) for name in names}
+        for name in texts:
+            if row[name] is None:
+                row[name] = ""  # Kusto strings are never null
+        for name in times:
+            value = row[name]
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                row[name] = value.replace(tzinfo=dt.UTC)
+        out.append(row)
     return out

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import kql_ast as ast
 from .kql_model import NUMERIC, semantic_error
-from .kql_values import parse_datetime, to_string
+from .kql_values import parse_datetime, to_string, wrap64
 
 Row = dict[str, Any]
 
@@ -129,7 +129,21 @@ def _unary(expr: ast.Unary, scope: Scope) -> Compiled:
     fn = operand.fn
     if expr.op == "+":
         return operand
-    return Compiled(operand.type, lambda row: None if (v := fn(row)) is None else -v, operand.const)
+    if operand.type in ("long", "int"):
+        return Compiled(operand.type, lambda row: None if (v := fn(row)) is None else wrap64(-v), operand.const)
+    try_negate = _negate_span if operand.type == "timespan" else _negate
+    return Compiled(operand.type, lambda row: try_negate(fn(row)), operand.const)
+
+
+def _negate(v: Any) -> Any:
+    return None if v is None else -v
+
+
+def _negate_span(v: Any) -> Any:
+    try:
+        return None if v is None else -v
+    except OverflowError:  # -timedelta.min
+        return None
 
 
 def as_bool(compiled: Compiled, what: str, pos: int) -> Callable[[Row], bool | None]:
@@ -202,14 +216,20 @@ def dynamic_pair(a: Any, b: Any) -> tuple[Any, Any] | None:
 
 
 # Kusto runs RE2, which has no backreferences or lookaround and never backtracks. Python's re does
-# backtrack, so patterns that could take exponential time (a repeated group that itself repeats)
-# are refused rather than risk a hung emulator.
+# backtrack, so patterns that could take exponential time are refused rather than risk a hung
+# emulator (see backtracking_risk).
 _NOT_RE2 = re.compile(r"\\[1-9]|\(\?(?:=|!|<=|<!|P=)")
 
 
-def _repeats_a_repeat(pattern: str) -> bool:
-    """Whether a group holding a repetition or an alternation is itself repeated (`(a+)+`, `(a|a)*`)."""
+MAX_UNBOUNDED_REPEATS = 3
+
+
+def backtracking_risk(pattern: str) -> str | None:
+    """Why Python's backtracking engine could take exponential or high-polynomial time on this
+    pattern (RE2 never does), or None: a repeated group holding a repetition or an alternation
+    (`(a+)+`, `(a|a)*`), or more than MAX_UNBOUNDED_REPEATS unbounded repetitions (`a*a*a*a*b`)."""
     stack: list[bool] = []  # per open group: does it hold a repetition or alternation?
+    unbounded = 0
     i, n = 0, len(pattern)
     in_class = False
     while i < n:
@@ -226,13 +246,18 @@ def _repeats_a_repeat(pattern: str) -> bool:
         elif c == ")" and stack:
             risky = stack.pop()
             if risky and i + 1 < n and pattern[i + 1] in "*+{":
-                return True
+                return "it repeats a group that itself repeats or alternates"
             if risky and stack:
                 stack[-1] = True
-        elif c in "*+{|" and stack:
-            stack[-1] = True
+        elif c in "*+{|":
+            if c in "*+" or (c == "{" and re.match(r"\{\d*,\}", pattern[i:])):
+                unbounded += 1
+            if stack:
+                stack[-1] = True
         i += 1
-    return False
+    if unbounded > MAX_UNBOUNDED_REPEATS:
+        return f"it has more than {MAX_UNBOUNDED_REPEATS} unbounded repetitions"
+    return None
 
 
 def regex_of(compiled: Compiled, pos: int) -> re.Pattern[str]:
@@ -245,10 +270,11 @@ def regex_of(compiled: Compiled, pos: int) -> re.Pattern[str]:
             pos,
             pattern,
         )
-    if _repeats_a_repeat(pattern):
+    risk = backtracking_risk(pattern)
+    if risk:
         raise semantic_error(
-            f"the regular expression at position {pos} repeats a repeated group; the emulator refuses such"
-            " patterns (they can take exponential time without RE2)",
+            f"the regular expression at position {pos} is refused: {risk} (Kusto's RE2 runs such patterns"
+            " in linear time; the emulator's engine could take exponential time)",
             pos,
             pattern,
         )

@@ -193,7 +193,7 @@ def _bin(args: list[Compiled], call: ast.Call) -> Compiled:
             q = math.floor(x / step) * step
         except (OverflowError, ValueError):  # inf or nan
             return None
-        return q if result == "real" else int(q)
+        return float(q) if result == "real" else int(q)
 
     return Compiled(result, apply, value.const and size.const)
 

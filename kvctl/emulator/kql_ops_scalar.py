@@ -12,7 +12,7 @@ from typing import Any
 from . import kql_ast as ast
 from .kql_eval import Compiled, Row, Scope, compile_expr, dynamic_pair, regex_of, stringish
 from .kql_model import NUMERIC, semantic_error
-from .kql_values import to_string
+from .kql_values import to_string, wrap64
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -106,11 +106,6 @@ def _calculate(op: str, x: Any, y: Any, integer: bool) -> Any:
     if integer:
         return x - y * _int_div(x, y)  # the sign of the dividend, as in Kusto (C#)
     return math.fmod(x, y) if isinstance(x, float | int) else x % y
-
-
-def wrap64(value: int) -> int:
-    """Kusto's long arithmetic wraps around at 64 bits (it does not grow like Python's int)."""
-    return ((value + 2**63) % 2**64) - 2**63
 
 
 def _int_div(x: int, y: int) -> int:
@@ -256,6 +251,8 @@ _STRING_TESTS: dict[str, Callable[[str, str], bool]] = {
 def compile_in(expr: ast.InList, scope: Scope) -> Compiled:
     left = compile_expr(expr.left, scope)
     items = [compile_expr(item, scope) for item in expr.items]
+    if expr.op in ("has_any", "has_all"):
+        return _has_any_all(expr, left, items)
     insensitive = expr.op.endswith("~")
     negated = expr.op.startswith("!")
     if insensitive:
@@ -277,10 +274,22 @@ def compile_in(expr: ast.InList, scope: Scope) -> Compiled:
     value = left.fn
 
     def apply(row: Row) -> bool | None:
-        if value(row) is None and left.type != "string":
-            return None  # null is neither in nor out of a list
+        if value(row) is None:
+            return negated  # as with == and != : null is not in a list of values, and is !in it
         found = any(t(row) is True for t in tests)
         return found != negated
+
+    return Compiled("bool", apply)
+
+
+def _has_any_all(expr: ast.InList, left: Compiled, items: list[Compiled]) -> Compiled:
+    text = stringish(left, f"the left side of '{expr.op}'", expr.pos, expr.op)
+    needles = [_texts_of(i, expr) for i in items]
+    pick = any if expr.op == "has_any" else all
+
+    def apply(row: Row) -> bool:
+        haystack = text(row).lower()
+        return pick(has_term(haystack, n.lower()) for f in needles for n in f(row))
 
     return Compiled("bool", apply)
 

@@ -19,7 +19,7 @@ STRING_OPERATORS = words(
     "startswith_cs !startswith_cs endswith !endswith endswith_cs !endswith_cs hasprefix "
     "!hasprefix hassuffix !hassuffix "
 )
-UNSUPPORTED_BINARY = frozenset({"has_any", "!has_any", "has_all", "!has_all", "like", "notlike"})
+UNSUPPORTED_BINARY = frozenset({"!has_any", "!has_all", "like", "notlike"})
 COMPARISONS = frozenset({"==", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~"})
 IN_OPERATORS = frozenset({"in", "!in", "in~", "!in~"})
 _BOOLS = {"true": True, "false": False}
@@ -153,7 +153,7 @@ class ExprParser:
             self.expect_word("regex")
             right = self.additive()
             return self.node(ast.Binary(tok.pos, "matches regex", left, right), left, right)
-        if (tok.kind == "op" and op in IN_OPERATORS) or (tok.kind == "ident" and op == "in"):
+        if (tok.kind == "op" and op in IN_OPERATORS) or (tok.kind == "ident" and op in ("in", "has_any", "has_all")):
             self.advance()
             items = self.paren_list()
             return self.node(ast.InList(tok.pos, op, left, tuple(items)), left, *items)

@@ -12,7 +12,7 @@ from . import kql_ast as ast
 from .kql_eval import Compiled, Row, Scope, as_bool, compile_expr
 from .kql_model import NUMERIC, semantic_error
 from .kql_ops import Frame, Namer, derived_name, hashable
-from .kql_ops_scalar import wrap64
+from .kql_values import wrap64
 
 _PREFIX = {
     "count": "count",
@@ -86,7 +86,11 @@ def summarize(frame: Frame, op: ast.Summarize, scope: Scope) -> Frame:
     for values, members in groups.values():
         row = {name: v for (name, _), v in zip(keys, values, strict=True)}
         for agg in aggs:
-            row.update(zip(agg.names, agg.compute(members), strict=True))
+            results = agg.compute(members)
+            row.update(
+                (name, "" if value is None and kind == "string" else value)
+                for name, kind, value in zip(agg.names, agg.types, results, strict=True)
+            )
         out.append(row)
     return schema, out
 

@@ -218,3 +218,8 @@ def json_cell(value: Any, type_: str) -> Any:
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return to_string(value)
     return value
+
+
+def wrap64(value: int) -> int:
+    """Kusto's long arithmetic wraps around at 64 bits (it does not grow like Python's int)."""
+    return ((value + 2**63) % 2**64) - 2**63

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import uuid
 from typing import Any
@@ -33,6 +34,7 @@ from .audit_log import COLUMNS
 from .audit_store import WorkspaceRecord
 from .authz import authorize_arm_action
 from .http import ApiError, Request, Response
+from .kql_values import json_cell
 from .tokens import TokenError
 from .world import World
 
@@ -115,14 +117,9 @@ def _cell(value: Any, kind: str) -> Any:
         moment = value.astimezone(dt.UTC) if value.tzinfo else value
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0Z"
     if isinstance(value, dt.timedelta):
-        total = value.total_seconds()
-        sign = "-" if total < 0 else ""
-        total = abs(total)
-        days, rest = divmod(total, 86400)
-        hours, rest = divmod(rest, 3600)
-        minutes, seconds = divmod(rest, 60)
-        text = f"{int(hours):02d}:{int(minutes):02d}:{seconds:010.7f}"
-        return sign + (f"{int(days)}.{text}" if days else text)
+        return json_cell(value, "timespan")  # Kusto's text: [-][d.]hh:mm:ss[.fffffff]
+    if isinstance(value, float) and not math.isfinite(value):
+        return json_cell(value, kind)  # Kusto's text for NaN and infinities: JSON has no such numbers
     if kind == "dynamic" and value is not None and not isinstance(value, str):
         return json.dumps(value)
     return value

@@ -114,6 +114,15 @@ def query_rows(emu: EmulatorProcess, monkeypatch: pytest.MonkeyPatch, query: str
     return rows_of(result)
 
 
+def _strict_json(text: bytes) -> Any:
+    """JSON as the standard has it: NaN and Infinity are not numbers there."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def raw_query(emu: EmulatorProcess, body: Any, token: str | None, customer_id: str | None = None) -> Any:
     url = f"{emu.info['logAnalyticsEndpoint']}/v1/workspaces/{customer_id or workspace(emu)['customerId']}/query"
     headers = {"Content-Type": "application/json"}
@@ -122,9 +131,9 @@ def raw_query(emu: EmulatorProcess, body: Any, token: str | None, customer_id: s
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10, context=emu.ssl_context()) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
+            return response.status, dict(response.headers), _strict_json(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read())
+        return exc.code, dict(exc.headers), _strict_json(exc.read())
 
 
 def events(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -477,3 +486,96 @@ def test_additional_workspaces_join_the_answer(fresh_emulator, monkeypatch):
         ("ONE", workspace(emu)["customerId"]),
         ("TWO", second["properties"]["customerId"]),
     ]
+
+
+def test_arm_metadata_names_the_query_api_as_azure_names_its_own(fresh_emulator, monkeypatch):
+    emu = fresh_emulator("--audit-logs")
+    url = f"{emu.info['armEndpoint']}/metadata/endpoints?api-version=2022-09-01"
+    with urllib.request.urlopen(url, timeout=10, context=emu.ssl_context()) as response:  # no token, as ARM
+        cloud = json.loads(response.read())
+    assert cloud["logAnalyticsResourceId"] == emu.info["logAnalyticsEndpoint"]
+    secrets(emu, "emulator", None, monkeypatch).set_secret("found", "v")
+    # What the Azure CLI does with it: the base URL of its queries, and the resource of its tokens.
+    client = logs(emu, monkeypatch, audience=cloud["logAnalyticsResourceId"])
+    result = client.query_workspace(workspace(emu)["customerId"], "AzureDiagnostics | count", timespan=HOUR)
+    assert rows_of(result)[0]["Count"] >= 1
+
+
+def test_no_value_reaches_a_row_even_from_a_refused_write(fresh_emulator):
+    emu = fresh_emulator("--audit-logs")
+    marker = f"VALUE-{uuid.uuid4().hex}"
+    token = emu.token("https://vault.azure.net")
+    extras: list[dict[str, Any]] = [
+        {},
+        {"contentType": "x" * 300},
+        {"tags": "not-an-object"},
+        {"tags": {f"k{i}": "v" for i in range(20)}},
+        {"attributes": {"exp": "tomorrow"}},
+        {"attributes": {"enabled": "yes"}},
+    ]
+    bodies = [json.dumps({"value": marker, **extra}).encode() for extra in extras]
+    bodies += [json.dumps({"value": marker + "x" * 26000}).encode(), (marker + "{not json").encode()]
+    for body in bodies:
+        for content_type in ("application/json", "text/plain"):
+            request = urllib.request.Request(
+                f"{vault(emu, 'emulator')['url']}/secrets/probe?api-version=7.5",
+                data=body,
+                method="PUT",
+                headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10, context=emu.ssl_context()) as response:
+                    response.read()
+            except urllib.error.HTTPError as exc:
+                exc.read()
+    status, _, answer = raw_query(emu, {"query": "AzureDiagnostics"}, emu.token("https://api.loganalytics.io"))
+    assert status == 200
+    rows = answer["tables"][0]["rows"]
+    assert len(rows) == 2 * len(bodies)  # every attempt is a SecretSet row, refused or not
+    assert marker not in json.dumps(answer)
+    stored = sqlite3.connect(emu.state_dir / "state.db").execute("SELECT row FROM audit_events").fetchall()
+    assert all(marker not in row for (row,) in stored)
+
+
+def test_a_failure_to_record_never_fails_the_request(tmp_path, monkeypatch):
+    from kvctl.emulator import Emulator, EmulatorOptions, audit_log
+
+    def broken(**fields: Any) -> dict[str, Any]:
+        raise RuntimeError("the audit store is broken")
+
+    monkeypatch.setattr(audit_log, "build_row", broken)
+    with Emulator(EmulatorOptions(state_dir=tmp_path / "state", audit_logs=True)) as emulator:
+        monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.info["identityEndpoint"])
+        monkeypatch.setenv("IDENTITY_HEADER", emulator.info["identityHeader"])
+        client = SecretClient(
+            emulator.info["vaults"][0]["url"],
+            ManagedIdentityCredential(),
+            verify_challenge_resource=False,
+            connection_verify=emulator.info["caFile"],
+        )
+        client.set_secret("kept", "v")
+        assert client.get_secret("kept").value == "v"
+        assert emulator.world.store.audit_event_count() == 0
+
+
+def test_cells_json_cannot_hold_are_sent_as_text(fresh_emulator, monkeypatch):
+    emu = fresh_emulator("--audit-logs")
+    secrets(emu, "emulator", None, monkeypatch).set_secret("one", "v")
+    query = (
+        'AzureDiagnostics | where OperationName == "SecretSet" | extend nan = 0.0 / 0.0, inf = 1.0 / 0.0, '
+        'span = 90m, bag = dynamic({"a": [1, 2]}) | project nan, inf, span, bag, TimeGenerated'
+    )
+    status, _, body = raw_query(emu, {"query": query}, emu.token("https://api.loganalytics.io"))
+    assert status == 200, body
+    columns = [(c["name"], c["type"]) for c in body["tables"][0]["columns"]]
+    assert columns == [
+        ("nan", "real"),
+        ("inf", "real"),
+        ("span", "timespan"),
+        ("bag", "dynamic"),
+        ("TimeGenerated", "datetime"),
+    ]
+    nan, inf, span, bag, moment = body["tables"][0]["rows"][0]
+    assert (nan, inf, span) == ("NaN", "Infinity", "01:30:00")
+    assert json.loads(bag) == {"a": [1, 2]}
+    assert moment.endswith("Z")

@@ -91,6 +91,105 @@ def _answered_or_refused(text: str, rows: list[dict[str, Any]] | None = None) ->
         assert set(row) == set(names)
 
 
+# A grammar of the subset: expressions over columns of every type (with nulls), so that typing and
+# evaluation paths are reached, not only the parser's refusals.
+TYPED_COLUMNS = [
+    Column("s", "string"),
+    Column("n", "long"),
+    Column("i", "int"),
+    Column("r", "real"),
+    Column("b", "bool"),
+    Column("t", "datetime"),
+    Column("d", "timespan"),
+    Column("g", "guid"),
+    Column("p", "dynamic"),
+]
+TYPED_ROWS = [
+    {"s": "a-b", "n": 3, "i": 1, "r": 1.5, "b": True, "t": NOW, "d": dt.timedelta(hours=1),
+     "g": "11111111-2222-3333-4444-555555555555", "p": {"a": [1, "x"], "b": {"c": True}}},
+    {"s": "", "n": None, "i": None, "r": None, "b": None, "t": None, "d": None, "g": None, "p": None},
+    {"s": "X", "n": -2**63, "i": 0, "r": -0.0, "b": False, "t": NOW - dt.timedelta(days=400),
+     "d": -dt.timedelta(days=3), "g": "", "p": [1, 2, {"a": "b"}]},
+]  # fmt: skip
+ATOMS = [c.name for c in TYPED_COLUMNS] + [
+    "1", "0", "-1", "2.5", "'a'", '""', "true", "false", "1d", "-1h", "datetime(2026-01-01)", "datetime(null)",
+    "dynamic([1, 'a'])", "dynamic({'a': 1})", "dynamic(null)", "now()", "ago(1d)", "9223372036854775807",
+    "p.a", "p['b'].c", "p[0]", "-n", "-r", "-d", "-i", "guid(11111111-2222-3333-4444-555555555555)",
+]  # fmt: skip
+BINARY = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "=~", "!~", "has", "!has", "contains",
+          "startswith", "endswith", "has_cs", "hasprefix", "and", "or"]  # fmt: skip
+FUNCTIONS = ["tolower", "toupper", "strlen", "strcat", "substring", "split", "extract", "replace_string",
+             "format_datetime", "tostring", "tolong", "toint", "toreal", "tobool", "todatetime", "totimespan",
+             "parse_json", "isempty", "isnotempty", "isnull", "isnotnull", "iff", "case", "coalesce", "bin",
+             "round", "abs", "startofday", "startofmonth", "array_length", "bag_keys", "not", "ago", "now"]  # fmt: skip
+
+
+def _grow(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    args = st.lists(children, min_size=0, max_size=3).map(", ".join)
+    return st.one_of(
+        st.tuples(children, st.sampled_from(BINARY), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(st.sampled_from(FUNCTIONS), args).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(children, st.sampled_from(["in", "!in", "in~", "!in~"]), args).map(
+            lambda t: f"({t[0]} {t[1]} ({t[2]}))"
+        ),
+        st.tuples(children, children, children).map(lambda t: f"({t[0]} between ({t[1]} .. {t[2]}))"),
+    )
+
+
+def _aggregate(name: str, arg: str) -> str:
+    if name.endswith(")"):
+        return name
+    return f"{name}({arg}, *)" if name == "arg_max" else f"{name}({arg})"
+
+
+expressions = st.recursive(st.sampled_from(ATOMS), _grow, max_leaves=5)
+operators = st.one_of(
+    expressions.map(lambda e: f"where {e}"),
+    expressions.map(lambda e: f"extend x = {e}"),
+    expressions.map(lambda e: f"project s, y = {e}"),
+    expressions.map(lambda e: f"order by {e} desc"),
+    st.tuples(
+        st.sampled_from(["count()", "max", "min", "sum", "avg", "dcount", "make_set", "arg_max", "any"]),
+        expressions,
+        expressions,
+    ).map(lambda t: f"summarize {_aggregate(t[0], t[1])} by {t[2]}"),
+    expressions.map(lambda e: f"top 2 by {e}"),
+    expressions.map(lambda e: f"distinct {e}"),
+)
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "long": (int,),
+    "int": (int,),
+    "real": (float,),
+    "bool": (bool,),
+    "datetime": (dt.datetime,),
+    "timespan": (dt.timedelta,),
+    "guid": (str,),
+}
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(operators, min_size=1, max_size=3))
+def test_grammar_queries_are_answered_with_typed_values_or_refused(ops: list[str]) -> None:
+    query = "T | " + " | ".join(ops)
+    try:
+        result = execute(query, {"T": Table("T", TYPED_COLUMNS, TYPED_ROWS)}, now=NOW)
+    except KqlError as exc:
+        assert exc.kind in ("SyntaxError", "SemanticError")
+        return
+    for row in result.rows:
+        assert list(row) == [c.name for c in result.columns] or set(row) == {c.name for c in result.columns}
+        for column in result.columns:
+            value = row[column.name]
+            if column.type == "string":
+                assert isinstance(value, str), (query, column, value)  # Kusto strings are never null
+            elif column.type != "dynamic" and value is not None:
+                assert isinstance(value, _PYTHON_TYPES[column.type]), (query, column, value)
+                assert column.type in ("bool",) or not isinstance(value, bool), (query, column, value)
+                if column.type in ("long", "int"):
+                    assert -(2**63) <= value < 2**63, (query, column, value)
+
+
 # -- (2) where agrees with a reference implementation of Kusto's three-valued semantics ------------
 
 
@@ -181,7 +280,16 @@ def string_preds(draw: st.DrawFn) -> Pred:
 def number_preds(draw: st.DrawFn) -> Pred:
     column = draw(st.sampled_from(["n", "r"]))
     value = draw(st.integers(-5, 5))
-    op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
+    op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "!in"]))
+    if op in ("in", "!in"):
+        values = draw(st.lists(st.integers(-5, 5), min_size=1, max_size=3))
+        listed = ", ".join(map(str, values))
+        negated = op == "!in"
+        # null is in no list and !in every list (as null == x is false and null != x true)
+        return Pred(
+            f"{column} {op} ({listed})",
+            lambda row: negated if row[column] is None else (row[column] in values) != negated,
+        )
     if op in ("==", "!="):
         return Pred(f"{column} {op} {value}", lambda row: _equality(row[column], value, op == "!="))
     return Pred(f"{column} {op} {value}", lambda row: _ordering(row[column], value, op))

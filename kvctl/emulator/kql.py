@@ -75,7 +75,7 @@ from typing import Any
 from . import kql_ast as ast
 from . import kql_ops as ops
 from .kql_ast import Query
-from .kql_eval import Scope, compile_expr
+from .kql_eval import Scope, compile_expr, constant
 from .kql_model import Column, KqlError, Table, semantic_error
 from .kql_parse import parse
 from .kql_summarize import summarize
@@ -102,13 +102,22 @@ def execute(query: str, tables: Mapping[str, Table], *, now: dt.datetime) -> Tab
     """Run `query` over `tables`; the result is a Table named "PrimaryResult"."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.UTC)
+    try:
+        return _execute(query, tables, now)
+    except RecursionError:
+        # The parser bounds a query's nesting; this is a last guard for dynamic values nested
+        # deeper than Python recurses (they come from the tables, not from the query).
+        raise semantic_error("a value is nested too deeply to evaluate") from None
+
+
+def _execute(query: str, tables: Mapping[str, Table], now: dt.datetime) -> Table:
     tree = parse(query)
     scope = Scope({}, {}, now)
     for name, expr in tree.lets:
         value = compile_expr(expr, scope)
         if not value.const:
             raise semantic_error(f"'let {name}' must be a constant expression", expr.pos, name)
-        scope.lets[name] = value
+        scope.lets[name] = constant(value.fn({}), value.type)  # evaluated once, not per row
     source = tables.get(tree.table)
     if source is None:
         raise semantic_error(

@@ -810,6 +810,16 @@ def test_limits_are_syntax_errors_not_crashes() -> None:
     assert "100000" in exc.message.replace(",", "")
 
 
+def test_a_dynamic_value_nested_deeper_than_python_recurses_is_a_kqlerror() -> None:
+    deep: Any = []
+    for _ in range(5000):
+        deep = [deep]
+    tables = {"T": Table("T", [Column("p", "dynamic")], [{"p": deep}, {"p": deep}])}
+    with pytest.raises(KqlError) as info:
+        execute("T | distinct p", tables, now=NOW)
+    assert info.value.kind == "SemanticError"
+
+
 def test_long_or_chains_are_fine() -> None:
     # a query that lists many values with `or` is realistic: it is flattened, not refused
     chain = " or ".join(f"n == {i}" for i in range(1000))

@@ -21,7 +21,8 @@ class Column:
     style: Callable[[dict[str, Any]], str] | None = None  # e.g. "bold red", on terminals only
     # "id": kept whole (names, versions, GUIDs, paths); "text": may wrap at spaces; "list": may
     # wrap between comma-separated items;
-    # "time": an ISO time, shown in tables as a date and minute labelled UTC (or local).
+    # "time": an ISO time, shown in tables as a date and minute labelled UTC (or local);
+    # "instant": an event's time, to the second in tables and whole in TSV.
     kind: str = "id"
     drop: int = 0  # 0: always shown; higher numbers are left out first when the terminal is narrow
     table: Callable[[dict[str, Any]], Any] | None = None  # the table's cell, where it differs from TSV
@@ -37,7 +38,7 @@ def short_time(value: Any) -> str:
     return text[:16].replace("T", " ") if len(text) >= 16 else text
 
 
-def table_time(value: Any, local: bool) -> str:
+def table_time(value: Any, local: bool, *, seconds: bool = False) -> str:
     """A time for a table: to the minute, in UTC or the local zone (the header says which)."""
     if not value:
         return ""
@@ -48,7 +49,7 @@ def table_time(value: Any, local: bool) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     when = when.astimezone() if local else when.astimezone(dt.UTC)
-    return when.strftime("%Y-%m-%d %H:%M")
+    return when.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def time_label(local: bool) -> str:
@@ -127,6 +128,32 @@ WHO_COLUMNS = (
     Column("From", who_from_text, kind="text"),
     Column("Name", lambda r: r.get("principalName") or "", kind="text", drop=1),
     Column("Type", lambda r: r["principalType"] or "", drop=2),
+)
+
+
+def caller_text(row: dict[str, Any]) -> str:
+    """Who made an audited request: their name when known, else the UPN, app id or object id."""
+    return str(
+        row.get("callerName") or row.get("callerUpn") or row.get("callerAppId") or row.get("callerObjectId") or ""
+    )
+
+
+AUDIT_COLUMNS = (
+    Column("Time", lambda r: r["time"], kind="instant"),
+    Column("Caller", caller_text, kind="text"),
+    Column("Operation", lambda r: r["operation"]),
+    Column("Secret", lambda r: r["secret"] or ""),
+    Column("Version", lambda r: r["version"] or "", drop=3),
+    Column("Result", lambda r: " ".join(str(x) for x in (r["status"], r["result"]) if x is not None)),
+    Column("Object id", lambda r: r["callerObjectId"] or "", drop=2),
+    Column("App id", lambda r: r["callerAppId"] or "", drop=4),
+    Column("Client address", lambda r: r["clientAddress"] or "", drop=1),
+)
+UNUSED_COLUMNS = (
+    *WHO_COLUMNS[:2],
+    Column("Last read", lambda r: r.get("lastRead"), kind="time"),
+    Column("Unused", lambda r: {True: "UNUSED", False: "", None: ""}[r.get("unused")]),
+    *WHO_COLUMNS[2:],
 )
 FINDING_COLUMNS = (
     Column("Severity", lambda r: r["severity"], lambda r: _SEVERITY_STYLES.get(r["severity"], "")),

@@ -17,10 +17,12 @@ from typing import IO, Any
 
 from .columns import (  # noqa: F401 - the column sets are imported from here by the commands
     ACCESS_COLUMNS,
+    AUDIT_COLUMNS,
     DELETED_COLUMNS,
     FINDING_COLUMNS,
     ROLE_COLUMNS,
     SECRET_COLUMNS,
+    UNUSED_COLUMNS,
     VERSION_COLUMNS,
     WHO_COLUMNS,
     Column,
@@ -47,6 +49,8 @@ def _cell(value: Any) -> str:
 
 def _tsv_cell(column: Column, row: dict[str, Any]) -> str:
     value = column.get(row)
+    if column.kind == "instant":  # an event's time, whole: events are told apart and ordered by it
+        return _cell(value)
     return short_time(value) if column.kind == "time" else _cell(value)
 
 
@@ -203,7 +207,7 @@ class Output:
         label = time_label(self.local_time)
         specs = [
             Spec(
-                f"{c.header} ({label})" if c.kind == "time" else c.header,
+                f"{c.header} ({label})" if c.kind in ("time", "instant") else c.header,
                 wrap=c.kind if c.kind in ("text", "list") else "",
                 drop=c.drop,
             )
@@ -217,6 +221,8 @@ class Output:
 
     def _table_cell(self, column: Column, row: dict[str, Any]) -> str:
         value = (column.table or column.get)(row)
+        if column.kind == "instant":
+            return table_time(value, self.local_time, seconds=True)
         return table_time(value, self.local_time) if column.kind == "time" else _cell(value)
 
     def secrets(

@@ -14,6 +14,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 
 from ..core.arm import Permission, RoleAssignment, VaultResource, scope_parts
+from ..core.audit import Workspace
 from ..core.errors import (
     AlreadyExistsError,
     KvctlError,
@@ -28,6 +29,7 @@ T = TypeVar("T")
 SUBSCRIPTIONS_API = "2022-12-01"
 PERMISSIONS_API = "2022-04-01"
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
+WORKSPACES_API = "2022-10-01"
 _PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
@@ -210,6 +212,22 @@ class AzureArm:
         self._call("the diagnostic settings", response.raise_for_status)
         page = response.json()
         return [s for s in page.get("value", []) if isinstance(s, dict)] if isinstance(page, dict) else []
+
+    def get_workspace(self, resource_id: str) -> Workspace:
+        """A Log Analytics workspace: its customerId (what the query API calls the workspace id) and retention."""
+        path = f"{resource_id}?api-version={WORKSPACES_API}"
+        what = f"Log Analytics workspace {resource_id.rstrip('/').rsplit('/', 1)[-1]}"
+        response = self._call(what, self._keyvault().send_request, HttpRequest("GET", path))
+        self._call(what, response.raise_for_status)
+        data = response.json()
+        props = (data.get("properties") if isinstance(data, dict) else None) or {}
+        customer_id = props.get("customerId")
+        if not isinstance(customer_id, str) or not customer_id:
+            raise NotFoundError(f"{what} has no customerId (workspace id) in its ARM answer")
+        retention = props.get("retentionInDays")
+        return Workspace(
+            str(data.get("id") or resource_id), customer_id, retention if isinstance(retention, int) else None
+        )
 
     # -- role assignments ----------------------------------------------------------------------
 

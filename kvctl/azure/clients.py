@@ -21,6 +21,7 @@ from .writes import ServerClock
 if TYPE_CHECKING:
     from .arm import AzureArm
     from .graph import AzureGraph
+    from .loganalytics import AzureLogs
 
 
 class AzureClients:
@@ -31,6 +32,7 @@ class AzureClients:
         self._backends: dict[str, AzureSecretBackend] = {}
         self._arm: AzureArm | None = None
         self._graph: AzureGraph | None = None
+        self._logs: AzureLogs | None = None
         self._lock = threading.RLock()
 
     def _options(self) -> dict[str, Any]:
@@ -107,6 +109,21 @@ class AzureClients:
             self._graph = AzureGraph(self.credential(endpoint), endpoint, cloud.graph_scope, self._options())
         return self._graph
 
+    def logs(self) -> AzureLogs:
+        """Log Analytics' query API (the core's LogsBackend): the cloud's, the emulator's when ARM is
+        the emulator, or KVCTL_LOG_ANALYTICS_ENDPOINT; its credential is guarded for that host."""
+        if self._logs is None:
+            import os
+
+            from ..core.clouds import arm_endpoint, log_analytics_endpoint
+            from .loganalytics import AzureLogs
+
+            cloud = self.settings.cloud_info
+            override = os.environ.get("KVCTL_LOG_ANALYTICS_ENDPOINT") or None
+            endpoint = log_analytics_endpoint(arm_endpoint(self.settings.arm_endpoint, cloud), cloud, override)
+            self._logs = AzureLogs(self.credential(endpoint), endpoint, cloud.log_analytics_endpoint, self._options())
+        return self._logs
+
     def caller_object_id(self, target_url: str, scope: str) -> str | None:
         """The object id in the token kvctl uses for `target_url` (claims only, never the token)."""
         return self.token_info(target_url, scope)["claims"].get("oid")
@@ -135,6 +152,8 @@ class AzureClients:
             self._arm.close()
         if self._graph is not None:
             self._graph.close()
+        if self._logs is not None:
+            self._logs.close()
         for credential in self._credentials.values():
             credential.close()
         if self._session is not None:

@@ -22,6 +22,7 @@ from ..core.clouds import (
     host_of,
     is_azure_arm_host,
     is_azure_graph_host,
+    is_azure_log_analytics_host,
     is_azure_vault_host,
     is_loopback,
     parse_netloc,
@@ -125,7 +126,8 @@ def _error_text(exc: urllib.error.HTTPError) -> str:
 
 class GuardedCredential:
     """Hands out tokens for one target host, refusing to give a real Azure token to a host outside
-    the cloud's Key Vault, ARM and Microsoft Graph hosts (the emulator's own tokens may go to loopback)."""
+    the cloud's Key Vault, ARM, Microsoft Graph and Log Analytics hosts (the emulator's own tokens may
+    go to loopback)."""
 
     def __init__(
         self, inner: Any, target_host: str, cloud: Cloud, mode: str = "", client_id: str | None = None
@@ -145,6 +147,7 @@ class GuardedCredential:
             is_azure_vault_host(self.target_host, self.cloud)
             or is_azure_arm_host(self.target_host, self.cloud)
             or is_azure_graph_host(self.target_host, self.cloud)
+            or is_azure_log_analytics_host(self.target_host, self.cloud)
         )
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:

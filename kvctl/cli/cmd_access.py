@@ -16,6 +16,7 @@ from .context import AppContext, global_options
 if TYPE_CHECKING:
     from ..core.access import AccessChange, GrantRequest
     from ..core.principals import Resolved
+    from ..core.whocan import WhoReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
@@ -281,9 +282,15 @@ def roles(app: AppContext, fmt: str | None) -> None:
 
 @access.command("who")
 @click.argument("ref", required=False, metavar="[REF]")
+@click.option(
+    "--unused",
+    metavar="DURATION",
+    help="Mark who can read values but has not (this secret, or any) within DURATION, per the audit log, "
+    "with the command that removes the grant.",
+)
 @global_options(formats=RECORD_FORMATS)
 @pass_app
-def who(app: AppContext, ref: str | None) -> None:
+def who(app: AppContext, ref: str | None, unused: str | None) -> None:
     """Every principal that can read, write or manage the vault's secrets (or one secret).
 
     \b
@@ -292,13 +299,17 @@ def who(app: AppContext, ref: str | None) -> None:
     policies on access-policy vaults. Needs read rights only (Reader, and Graph read).
     Can: read = secret values, metadata = names and attributes only, write = set or
     delete, manage = may grant itself access (roles or access policies).
+    --unused 90d reads the vault's AuditEvent log in Log Analytics (see `kvctl audit`): it also
+    needs Log Analytics Reader on the workspace; exit 3 when audit logging is off.
     """
     from ..core.refs import parse_ref
     from ..core.whocan import who_can
     from ..output import WHO_COLUMNS
+    from .cmd_audit import window_option
 
     settings = app.settings
     fmt = app.output_format(RECORD_FORMATS)
+    window = window_option("--unused", unused) if unused is not None else None
     if ref is not None:
         parsed = parse_ref(ref, settings.vault, settings.cloud_info)
         if parsed.version is not None:
@@ -323,6 +334,9 @@ def who(app: AppContext, ref: str | None) -> None:
             f"vault {report.vault.name} uses access policies: role assignments count only where they can "
             "change the policies"
         )
+    if window is not None:
+        _who_unused(app, report, window, fmt)
+        return
     app.output.rows(
         (e.as_json() for e in report.entries),
         WHO_COLUMNS,
@@ -330,3 +344,39 @@ def who(app: AppContext, ref: str | None) -> None:
         plain=lambda r: r["principalId"],
         waiting="listing",
     )
+
+
+def _who_unused(app: AppContext, report: WhoReport, window: dt.timedelta, fmt: str) -> None:
+    """`access who --unused`: the same rows, with when each reader last read and, for the idle, how to revoke."""
+    from ..core.audit_run import last_reads
+    from ..core.unused import mark_unused
+    from ..output import UNUSED_COLUMNS
+    from .cmd_audit import incomplete_error
+
+    arm = app.clients.arm()
+    with app.output.progress("querying the audit log", None):
+        reads = last_reads(
+            arm, arm, app.clients.logs(), report.vault.vault_url, report.secret, window, dt.datetime.now(dt.UTC)
+        )
+    if reads.incomplete:
+        raise incomplete_error(reads.incomplete)  # an idle mark on a partial log could be wrong
+    if reads.capped_by_retention:
+        app.output.info(
+            f"workspaces keep {reads.capped_by_retention} days of logs: "
+            f"unused means no read since {reads.start:%Y-%m-%d}"
+        )
+    marked = mark_unused(report, reads)
+    app.output.rows(
+        (m.as_json() for m in marked), UNUSED_COLUMNS, fmt, plain=lambda r: r["principalId"], waiting="listing"
+    )
+    idle = [m for m in marked if m.unused]
+    what = f"secret {report.secret}" if report.secret else "any secret"
+    app.output.info(
+        f"{len(idle)} grant(s) let a principal read {what} of vault {report.vault.name}, unused since "
+        f"{reads.start:%Y-%m-%d %H:%M} UTC"
+    )
+    if fmt == "table" and idle:
+        commands = list(dict.fromkeys(m.revoke for m in idle if m.revoke))
+        app.output.write(
+            "\nTo remove unused read access (one command per line):\n" + "".join(f"{c}\n" for c in commands)
+        )

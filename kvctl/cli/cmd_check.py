@@ -41,6 +41,14 @@ THRESHOLDS = ("FAIL", "WARN", "INFO", "never")
     help="Warn about secrets expiring within this window.",
 )
 @click.option("--max-age", metavar="DURATION", help="Warn about secrets whose latest version is older than this.")
+@click.option(
+    "--unread-for",
+    default="90d",
+    show_default=True,
+    metavar="DURATION",
+    help="KV015: warn about enabled secrets nobody read in this window (from the vault's audit log in Log "
+    "Analytics, when it has one kvctl may query; at most 730d).",
+)
 @click.option("--fix", is_flag=True, help="Enable soft delete and purge protection (irreversible: asks first).")
 @click.option(
     "--retention",
@@ -67,6 +75,7 @@ def check(
     fail_on: str,
     expiring_within: str,
     max_age: str | None,
+    unread_for: str,
     fix: bool,
     retention: int | None,
     yes: bool,
@@ -79,15 +88,17 @@ def check(
     WARN  KV003 retention < 90 days, KV004 access policies instead of RBAC, KV005 a policy grants
           purge or everything, KV006 public network open, KV008 audit logging off, KV009 a broad
           role above the vault reaches its secrets, KV011 no expiry, KV012 expiring soon,
-          KV013 older than --max-age
+          KV013 older than --max-age, KV015 not read within --unread-for (from the audit log)
     INFO  KV007 no private endpoint, KV014 no content type, KV020 secrets could not be listed,
-          KV021 diagnostic settings or role assignments could not be read
+          KV021 diagnostic settings or role assignments could not be read, KV022 the audit
+          log's workspace could not be queried (KV015 not checked)
     \b
     -o sarif writes SARIF 2.1.0 for code scanning. --fix never deletes, disables or lowers anything.
     """
     from ..core.check_run import CheckRequest, run_checks
     from ..core.checks import CheckOptions, at_or_above, summary
     from ..core.refs import vault_url
+    from .cmd_audit import window_option
 
     settings = app.settings
     if all_vaults and vaults:
@@ -103,6 +114,8 @@ def check(
         options=CheckOptions(
             expiring_within=validate.duration(expiring_within),
             max_age=validate.duration(max_age) if max_age else None,
+            unread_for=window_option("--unread-for", unread_for),
+            logs=app.clients.logs(),
         ),
         fix=fix,
         retention=retention,

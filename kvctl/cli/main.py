@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("kvctl.cli.cmd_import:import_cmd", "Set each variable of a .env or JSON file as a secret."),
     "rotate": ("kvctl.cli.cmd_rotate:rotate", "Rotate secrets safely: one, several, or every one that is due."),
     "access": ("kvctl.cli.cmd_access:access", "Grant, revoke and list RBAC roles on a vault (idempotent)."),
+    "audit": (
+        "kvctl.cli.cmd_audit:audit",
+        "Who read or changed secrets, and when: the vault's AuditEvent log in Log Analytics.",
+    ),
     "logout": ("kvctl.cli.cmd_logout:logout", "Clear kvctl's token cache (the next command gets a new token)."),
     "check": ("kvctl.cli.cmd_check:check", "Check vault settings and secret hygiene (CI gate, SARIF, safe fixes)."),
     "emulator": ("kvctl.cli.cmd_emulator:emulator", "Run the local Key Vault + ARM + managed identity emulator."),

@@ -8,9 +8,12 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from .audit import Workspace
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class ArmBackend(Protocol):
 
     def permissions(self, scope: str) -> list[Permission]: ...
     def list_diagnostic_settings(self, resource_id: str) -> list[dict[str, Any]]: ...
+
+    def get_workspace(self, resource_id: str) -> Workspace: ...
 
 
 ArmFactory = Callable[[], ArmBackend]

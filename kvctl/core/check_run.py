@@ -11,6 +11,7 @@ from typing import Any
 from .arm import ArmBackend, VaultResource, normalized_url
 from .backend import BackendFactory
 from .check_posture import audit_logging_findings, broad_grant_findings, private_endpoint_findings
+from .check_reads import unread_findings
 from .checks import (
     SEVERITIES,
     CheckOptions,
@@ -24,6 +25,7 @@ from .checks import (
     vault_findings,
 )
 from .errors import ForbiddenError, NotFoundError
+from .models import Secret
 
 MAX_PARALLEL_VAULTS = 8
 
@@ -81,22 +83,31 @@ def evaluate(
     arm: ArmBackend | None = None,
 ) -> list[Finding]:
     findings = vault_findings(vault) + private_endpoint_findings(vault)
+    settings: list[dict[str, Any]] | None = None
     if arm is not None:
-        findings += _posture(arm, vault)
+        posture, settings = _posture(arm, vault)
+        findings += posture
+    secrets: list[Secret] | None = None
     try:
-        findings += secret_findings(vault, factory(vault.vault_url).list(), now, options)
+        secrets = list(factory(vault.vault_url).list())
+        findings += secret_findings(vault, secrets, now, options)
     except ForbiddenError as exc:
         findings.append(unreadable_secrets(vault, exc.action or "forbidden"))
+    if arm is not None and options.logs is not None and settings is not None and secrets is not None:
+        findings += unread_findings(arm, arm, options.logs, vault, settings, secrets, now, options.unread_for)
     order = {severity: index for index, severity in enumerate(reversed(SEVERITIES))}
     return sorted(findings, key=lambda f: (order[f.severity], f.rule, f.resource))
 
 
-def _posture(arm: ArmBackend, vault: VaultResource) -> list[Finding]:
-    """Audit logging and broad grants: both need only ARM read rights."""
+def _posture(arm: ArmBackend, vault: VaultResource) -> tuple[list[Finding], list[dict[str, Any]] | None]:
+    """Audit logging and broad grants: both need only ARM read rights. Also the diagnostic settings
+    (None when they could not be read), for KV015."""
     findings: list[Finding] = []
     unreadable: list[str] = []
+    settings: list[dict[str, Any]] | None = None
     try:
-        findings += audit_logging_findings(vault, arm.list_diagnostic_settings(vault.id))
+        settings = arm.list_diagnostic_settings(vault.id)
+        findings += audit_logging_findings(vault, settings)
     except ForbiddenError:
         unreadable.append("its diagnostic settings (audit logging, KV008)")
     try:
@@ -113,7 +124,7 @@ def _posture(arm: ArmBackend, vault: VaultResource) -> list[Finding]:
                 f"# ask for 'Reader' on vault {vault.name} to check these too",
             )
         )
-    return findings
+    return findings, settings
 
 
 def run_checks(

@@ -18,6 +18,7 @@ class Cloud:
     arm_endpoint: str
     arm_scope: str
     graph_endpoint: str = "https://graph.microsoft.com"
+    log_analytics_endpoint: str = "https://api.loganalytics.io"
 
     @property
     def arm_host(self) -> str:
@@ -30,6 +31,10 @@ class Cloud:
     @property
     def graph_scope(self) -> str:
         return f"{self.graph_endpoint}/.default"
+
+    @property
+    def log_analytics_host(self) -> str:
+        return self.log_analytics_endpoint.split("://", 1)[1].rstrip("/")
 
 
 CLOUDS: dict[str, Cloud] = {
@@ -47,6 +52,7 @@ CLOUDS: dict[str, Cloud] = {
         "https://management.chinacloudapi.cn",
         "https://management.chinacloudapi.cn/.default",
         "https://microsoftgraph.chinacloudapi.cn",
+        "https://api.loganalytics.azure.cn",
     ),
     "usgov": Cloud(
         "usgov",
@@ -55,6 +61,7 @@ CLOUDS: dict[str, Cloud] = {
         "https://management.usgovcloudapi.net",
         "https://management.usgovcloudapi.net/.default",
         "https://graph.microsoft.us",
+        "https://api.loganalytics.us",
     ),
 }
 
@@ -160,6 +167,39 @@ def is_azure_arm_host(host: str, cloud: Cloud) -> bool:
 
 def is_azure_graph_host(host: str, cloud: Cloud) -> bool:
     return host.lower() == cloud.graph_host
+
+
+def is_azure_log_analytics_host(host: str, cloud: Cloud) -> bool:
+    return host.lower() == cloud.log_analytics_host
+
+
+def log_analytics_endpoint(arm: str, cloud: Cloud, override: str | None = None) -> str:
+    """The Log Analytics query API's base URL (ending in /v1): an override
+    (KVCTL_LOG_ANALYTICS_ENDPOINT) that must be https and the cloud's Log Analytics host or
+    loopback; else the emulator's (it serves the API under its ARM URL, at /loganalytics/v1) when
+    ARM is the emulator; else the cloud's."""
+    from urllib.parse import urlsplit
+
+    if override:
+        try:
+            parts = urlsplit(override.strip())
+            host = host_of(parts.netloc)
+        except (ValueError, UsageError):
+            raise UsageError(f"KVCTL_LOG_ANALYTICS_ENDPOINT={override!r} is not a valid URL") from None
+        if parts.scheme != "https" or parts.query or parts.fragment:
+            raise UsageError(f"KVCTL_LOG_ANALYTICS_ENDPOINT={override!r} is not an https URL")
+        if not (is_loopback(host) or host == cloud.log_analytics_host):
+            raise UsageError(
+                f"KVCTL_LOG_ANALYTICS_ENDPOINT={override!r} is neither {cloud.log_analytics_endpoint} "
+                "nor a local emulator",
+                hint="kvctl only sends tokens to Azure hosts and to loopback",
+            )
+        path = parts.path.rstrip("/")
+        return f"https://{parts.netloc.lower()}{path if path.endswith('/v1') else path + '/v1'}"
+    host = host_of(urlsplit(arm).netloc)
+    if is_loopback(host):
+        return arm.rstrip("/") + "/loganalytics/v1"
+    return cloud.log_analytics_endpoint + "/v1"
 
 
 def graph_endpoint(arm: str, cloud: Cloud) -> str:

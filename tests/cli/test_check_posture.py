@@ -81,7 +81,10 @@ def _make_good_vault(emu) -> str:
         "properties": {"privateLinkServiceConnectionState": {"status": "Approved"}},
     }
     emu.control("PATCH", "vaults/good", {"properties": {"privateEndpointConnections": [connection]}})
-    status, _ = arm(emu, "PUT", f"{vault_id}/{DIAG}/audit?{DIAG_API}", audit_setting())
+    # The emulator's own workspace: a vault set up well sends its log where it can be read (KV015 then
+    # finds no secret old enough to have gone unread).
+    workspace = emu.info["logAnalyticsWorkspaces"][0]["resourceId"]
+    status, _ = arm(emu, "PUT", f"{vault_id}/{DIAG}/audit?{DIAG_API}", audit_setting(workspace))
     assert status == 200
     return vault["properties"]["vaultUri"].rstrip("/")
 

@@ -101,8 +101,31 @@ def _posture_findings() -> list:
         *private_endpoint_findings(rbac),
         *audit_logging_findings(rbac, []),
         *broad_grant_findings(rbac, [owner]),
-        *_posture(_NoReadArm(), rbac),  # type: ignore[arg-type]
+        *_posture(_NoReadArm(), rbac)[0],  # type: ignore[arg-type]
+        *_read_findings(),
     ]
+
+
+def _read_findings() -> list:
+    """KV015 (a secret nobody read in the window) and KV022 (the log's workspace may not be queried)."""
+    import datetime as dt
+
+    from kvctl.core.check_reads import unread_findings
+    from kvctl.core.models import Secret, SecretAttributes
+    from tests.unit.test_audit_core import URL, VAULT, FakeArm, FakeLogs, FakeReader, audit_setting, row
+
+    now = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    old = SecretAttributes(enabled=True, created=now - dt.timedelta(days=400))
+    secrets = [Secret(f"{URL}/secrets/{n}", URL, n, None, old) for n in ("db", "idle")]
+    logs = FakeLogs([row(TimeGenerated=now - dt.timedelta(days=3))])  # db read 3 days ago
+    window = dt.timedelta(days=90)
+    args = (VAULT, [audit_setting()], secrets, now, window)
+    kv015 = unread_findings(FakeArm(VAULT), FakeReader([]), logs, *args)  # type: ignore[arg-type]
+    assert [f.resource.rsplit("/", 1)[-1] for f in kv015] == ["idle"]
+    kv022 = unread_findings(FakeArm(VAULT), FakeReader([], deny="workspace"), logs, *args)  # type: ignore[arg-type]
+    assert [f.rule for f in kv022] == ["KV022"] and "Log Analytics Reader" in kv022[0].remedy
+    assert unread_findings(FakeArm(VAULT), FakeReader([]), logs, VAULT, [], secrets, now, window) == []  # type: ignore[arg-type]
+    return kv015 + kv022
 
 
 def test_broad_grants_by_role_scope_and_model():
@@ -167,7 +190,7 @@ def test_no_remedy_changes_a_value():
 
     findings = _every_finding()
     assert {f.rule for f in findings} == set(RULES), "every rule is exercised"
-    value_safe = {"update", "check", "access", "show", "versions", "list"}
+    value_safe = {"update", "check", "access", "show", "versions", "list", "audit"}
     for finding in findings:
         commands = re.findall(r"\bkvctl\s+([a-z-]+)", finding.remedy)
         assert set(commands) <= value_safe, (finding.rule, finding.remedy)

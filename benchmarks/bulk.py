@@ -277,6 +277,9 @@ def main() -> None:
     sizes = {k: v for k, v in SIZES.items() if not (args.skip_big and v > 5_000)}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        # Children start here: `python -m kvctl` puts its working directory first on sys.path, and
+        # in a checkout that would shadow --src.
+        os.chdir(tmp)
         seed = tmp / "seed.json"
         write_seed(seed, sizes)
         (tmp / "loop.py").write_text(SEQUENTIAL_LOOP)

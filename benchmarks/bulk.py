@@ -1,7 +1,7 @@
 """Bulk work against its baselines, every figure a ratio measured in one run.
 
     PYTHONPYCACHEPREFIX=/tmp/kvctl-pyc uv run --extra dev python benchmarks/bulk.py [--runs 3]
-        [--src DIR] [--skip-big] [--skip-burst]
+        [--src DIR] [--sections 1,2,3,4,5]
 
 The emulator runs as its own process (so its CPU and memory are never counted as kvctl's); every
 kvctl and SDK process is started from this small harness and measured with os.wait4: wall time,
@@ -77,6 +77,24 @@ from kvctl.cli.main import main
 sys.argv[0] = "kvctl"
 main()
 """
+# Starts a command and reports its own wall time, CPU and peak RSS. Linux charges a child the peak
+# RSS of the memory it was forked from (its ru_maxrss is at least that), so a child of this harness
+# (which has parsed large answers) would report the harness's peak. This launcher is a bare
+# interpreter (-I -S): what it forks is small, and what it reports is the command's own figure.
+LAUNCHER = """
+import json, os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - started
+with open(sys.argv[1], "w") as out:
+    json.dump([os.waitstatus_to_exitcode(status), elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss], out)
+"""
 SIZES = {"b200": 200, "b1k": 1_000, "b5k": 5_000, "b25k": 25_000}
 
 
@@ -88,16 +106,22 @@ class Run:
 
 
 def measure(command: list[str], env: dict[str, str]) -> Run:
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert process.stderr is not None
-    errors = process.stderr.read()  # drained as it runs, so a chatty process never blocks
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{command[-3:]} failed ({process.returncode}): {errors.decode()[-800:]}")
-    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    launcher = Path("launcher.py")  # in the harness's working directory (its temporary directory)
+    if not launcher.exists():
+        launcher.write_text(LAUNCHER)
+    report = Path(f"run-{time.monotonic_ns()}.json")
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(launcher.resolve()), str(report.resolve()), *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    code, elapsed, cpu, rss_kib = json.loads(report.read_text())
+    report.unlink()
+    if code != 0 or done.returncode != 0:
+        raise RuntimeError(f"{command[-3:]} failed ({code}): {done.stderr.decode()[-800:]}")
+    return Run(elapsed, cpu, rss_kib / 1024)
 
 
 def interleaved(contenders: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, Run]:
@@ -264,9 +288,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--src", type=Path, default=HERE.parent, help="source tree of kvctl to run")
     parser.add_argument("--burst-seconds", type=float, default=25.0)
-    parser.add_argument("--skip-big", action="store_true", help="no 25,000-secret list")
-    parser.add_argument("--skip-burst", action="store_true")
+    parser.add_argument("--sections", default="1,2,3,4,5", help="which of the numbered measurements to run")
     args = parser.parse_args()
+    sections = {int(part) for part in args.sections.split(",")}
     env = dict(os.environ)
     # Bytecode cached for every process, outside the checkout (this machine disables it by default).
     env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "kvctl-bench-pyc"))
@@ -274,7 +298,7 @@ def main() -> None:
     env["PYTHONPATH"] = str(args.src.resolve())
     python = [sys.executable]
     kvctl = [*python, "-m", "kvctl"]
-    sizes = {k: v for k, v in SIZES.items() if not (args.skip_big and v > 5_000)}
+    sizes = {k: v for k, v in SIZES.items() if v <= 5_000 or sections & {1, 4}}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         # Children start here: `python -m kvctl` puts its working directory first on sys.path, and
@@ -284,91 +308,29 @@ def main() -> None:
         write_seed(seed, sizes)
         (tmp / "loop.py").write_text(SEQUENTIAL_LOOP)
         (tmp / "list.py").write_text(LIST_ONLY)
-        print(f"kvctl from {args.src.resolve()}; medians of {args.runs} interleaved runs; concurrency 16 (default)")
+        source = subprocess.run(
+            [*python, "-c", "import kvctl; print(kvctl.__file__)"], env=env, capture_output=True, text=True
+        ).stdout.strip()
+        print(f"kvctl from {source}; medians of {args.runs} interleaved runs; concurrency 16 (default)")
         started = time.perf_counter()
         emulator = EmulatorProcess(kvctl, env, tmp / "state", seed, list(sizes))
         print(f"emulator up with {sum(sizes.values())} secrets in {time.perf_counter() - started:.0f} s")
         try:
-            # 1. Paging in the emulator itself.
-            biggest = max(sizes, key=lambda v: sizes[v])
-            first, last, pages = page_times(emulator, biggest)
-            print(f"1. emulator list pages, {sizes[biggest]:,} secrets ({pages} pages of 25, latency 0):")
-            row("first page", f"{first * 1000:.2f} ms")
-            row("last page", f"{last * 1000:.2f} ms", f"last/first {last / first:.2f}")
-
-            # 2. 200 secrets at 50 ms: kvctl against two SDK baselines.
-            small = emulator.vault_env("b200")
-            contenders = {
-                "export": [*kvctl, "export"],
-                "loop": [*python, str(tmp / "loop.py")],
-                "list-only": [*python, str(tmp / "list.py")],
-            }
-            print("2. export of 200 secrets against SDK scripts:")
-            for latency, throttle in ((50.0, False), (50.0, True)):
-                emulator.knobs(latencyMs=latency, throttle=throttle)
-                before = emulator.counters()["throttled"] if throttle else 0
-                m = interleaved(contenders, small, args.runs)
-                label = f"{latency:.0f} ms" + (", throttled" if throttle else "")
-                row(
-                    f"{label}: export / loop / list-only (s)",
-                    f"{m['export'].seconds:.2f} / {m['loop'].seconds:.2f} / {m['list-only'].seconds:.2f}",
-                )
-                row(f"{label}: loop / export", f"{m['loop'].seconds / m['export'].seconds:.1f}x", "target >= 8x")
-                row(
-                    f"{label}: export / SDK list-only",
-                    f"{m['export'].seconds / m['list-only'].seconds:.2f}x",
-                    "target <= 1.5x",
-                )
-                if throttle:
-                    row(f"{label}: 429 answers during these runs", str(emulator.counters()["throttled"] - before))
-
-            # 3. Export against kvctl list at 20 ms, growing N.
-            emulator.knobs(latencyMs=20, throttle=False)
-            print("3. export against kvctl list of the same secrets, 20 ms latency:")
-            for vault in ("b1k", "b5k"):
-                count = sizes[vault]
-                m = interleaved(
-                    {"export": [*kvctl, "export"], "list": [*kvctl, "list"]}, emulator.vault_env(vault), args.runs
-                )
-                e, li = m["export"], m["list"]
-                row(f"{count:>6,}: export / list (s)", f"{e.seconds:.2f} / {li.seconds:.2f}")
-                row(f"{count:>6,}: export / list", f"{e.seconds / li.seconds:.2f}x", "target <= 1.5x, flat in N")
-                row(f"{count:>6,}: kvctl CPU per fetched secret (export)", f"{e.cpu / count * 1000:.3f} ms")
-                row(
-                    f"{count:>6,}: of which beyond the list (export - list CPU)",
-                    f"{(e.cpu - li.cpu) / count * 1000:.3f} ms",
-                )
-                row(f"{count:>6,}: export CPU / wall", f"{e.cpu / e.seconds:.2f}")
-
-            # 4. A big list against the SDK's own loop, and kvctl's memory.
-            emulator.knobs(latencyMs=0)
-            if not args.skip_big:
-                print("4. kvctl list -o json against the SDK's list loop, latency 0:")
-                m = interleaved(
-                    {"kvctl": [*kvctl, "list", "-o", "json"], "sdk": [*python, str(tmp / "list.py")]},
-                    emulator.vault_env("b25k"),
-                    1,
-                )
-                row("25,000: kvctl list / SDK loop (s)", f"{m['kvctl'].seconds:.2f} / {m['sdk'].seconds:.2f}")
-                row("25,000: kvctl list / SDK loop", f"{m['kvctl'].seconds / m['sdk'].seconds:.2f}x", "target <= 1.3x")
-                small_rss = measure([*kvctl, "list", "-o", "json"], emulator.vault_env("b5k")).rss_mib
-                row(
-                    "kvctl list -o json peak RSS, 5,000 / 25,000",
-                    f"{small_rss:.1f} / {m['kvctl'].rss_mib:.1f} MiB",
-                    f"25k/5k {m['kvctl'].rss_mib / small_rss:.2f} (target: flat)",
-                )
-                row("SDK loop peak RSS, 25,000", f"{m['sdk'].rss_mib:.1f} MiB")
-            floor = measure([*python, "-c", "pass"], env).rss_mib
-            row("(an empty python process's peak RSS, for scale)", f"{floor:.1f} MiB")
-
-            # 5. Bursts under throttling.
-            if not args.skip_burst:
+            if 1 in sections:
+                paging(emulator, max(sizes, key=lambda v: sizes[v]), sizes)
+            if 2 in sections:
+                against_sdk(emulator, kvctl, python, tmp, args.runs)
+            if 3 in sections:
+                against_list(emulator, kvctl, sizes, args.runs)
+            if 4 in sections:
+                big_list(emulator, kvctl, python, tmp, env)
+            if 5 in sections:
                 print("5. service limits (4,000 / 10 s):")
                 emulator.knobs(latencyMs=0, throttle=True)
-                burst(emulator, [*kvctl, "export"], small, args.burst_seconds, parallel=4)
+                burst(emulator, [*kvctl, "export"], emulator.vault_env("b200"), args.burst_seconds, parallel=4)
         finally:
             emulator.stop()
-        if not args.skip_burst:
+        if 5 in sections:
             (tmp / "scaled.py").write_text(SCALED_EMULATOR)
             only_small = tmp / "seed-small.json"
             write_seed(only_small, {"b200": SIZES["b200"]})
@@ -379,6 +341,77 @@ def main() -> None:
                 burst(scaled, [*kvctl, "export"], scaled.vault_env("b200"), args.burst_seconds, parallel=3)
             finally:
                 scaled.stop()
+        os.chdir(HERE)
+
+
+def paging(emulator: EmulatorProcess, vault: str, sizes: dict[str, int]) -> None:
+    first, last, pages = page_times(emulator, vault)
+    print(f"1. emulator list pages, {sizes[vault]:,} secrets ({pages} pages of 25, latency 0):")
+    row("first page", f"{first * 1000:.2f} ms")
+    row("last page", f"{last * 1000:.2f} ms", f"last/first {last / first:.2f}")
+
+
+def against_sdk(emulator: EmulatorProcess, kvctl: list[str], python: list[str], tmp: Path, runs: int) -> None:
+    """200 secrets at 50 ms: kvctl against two SDK baselines, then throttled."""
+    small = emulator.vault_env("b200")
+    contenders = {
+        "export": [*kvctl, "export"],
+        "loop": [*python, str(tmp / "loop.py")],
+        "list-only": [*python, str(tmp / "list.py")],
+    }
+    print("2. export of 200 secrets against SDK scripts:")
+    for latency, throttle in ((50.0, False), (50.0, True)):
+        emulator.knobs(latencyMs=latency, throttle=throttle)
+        before = emulator.counters()["throttled"] if throttle else 0
+        m = interleaved(contenders, small, runs)
+        label = f"{latency:.0f} ms" + (", throttled" if throttle else "")
+        times = f"{m['export'].seconds:.2f} / {m['loop'].seconds:.2f} / {m['list-only'].seconds:.2f}"
+        row(f"{label}: export / loop / list-only (s)", times)
+        row(f"{label}: loop / export", f"{m['loop'].seconds / m['export'].seconds:.1f}x", "target >= 8x")
+        row(
+            f"{label}: export / SDK list-only", f"{m['export'].seconds / m['list-only'].seconds:.2f}x", "target <= 1.5x"
+        )
+        row(
+            f"{label}: CPU per secret, export / SDK loop", f"{m['export'].cpu / 0.2:.2f} / {m['loop'].cpu / 0.2:.2f} ms"
+        )
+        if throttle:
+            row(f"{label}: 429 answers during these runs", str(emulator.counters()["throttled"] - before))
+
+
+def against_list(emulator: EmulatorProcess, kvctl: list[str], sizes: dict[str, int], runs: int) -> None:
+    """Export against kvctl list at 20 ms, growing N."""
+    emulator.knobs(latencyMs=20, throttle=False)
+    print("3. export against kvctl list of the same secrets, 20 ms latency:")
+    for vault in ("b1k", "b5k"):
+        count = sizes[vault]
+        contenders = {"export": [*kvctl, "export"], "list": [*kvctl, "list"]}
+        m = interleaved(contenders, emulator.vault_env(vault), runs)
+        e, li = m["export"], m["list"]
+        row(f"{count:>6,}: export / list (s)", f"{e.seconds:.2f} / {li.seconds:.2f}")
+        row(f"{count:>6,}: export / list", f"{e.seconds / li.seconds:.2f}x", "target <= 1.5x, flat in N")
+        row(f"{count:>6,}: kvctl CPU per fetched secret (export)", f"{e.cpu / count * 1000:.3f} ms")
+        row(f"{count:>6,}: of which beyond the list (export - list CPU)", f"{(e.cpu - li.cpu) / count * 1000:.3f} ms")
+        row(f"{count:>6,}: export CPU / wall", f"{e.cpu / e.seconds:.2f}")
+
+
+def big_list(emulator: EmulatorProcess, kvctl: list[str], python: list[str], tmp: Path, env: dict[str, str]) -> None:
+    """A big list against the SDK's own loop (one run each after a warm-up), and kvctl's memory."""
+    emulator.knobs(latencyMs=0, throttle=False)
+    print("4. kvctl list -o json against the SDK's list loop, latency 0:")
+    contenders = {"kvctl": [*kvctl, "list", "-o", "json"], "sdk": [*python, str(tmp / "list.py")]}
+    m = interleaved(contenders, emulator.vault_env("b25k"), 1)
+    row("25,000: kvctl list / SDK loop (s)", f"{m['kvctl'].seconds:.2f} / {m['sdk'].seconds:.2f}")
+    row("25,000: kvctl list / SDK loop", f"{m['kvctl'].seconds / m['sdk'].seconds:.2f}x", "target <= 1.3x")
+    row("25,000: CPU, kvctl list / SDK loop", f"{m['kvctl'].cpu:.2f} / {m['sdk'].cpu:.2f} s")
+    small = measure([*kvctl, "list", "-o", "json"], emulator.vault_env("b5k")).rss_mib
+    big = m["kvctl"].rss_mib
+    row(
+        "kvctl list -o json peak RSS, 5,000 / 25,000",
+        f"{small:.1f} / {big:.1f} MiB",
+        f"25k/5k {big / small:.2f} (flat)",
+    )
+    row("SDK loop peak RSS, 25,000", f"{m['sdk'].rss_mib:.1f} MiB")
+    row("(an empty python process's peak RSS, for scale)", f"{measure([*python, '-c', 'pass'], env).rss_mib:.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ an extra trusted CA added to (not replacing) the usual trust store, timeouts and
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 from typing import Any
@@ -58,8 +59,67 @@ class _TrustAdapter(HTTPAdapter):
         conn.ca_certs = conn.ca_cert_dir = None  # in the shared context now
 
 
+def _no_auth(request: Any) -> Any:
+    """A request's auth meaning "none": requests would otherwise look netrc up again for it."""
+    return request
+
+
+class _Session(requests.Session):
+    """requests' Session, with what it takes from the environment read once per origin.
+
+    On every request requests reads the proxy variables and no_proxy (urllib's getproxies walks
+    the whole environment), REQUESTS_CA_BUNDLE and netrc (a stat of ~/.netrc and more) again:
+    about a quarter of kvctl's CPU per request in a bulk fetch. One kvctl process is one short
+    session: its environment does not change while it runs, so the answers are kept per origin
+    (scheme, host and port, which is all they depend on). Everything else is requests' own:
+    proxies and netrc are honoured exactly as before, and a proxy or CA given explicitly wins.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._origins: dict[tuple[str, str | None], tuple[dict[str, str], Any]] = {}
+        self._env_bundle: str | None = None
+        self._env_bundle_read = False
+
+    def _environment(self, url: str, no_proxy: str | None) -> tuple[dict[str, str], Any]:
+        """The environment's proxies for `url`'s origin, and its netrc credentials (or None)."""
+        from requests.utils import get_environ_proxies, get_netrc_auth
+
+        start = url.find("//") + 2
+        end = url.find("/", start)
+        key = (url[: end if end > 0 else len(url)].lower(), no_proxy)  # scheme://host:port
+        found = self._origins.get(key)
+        if found is None:  # two threads may both look: the answer is the same
+            found = self._origins[key] = (get_environ_proxies(url, no_proxy=no_proxy), get_netrc_auth(url))
+        return found
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        if self.trust_env and not request.auth and not self.auth and request.url:
+            request.auth = self._environment(str(request.url), None)[1] or _no_auth
+        return super().prepare_request(request)
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        proxies = dict(proxies) if proxies else {}
+        if self.trust_env:
+            for scheme, proxy in self._environment(str(url), proxies.get("no_proxy"))[0].items():
+                proxies.setdefault(scheme, proxy)
+            if verify is True or verify is None:
+                if not self._env_bundle_read:
+                    self._env_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                    self._env_bundle_read = True
+                verify = self._env_bundle or verify
+        if self.proxies:
+            proxies = {**self.proxies, **proxies}
+        return {
+            "proxies": {k: v for k, v in proxies.items() if v is not None},
+            "stream": self.stream if stream is None else stream,
+            "verify": self.verify if verify is None else verify,
+            "cert": self.cert if cert is None else cert,
+        }
+
+
 def make_session(settings: Settings) -> requests.Session:
-    session = requests.Session()
+    session = _Session()
     pool = max(4, settings.concurrency + 4)
     session.mount("https://", _TrustAdapter(settings.ca_bundle, pool_connections=4, pool_maxsize=pool))
     return session

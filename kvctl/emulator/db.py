@@ -24,7 +24,12 @@ CREATE TABLE IF NOT EXISTS secrets (
     deleted_date INTEGER, scheduled_purge_date INTEGER,
     PRIMARY KEY (vault, key)
 );
-CREATE INDEX IF NOT EXISTS secrets_deleted ON secrets (vault, deleted_date, key);
+-- Listing pages walk one of these in key order from the page's last key (a keyset, never an
+-- OFFSET or a sort): live and deleted secrets each have their own, so neither list steps over
+-- the other's rows. (secrets_deleted, an index of earlier states, let the planner sort instead.)
+DROP INDEX IF EXISTS secrets_deleted;
+CREATE INDEX IF NOT EXISTS secrets_live ON secrets (vault, key) WHERE deleted_date IS NULL;
+CREATE INDEX IF NOT EXISTS secrets_gone ON secrets (vault, key) WHERE deleted_date IS NOT NULL;
 CREATE TABLE IF NOT EXISTS versions (
     vault TEXT NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL, seq INTEGER NOT NULL,
     value TEXT NOT NULL, content_type TEXT, tags TEXT, enabled INTEGER NOT NULL,

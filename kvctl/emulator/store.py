@@ -56,6 +56,31 @@ _VERSION_COLUMNS = (
 )
 
 
+def _list_latest_sql(deleted: bool) -> str:
+    # CROSS JOIN fixes the join order: secrets first, through the index that matches the state
+    # and the ORDER BY, so a page reads `limit` rows from the last key on. Left to itself, SQLite
+    # may start from versions and sort every secret after the key in a temporary B-tree, which
+    # makes each page cost O(N) and a whole list O(N^2).
+    state, index = (
+        ("s.deleted_date IS NOT NULL", "secrets_gone") if deleted else ("s.deleted_date IS NULL", "secrets_live")
+    )
+    return (
+        f"SELECT {_VERSION_COLUMNS}, s.deleted_date, s.scheduled_purge_date FROM secrets s INDEXED BY {index}"
+        " CROSS JOIN versions v ON v.vault = s.vault AND v.key = s.key AND v.version = s.latest"
+        f" WHERE s.vault = ? AND s.key > ? AND {state} ORDER BY s.key LIMIT ?"
+    )
+
+
+_LIST_LATEST = {False: _list_latest_sql(False), True: _list_latest_sql(True)}
+# A secret's versions in the order they were made, from the page's last sequence number on.
+_LIST_VERSIONS = (
+    f"SELECT {_VERSION_COLUMNS}, v.seq FROM secrets s CROSS JOIN versions v INDEXED BY versions_seq"
+    " ON v.vault = s.vault AND v.key = s.key"
+    " WHERE s.vault = ? AND s.key = ? AND s.deleted_date IS NULL AND v.seq > ?"
+    " ORDER BY v.seq LIMIT ?"
+)
+
+
 def _version_from_row(row: sqlite3.Row | tuple[Any, ...]) -> SecretVersion:
     _key, name, version, value, content_type, tags, enabled, nbf, exp, created, updated = row[:11]
     return SecretVersion(
@@ -154,23 +179,11 @@ class SecretRecords(Database):
         self, vault: str, after: str, limit: int, *, deleted: bool = False
     ) -> list[tuple[SecretVersion, DeletedInfo | None]]:
         """Secrets in name order after the key `after`, each with its latest version."""
-        state = "s.deleted_date IS NOT NULL" if deleted else "s.deleted_date IS NULL"
-        rows = self._all(
-            f"SELECT {_VERSION_COLUMNS}, s.deleted_date, s.scheduled_purge_date FROM secrets s"
-            " JOIN versions v ON v.vault = s.vault AND v.key = s.key AND v.version = s.latest"
-            f" WHERE s.vault = ? AND s.key > ? AND {state} ORDER BY s.key LIMIT ?",
-            (vault, after, limit),
-        )
+        rows = self._all(_LIST_LATEST[deleted], (vault, after, limit))
         return [(_version_from_row(r), DeletedInfo(r[11], r[12]) if r[11] is not None else None) for r in rows]
 
     def list_versions(self, vault: str, name: str, after_seq: int, limit: int) -> list[tuple[int, SecretVersion]]:
-        rows = self._all(
-            f"SELECT {_VERSION_COLUMNS}, v.seq FROM secrets s JOIN versions v"
-            " ON v.vault = s.vault AND v.key = s.key"
-            " WHERE s.vault = ? AND s.key = ? AND s.deleted_date IS NULL AND v.seq > ?"
-            " ORDER BY v.seq LIMIT ?",
-            (vault, name.lower(), after_seq, limit),
-        )
+        rows = self._all(_LIST_VERSIONS, (vault, name.lower(), after_seq, limit))
         return [(r[11], _version_from_row(r)) for r in rows]
 
     def all_versions(self, vault: str, name: str) -> list[SecretVersion]:

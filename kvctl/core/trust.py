@@ -52,6 +52,15 @@ def context_with(ca_file: str) -> ssl.SSLContext:
         paths = ssl.get_default_verify_paths()
         capath = system_capath()
         explicit_file = os.environ.get(paths.openssl_cafile_env)
+        if (
+            explicit_file
+            and capath
+            and _same(capath, paths.openssl_capath)
+            and _same(explicit_file, paths.openssl_cafile)
+        ):
+            # SSL_CERT_FILE names the system bundle, and the system directory holds the same CAs
+            # (update-ca-certificates writes both): no need to parse every one of them.
+            explicit_file = None
         if explicit_file:  # SSL_CERT_FILE: what the user asked OpenSSL to trust, as the default store would
             try:
                 context.load_verify_locations(cafile=explicit_file)
@@ -63,3 +72,10 @@ def context_with(ca_file: str) -> ssl.SSLContext:
             context.load_default_certs()
         _CONTEXTS[key] = context
         return context
+
+
+def _same(path: str, other: str) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return False

@@ -114,3 +114,25 @@ def test_ca_bundle_adds_to_the_system_directory_and_requests_bundle(
         assert done.returncode == 3, stderr  # the vault answered: not found
     else:
         assert done.returncode == 7 and "not trusted" in stderr, stderr
+
+
+def test_ca_bundle_keeps_an_ssl_cert_file_that_is_not_the_system_bundle(emulator, tmp_path):
+    """Beside a usable CA directory, SSL_CERT_FILE naming some other bundle is still trusted (only the
+    system's own bundle, whose CAs the directory holds, is left to the directory)."""
+    import certifi
+
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    first = certifi.contents().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+    (directory / "00000000.0").write_text(first)  # a hashed directory, without the emulator's CA
+    env = {
+        **emulator.env,
+        "KVCTL_CA_BUNDLE": certifi.where(),
+        "SSL_CERT_DIR": str(directory),
+        "REQUESTS_CA_BUNDLE": None,
+        "CURL_CA_BUNDLE": None,
+        "KVCTL_RETRIES": "0",
+    }
+    for cert_file, status in ((emulator.info["caFile"], 3), (certifi.where(), 7)):
+        done = run_kvctl_process(["get", "no-such-secret"], env={**env, "SSL_CERT_FILE": cert_file})
+        assert done.returncode == status, done.stderr.decode()

@@ -59,6 +59,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21)
     args = parser.parse_args()
     kvctl = str(Path(sys.executable).with_name("kvctl"))
+    # Bytecode cached, as on a user's machine: with PYTHONDONTWRITEBYTECODE=1 (set on this machine)
+    # every process compiles every module it imports and both sides measure the compiler.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "kvctl-bench-pycache"))
     with tempfile.TemporaryDirectory() as tmp:
         seed = Path(tmp) / "seed.json"
         seed.write_text(json.dumps({"bench": "value"}))

@@ -87,3 +87,44 @@ def test_no_module_is_over_the_size_limit():
     for path in _modules("kvctl"):
         lines = len(path.read_text().splitlines())
         assert lines <= 400, f"{path.relative_to(ROOT)} has {lines} lines: split it by responsibility"
+
+
+def _imported_by(args: list[str], env: dict[str, str | None]) -> set[str]:
+    """Every module a real `kvctl` process imports (python -X importtime; stdout and stderr are pipes)."""
+    from tests.conftest import run_kvctl_process
+
+    done = run_kvctl_process(args, env=env, python=["-X", "importtime", "-m", "kvctl"])
+    assert done.returncode == 0, done.stderr.decode()
+    lines = done.stderr.decode().splitlines()
+    return {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:") and "|" in line}
+
+
+LEAN_GET_AVOIDS = ("msal", "cryptography", "azure.identity", "azure.mgmt", "rich", "concurrent.futures")
+
+
+def _avoidable(loaded: set[str]) -> list[str]:
+    return sorted(m for m in loaded if any(m == a or m.startswith(a + ".") for a in LEAN_GET_AVOIDS))
+
+
+@pytest.mark.parametrize("auth", ["emulator", "managed-identity"])
+def test_a_get_served_from_the_token_cache_imports_no_credential_library(emulator, unique, auth):
+    """A cached token serves the request: azure.identity (and msal, cryptography) stay unloaded, and a
+    data-plane `get` of one secret loads neither azure-mgmt, rich (no terminal), nor a thread pool."""
+    from tests.conftest import run_kvctl_process
+
+    name = unique()
+    env: dict[str, str | None] = {**emulator.env, "KVCTL_NO_PROGRESS": "1", "KVCTL_AUTH": auth}
+    assert run_kvctl_process(["set", name, "--value", "v", "-q"], env=env).returncode == 0  # fills the cache
+    loaded = _imported_by(["get", name], env)
+    assert "azure.keyvault.secrets" in loaded, "the measurement saw the SDK load"
+    assert _avoidable(loaded) == []
+
+
+def test_the_emulator_credential_needs_no_credential_library_even_on_a_miss(emulator, unique):
+    from tests.conftest import run_kvctl_process
+
+    name = unique()
+    env: dict[str, str | None] = {**emulator.env, "KVCTL_NO_PROGRESS": "1", "KVCTL_TOKEN_CACHE": "off"}
+    assert run_kvctl_process(["set", name, "--value", "v", "-q"], env=env).returncode == 0
+    loaded = _imported_by(["get", name], env)
+    assert "azure.keyvault.secrets" in loaded and _avoidable(loaded) == []

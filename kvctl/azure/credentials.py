@@ -206,10 +206,25 @@ def resolve_mode(settings: Settings, target_host: str) -> str:
     return "emulator" if is_loopback(target_host) else "default"
 
 
-def build_credential(settings: Settings, target_url: str) -> GuardedCredential:
-    """The credential for requests to `target_url` (a vault or the ARM endpoint)."""
+def build_credential(settings: Settings, target_url: str, shared: dict[str, Any] | None = None) -> GuardedCredential:
+    """The credential for requests to `target_url` (a vault or the ARM endpoint).
+
+    `shared` holds one token-caching credential per mode for the whole command: every host gets
+    its own guard, but all of them share the tokens (and the single request for a missing one)."""
     host = host_of(urllib.parse.urlsplit(target_url).netloc)
     mode = resolve_mode(settings, host)
+    shared = {} if shared is None else shared
+    inner = shared.get(mode)
+    if inner is None:
+        inner = shared[mode] = _caching_credential(settings, mode)
+    return GuardedCredential(inner, host, settings.cloud_info, mode, settings.client_id)
+
+
+def _caching_credential(settings: Settings, mode: str) -> Any:
+    """The credential of `mode`, behind the token cache (in this process only when it is off): the
+    real credential, and azure.identity with it, is built only when no cached token serves."""
+    if mode == "managed-identity" and settings.client_id:
+        validate.guid(settings.client_id, "client id")  # before any request, cached token or not
 
     def build() -> Any:
         if mode == "emulator":
@@ -226,9 +241,7 @@ def build_credential(settings: Settings, target_url: str) -> GuardedCredential:
 
     from . import token_cache
 
-    store = token_cache.default_store()
-    if store is None:
-        return GuardedCredential(build(), host, settings.cloud_info, mode, settings.client_id)
+    store = token_cache.default_store() or token_cache.MemoryStore()
     make = build
     if mode == "emulator":
         emulator = build()  # checks IDENTITY_ENDPOINT/HEADER now, as without the cache (it is cheap)
@@ -238,8 +251,7 @@ def build_credential(settings: Settings, target_url: str) -> GuardedCredential:
     def key_parts(scope: str, tenant: str | None) -> tuple[str, ...]:
         return cache_key_parts(settings.cloud, tenant or settings.tenant, mode, identity, scope)
 
-    inner = token_cache.CachingCredential(make, key_parts, store, _CREDENTIAL_NAMES.get(mode, mode))
-    return GuardedCredential(inner, host, settings.cloud_info, mode, settings.client_id)
+    return token_cache.CachingCredential(make, key_parts, store, _CREDENTIAL_NAMES.get(mode, mode))
 
 
 def cache_key_parts(cloud: str, tenant: str | None, mode: str, identity: str, scope: str) -> tuple[str, ...]:

@@ -174,6 +174,34 @@ def entry_key(*parts: str | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class MemoryStore:
+    """The tokens of this process only (KVCTL_TOKEN_CACHE=off): nothing outlives the process, but
+    one token request still serves every vault and thread that needs the same token."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[str, int]] = {}
+
+    def get(self, key: str) -> tuple[str, int] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry if entry is not None and entry[1] - EXPIRY_MARGIN > _now() else None
+
+    def put(self, key: str, token: str, expires_on: int) -> None:
+        with self._lock:
+            self._entries[key] = (token, int(expires_on))
+
+    def evict(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def reject(self, token: str) -> bool:
+        with self._lock:
+            for key in [k for k, entry in self._entries.items() if entry[0] == token]:
+                del self._entries[key]
+        return False  # never served across processes: nothing stale to retry past
+
+
 _STORE: TokenStore | None = None
 _STORE_LOCK = threading.Lock()
 
@@ -192,13 +220,17 @@ def default_store() -> TokenStore | None:
 
 class CachingCredential:
     """A credential that answers from the token file and builds the real credential (azure.identity,
-    MSAL, cryptography: ~0.5 s of imports) only when the file has no usable token."""
+    MSAL, cryptography: ~0.5 s of imports) only when the file has no usable token.
+
+    One instance serves every vault of a command (they need the same token), and a token missing
+    from the cache is asked for once however many threads want it at the same moment: three vaults
+    fetched at once through `--auth azure-cli` start one `az` process, not three."""
 
     def __init__(
         self,
         build: Callable[[], Any],
         key_parts: Callable[[str, str | None], tuple[str, ...]],
-        store: TokenStore,
+        store: TokenStore | MemoryStore,
         name: str,
     ) -> None:
         self._build = build
@@ -206,6 +238,7 @@ class CachingCredential:
         self._store = store
         self._inner: Any = None
         self._lock = threading.Lock()
+        self._fetching: dict[str, threading.Lock] = {}  # one lock per key: a single request in flight
         self.name = name
 
     @property
@@ -219,18 +252,32 @@ class CachingCredential:
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         scope = scopes[0] if scopes else ""
         key = entry_key(*self._key_parts(scope, kwargs.get("tenant_id")))
-        if kwargs.get("claims"):
+        challenged = bool(kwargs.get("claims"))
+        if challenged:
             # A CAE claims challenge: the service revoked the token; never answer it from the cache.
             self._store.evict(key)
         else:
-            hit = self._store.get(key)
+            hit = self._hit(key)
             if hit is not None:
-                from azure.core.credentials import AccessToken  # already loaded with any SDK client
-
-                return AccessToken(hit[0], hit[1])
-        token = self.inner.get_token(*scopes, **kwargs)
-        self._store.put(key, token.token, int(token.expires_on))
+                return hit
+        with self._lock:
+            fetching = self._fetching.setdefault(key, threading.Lock())
+        with fetching:
+            if not challenged:  # another thread may have fetched it while this one waited
+                hit = self._hit(key)
+                if hit is not None:
+                    return hit
+            token = self.inner.get_token(*scopes, **kwargs)
+            self._store.put(key, token.token, int(token.expires_on))
         return token
+
+    def _hit(self, key: str) -> Any:
+        hit = self._store.get(key)
+        if hit is None:
+            return None
+        from azure.core.credentials import AccessToken  # already loaded with any SDK client
+
+        return AccessToken(hit[0], hit[1])
 
     def close(self) -> None:
         if self._inner is not None:

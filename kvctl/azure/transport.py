@@ -4,12 +4,12 @@ an extra trusted CA added to (not replacing) the usual trust store, timeouts and
 from __future__ import annotations
 
 import os
-import ssl
 import threading
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.util.ssl_ import create_urllib3_context
 
 from ..core.settings import Settings
@@ -26,13 +26,16 @@ class _TrustAdapter(HTTPAdapter):
     requests hands every new connection the path of the bundle to trust (certifi, or
     REQUESTS_CA_BUNDLE), and urllib3 then parses the whole bundle again for each (~25 ms of CPU
     per connection; a bulk fetch opens up to concurrency + 4). The trust is the same: the bundle
-    requests chose, plus, with `ca_file`, the system's CAs and that one (e.g. the emulator's).
+    requests chose; with `ca_file`, the system's CAs (read lazily, see core.trust) and that one
+    (e.g. the emulator's) instead of certifi's copy of them, plus REQUESTS_CA_BUNDLE when set.
     """
 
     def __init__(self, ca_file: str | None, **kwargs: Any) -> None:
+        self._skip_default = bool(ca_file)
         if ca_file:
-            self._context = ssl.create_default_context()
-            self._context.load_verify_locations(cafile=ca_file)
+            from ..core.trust import context_with
+
+            self._context = context_with(ca_file)  # already built (and checked) with the settings
         else:
             self._context = create_urllib3_context()  # what urllib3 itself would use
         self._loaded: set[tuple[str | None, str | None]] = set()
@@ -50,7 +53,8 @@ class _TrustAdapter(HTTPAdapter):
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         super().cert_verify(conn, url, verify, cert)
         bundle = (conn.ca_certs, conn.ca_cert_dir)
-        if bundle == (None, None):
+        if bundle == (None, None) or (self._skip_default and bundle == (DEFAULT_CA_BUNDLE_PATH, None)):
+            conn.ca_certs = conn.ca_cert_dir = None
             return
         with self._lock:
             if bundle not in self._loaded:

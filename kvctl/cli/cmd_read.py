@@ -76,7 +76,6 @@ def get(app: AppContext, refs: tuple[str, ...], version: str | None, no_newline:
     -o dotenv  NAME='value' lines, for .env files
     """
     from ..core.bulk import fetch_values
-    from ..core.files import write_private
     from ..output import values_text
 
     settings = app.settings
@@ -88,6 +87,8 @@ def get(app: AppContext, refs: tuple[str, ...], version: str | None, no_newline:
         secrets = fetch_values(app.factory, parsed, concurrency=settings.concurrency)
     text = values_text(secrets, fmt, newline=not no_newline)
     if file_path:
+        from ..core.files import write_private  # tempfile and its imports: only when writing a file
+
         write_private(file_path, text)
         app.output.info(f"wrote {len(secrets)} secret(s) to {file_path} (mode 0600)")
     else:

@@ -296,8 +296,10 @@ def _ca_bundle(path: str | None) -> str | None:
         return None
     import ssl
 
+    from ..core.trust import context_with
+
     try:
-        ssl.create_default_context(cafile=path)
+        context_with(path)  # the context every connection then shares: the bundle is read once
     except ssl.SSLError:
         raise UsageError(
             f"the CA bundle {path} is not a PEM CA bundle (no certificate could be read from it)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import sys
 from typing import Any, NoReturn
@@ -98,6 +99,8 @@ def _run(app: AppContext, argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
+    if argv is None:  # kvctl is the process itself (not a call inside tests or another program)
+        _lighten_gc()
     app = AppContext()
     code: int
     try:
@@ -134,11 +137,25 @@ def main(argv: list[str] | None = None) -> NoReturn:
             pass
         _flush_stdout()
         sys.stderr.flush()
-    if argv is None and code > 128:  # kvctl is the process itself, not a call inside another program
-        from ..core.process import die_like_child
+    if argv is None:  # kvctl is the process itself, not a call inside another program
+        # Every object alive now lives until the process ends: moved out of the collector's reach,
+        # the interpreter's final collections skip them (~75 ms of CPU for a `get`, more than its
+        # request). Nothing is lost: files are closed and flushed above, and atexit handlers,
+        # thread joins and stream flushes at exit still run as usual.
+        gc.freeze()
+        if code > 128:
+            from ..core.process import die_like_child
 
-        die_like_child(code)  # `run`: a child killed by signal N ends kvctl by N, not by exit 128+N
+            die_like_child(code)  # `run`: a child killed by signal N ends kvctl by N, not by exit 128+N
     sys.exit(code)
+
+
+def _lighten_gc() -> None:
+    """Collect the young generation less often: a command's imports create ~40,000 long-lived
+    objects (the SDK's modules and classes), and the default threshold of 700 makes the collector
+    walk them again and again while they load. Cycles are still collected in long commands."""
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(20_000, middle, old)
 
 
 def _flush_stdout() -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .backend import BackendFactory
 from .errors import KvctlError, PartialFailure, UnavailableError
 from .models import Secret
 from .refs import SecretRef
 from .secrets import ListFilter, get_secret, list_secrets
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 def fetch_values(factory: BackendFactory, refs: Sequence[SecretRef], *, concurrency: int) -> list[Secret]:
@@ -25,6 +28,8 @@ def fetch_values(factory: BackendFactory, refs: Sequence[SecretRef], *, concurre
         ref = next(iter(unique.values()))
         results[ref.key] = get_secret(factory, ref)
     else:
+        from concurrent.futures import ThreadPoolExecutor  # not loaded for the one secret of a `get`
+
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(unique)))) as pool:
             futures = {key: pool.submit(get_secret, factory, ref) for key, ref in unique.items()}
             for key, future in futures.items():
@@ -85,6 +90,8 @@ def fetch_bulk(
     futures: dict[tuple[str, str, str | None], Future[Secret]] = {}
     by_key: dict[tuple[str, str, str | None], SecretRef] = {}
     listed: dict[tuple[str, str, str | None], None] = {}  # ordered, without repeats
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
 
         def submit(ref: SecretRef) -> tuple[str, str, str | None]:

@@ -14,14 +14,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import EmulatorProcess, run_kvctl_subprocess
 
 FAKE_AZ = """#!{python}
-import json, os, sys, urllib.parse, urllib.request
+import json, os, sys, time, urllib.parse, urllib.request
 from pathlib import Path
 
 with open(os.environ["FAKE_AZ_LOG"], "a") as log:
     log.write(" ".join(sys.argv[1:]) + "\\n")
+time.sleep(float(os.environ.get("FAKE_AZ_SLEEP", "0")))  # a slow az: callers that do not wait for each other overlap
 profile = Path(os.environ["AZURE_CONFIG_DIR"]) / "azureProfile.json"
 subs = json.loads(profile.read_text(encoding="utf-8-sig"))["subscriptions"]
 user = next(s for s in subs if s["isDefault"])["user"]["name"]
@@ -173,3 +176,37 @@ def test_a_token_cached_for_one_cloud_is_not_used_for_another(fresh_emulator, tm
     china = _whoami(emulator, env, "--cloud", "china")
     assert china.exit_code == 0, china.stderr
     assert (china.json["name"], _az_calls(env)) == ("admin", 1), "a public-cloud token was used for China"
+
+
+def _three_vaults(emulator: EmulatorProcess) -> list[str]:
+    """The emulator's three vaults under two host names (a credential was kept per host)."""
+    urls = [vault["url"] for vault in emulator.info["vaults"]]
+    assert len(urls) == 3
+    return [urls[0], urls[1].replace("127.0.0.1", "localhost"), urls[2]]
+
+
+@pytest.mark.parametrize("cache", ["on", "off"])
+def test_refs_in_three_vaults_start_one_az_process(fresh_emulator, tmp_path, unique, cache):
+    """`get` of refs in three vaults fetches them at once: before, each host had a credential of
+    its own (and each vault a token policy of its own), so a slow `az` was started once per host
+    (per vault with the cache off), all for the same token."""
+    emulator = fresh_emulator("--identity", "app", "--vault", "one", "--vault", "two", "--vault", "three")
+    env = {**_setup(tmp_path, emulator), "KVCTL_TOKEN_CACHE": cache}
+    _sign_in("alice@example.com")
+    vaults = _three_vaults(emulator)
+    name = unique()
+    for i, vault in enumerate(vaults):
+        done = run_kvctl_subprocess(
+            ["set", name, "--value", f"v{i}", "-q", "--vault", vault], emulator=emulator, env=env
+        )
+        assert done.exit_code == 0, done.stderr
+    Path(env["FAKE_AZ_LOG"]).unlink()
+    refs = [f"{vault}/secrets/{name}" for vault in vaults]
+    done = run_kvctl_subprocess(
+        ["get", *refs, "-o", "json"],
+        emulator=emulator,
+        env={**env, "FAKE_AZ_SLEEP": "1.5", "XDG_CACHE_HOME": str(tmp_path / "empty-cache")},
+    )
+    assert done.exit_code == 0, done.stderr
+    assert [secret["value"] for secret in done.json] == ["v0", "v1", "v2"]
+    assert _az_calls(env) == 1, Path(env["FAKE_AZ_LOG"]).read_text()

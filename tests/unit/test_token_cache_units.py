@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+from azure.core.credentials import AccessToken
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kvctl.azure.chain import candidates, on_azure_vm
-from kvctl.azure.token_cache import TokenStore, entry_key
+from kvctl.azure.token_cache import CachingCredential, MemoryStore, TokenStore, entry_key
 from kvctl.azure.token_keys import azure_cli_account, identity_of
 
 _SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -88,3 +92,57 @@ def test_the_azure_vm_signal_is_the_dmi_asset_tag(tmp_path: Path) -> None:
     assert on_azure_vm(tag) is True
     tag.write_text("No Asset Tag\n")
     assert on_azure_vm(tag) is False
+
+
+class _SlowCredential:
+    """Answers after a pause long enough for every caller to be waiting at once; counts calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, object]] = []
+        self._lock = threading.Lock()
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        with self._lock:
+            self.calls.append(kwargs)
+            number = len(self.calls)
+        time.sleep(0.3)
+        return AccessToken(f"token-{number}", int(time.time()) + 3600)
+
+
+@pytest.mark.parametrize("store_kind", ["file", "memory"])
+def test_one_request_serves_every_thread_that_misses_at_once(tmp_path: Path, store_kind: str) -> None:
+    inner = _SlowCredential()
+    store = TokenStore(tmp_path / "kvctl") if store_kind == "file" else MemoryStore()
+    built: list[int] = []
+
+    def build() -> _SlowCredential:
+        built.append(1)
+        return inner
+
+    credential = CachingCredential(build, lambda scope, tenant: ("v1", scope, tenant or ""), store, "Slow")
+    barrier = threading.Barrier(8)
+
+    def ask() -> str:
+        barrier.wait()
+        return str(credential.get_token("https://vault.azure.net/.default", tenant_id="t").token)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        tokens = list(pool.map(lambda _: ask(), range(8)))
+    assert (tokens, len(inner.calls), len(built)) == (["token-1"] * 8, 1, 1)
+    # Another key (tenant) is a request of its own; a claims challenge always is one.
+    assert credential.get_token("https://vault.azure.net/.default", tenant_id="u").token == "token-2"
+    challenged = credential.get_token("https://vault.azure.net/.default", tenant_id="t", claims="{}")
+    assert challenged.token == "token-3"
+    assert credential.get_token("https://vault.azure.net/.default", tenant_id="t").token == "token-3"
+    assert len(inner.calls) == 3
+
+
+def test_the_memory_store_forgets_a_rejected_token() -> None:
+    store = MemoryStore()
+    store.put("a", "tok", int(time.time()) + 3600)
+    store.put("b", "tok", int(time.time()) + 3600)
+    store.put("c", "other", int(time.time()) + 3600)
+    assert store.reject("tok") is False  # nothing served across processes: no retry past it
+    assert (store.get("a"), store.get("b"), store.get("c") is not None) == (None, None, True)
+    store.put("d", "soon", int(time.time()) + 60)  # inside the refresh margin: never handed out
+    assert store.get("d") is None

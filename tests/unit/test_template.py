@@ -74,7 +74,6 @@ def test_placeholder_forms_and_line_numbers():
         ("{{", 1, "without a reference"),
         ("a\nb\n{{ name", 3, "not closed"),
         ("{{ name\n}}", 1, "not closed"),
-        ("{{ two words }}", 1, "not closed"),
         ('{{ "unterminated }}', 1, "without a reference"),
         ("{{{ name }}", 1, "without a reference"),
     ],
@@ -84,6 +83,13 @@ def test_malformed_placeholders_are_errors(template, line, fragment):
         parse_template(template, "cfg.tpl")
     assert info.value.message.startswith(f"cfg.tpl, line {line}: ") and fragment in info.value.message
     assert '{{ "{{" }}' in (info.value.hint or "")
+
+
+def test_a_closed_placeholder_around_two_words_says_so():
+    with pytest.raises(UsageError) as info:
+        parse_template("x\n{{ two words }} and }}", "cfg.tpl")
+    assert info.value.message == "cfg.tpl, line 2: '{{ two words }}' is not one reference"
+    assert "no spaces" in (info.value.hint or "")
 
 
 def test_escape_literal_quotes_only_what_it_must():

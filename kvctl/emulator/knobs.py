@@ -92,6 +92,11 @@ class Knobs:
             "throttled": 0,
             "requests": 0,
             "tokens": 0,
+            # ARM: every authenticated request, the vault reads among them (a vault GET or a vault
+            # list), and Resource Graph queries (each page is one): fleet benchmarks count them.
+            "armRequests": 0,
+            "armVaultReads": 0,
+            "resourceGraphQueries": 0,
         }
         self._counter_lock = threading.Lock()
 
@@ -123,6 +128,10 @@ class Knobs:
     def _count(self, name: str) -> None:
         with self._counter_lock:
             self.counters[name] += 1
+
+    def count(self, name: str) -> None:
+        """Add one to a counter of `/_emulator/state` (an endpoint's own)."""
+        self._count(name)
 
     def before_work(self) -> None:
         """Latency, then maybe a fault: a 503 or a reset, before the request is processed."""

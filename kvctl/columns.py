@@ -128,6 +128,8 @@ WHO_COLUMNS = (
     Column("Name", lambda r: r.get("principalName") or "", kind="text", drop=1),
     Column("Type", lambda r: r["principalType"] or "", drop=2),
 )
+# `access who --all-vaults`: the vault first, then one principal per row as for one vault.
+FLEET_WHO_COLUMNS = (Column("Vault", lambda r: r["vault"]), *WHO_COLUMNS)
 FINDING_COLUMNS = (
     Column("Severity", lambda r: r["severity"], lambda r: _SEVERITY_STYLES.get(r["severity"], "")),
     Column("Id", lambda r: r["id"]),

@@ -19,6 +19,7 @@ from .columns import (  # noqa: F401 - the column sets are imported from here by
     ACCESS_COLUMNS,
     DELETED_COLUMNS,
     FINDING_COLUMNS,
+    FLEET_WHO_COLUMNS,
     ROLE_COLUMNS,
     SECRET_COLUMNS,
     VERSION_COLUMNS,

@@ -28,7 +28,7 @@ T = TypeVar("T")
 SUBSCRIPTIONS_API = "2022-12-01"
 PERMISSIONS_API = "2022-04-01"
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
-_PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
 def _code(exc: HttpResponseError) -> str:
@@ -136,7 +136,7 @@ class AzureArm:
     def visible_subscriptions(self) -> list[str]:
         from azure.mgmt.keyvault import KeyVaultManagementClient
 
-        client = KeyVaultManagementClient(self._credential, _PLACEHOLDER_SUBSCRIPTION, **self._common())
+        client = KeyVaultManagementClient(self._credential, PLACEHOLDER_SUBSCRIPTION, **self._common())
         found: list[str] = []
         url: str | None = f"/subscriptions?api-version={SUBSCRIPTIONS_API}"
         while url:

@@ -281,9 +281,14 @@ def roles(app: AppContext, fmt: str | None) -> None:
 
 @access.command("who")
 @click.argument("ref", required=False, metavar="[REF]")
+@click.option(
+    "--all-vaults",
+    is_flag=True,
+    help="Every vault you can see in every subscription (one Azure Resource Graph query), 8 at a time.",
+)
 @global_options(formats=RECORD_FORMATS)
 @pass_app
-def who(app: AppContext, ref: str | None) -> None:
+def who(app: AppContext, ref: str | None, all_vaults: bool) -> None:
     """Every principal that can read, write or manage the vault's secrets (or one secret).
 
     \b
@@ -292,7 +297,13 @@ def who(app: AppContext, ref: str | None) -> None:
     policies on access-policy vaults. Needs read rights only (Reader, and Graph read).
     Can: read = secret values, metadata = names and attributes only, write = set or
     delete, manage = may grant itself access (roles or access policies).
+    With --all-vaults, -o json is an array of per-vault results.
     """
+    if all_vaults:
+        if ref is not None:
+            raise UsageError("give a secret or --all-vaults, not both")
+        _who_all_vaults(app)
+        return
     from ..core.refs import parse_ref
     from ..core.whocan import who_can
     from ..output import WHO_COLUMNS
@@ -330,3 +341,38 @@ def who(app: AppContext, ref: str | None) -> None:
         plain=lambda r: r["principalId"],
         waiting="listing",
     )
+
+
+def _who_all_vaults(app: AppContext) -> None:
+    """`access who` for every vault Resource Graph finds, concurrently; a vault whose role
+    assignments cannot be read gets its error in its result, the others are still shown."""
+    from ..core.fleet import discover_vaults, fleet_scope
+    from ..core.fleet_who import who_everywhere
+    from ..output import FLEET_WHO_COLUMNS
+
+    fmt = app.output_format(RECORD_FORMATS)
+    arm = app.clients.fleet_arm()
+    with app.output.progress("finding vaults (Resource Graph)", None):
+        scope = fleet_scope(None, arm.visible_subscriptions)
+        vaults = discover_vaults(app.clients.resource_graph(), scope)
+    app.output.info(f"found {len(vaults)} vault(s) in {scope.description}")
+    graph = app.clients.graph()
+    with app.output.progress("reading role assignments", len(vaults)) as advance:
+        results = who_everywhere(arm, vaults, graph, graph, progress=advance)
+    for result in results:
+        if result.error:
+            app.output.warn(f"{result.vault.name}: {result.error}")
+        elif result.report is not None and result.report.directory_problem:
+            app.output.warn(
+                f"{result.vault.name}: Microsoft Graph could not be read ({result.report.directory_problem})"
+            )
+    if fmt == "json":
+        app.output.json([r.as_json() for r in results])
+        return
+    rows = (
+        {"vault": r.vault.name, **entry.as_json()}
+        for r in results
+        if r.report is not None
+        for entry in r.report.entries
+    )
+    app.output.rows(rows, FLEET_WHO_COLUMNS, fmt, plain=lambda r: f"{r['vault']} {r['principalId']}", waiting="listing")

@@ -1,10 +1,10 @@
-"""Running `check` over one vault, several, or every vault in the subscription."""
+"""Running `check` over one vault, several, every vault in the subscription, or vaults found
+fleet-wide (by Resource Graph, whose rows carry the vault settings: no ARM read per vault)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +24,7 @@ from .checks import (
     vault_findings,
 )
 from .errors import ForbiddenError, NotFoundError
-
-MAX_PARALLEL_VAULTS = 8
+from .fleet import for_each_vault
 
 
 @dataclass(frozen=True)
@@ -35,9 +34,13 @@ class CheckRequest:
     options: CheckOptions = field(default_factory=CheckOptions)
     fix: bool = False
     retention: int | None = None
+    # Vaults found already (fleet-wide, by Resource Graph): checked as they are, none looked up.
+    discovered: Sequence[VaultResource] | None = None
 
 
 def select_vaults(arm: ArmBackend, request: CheckRequest) -> list[VaultResource]:
+    if request.discovered is not None:
+        return list(request.discovered)
     vaults = list(arm.list_vaults())
     if request.all_vaults:
         return vaults
@@ -136,9 +139,6 @@ def run_checks(
             vaults, changes = apply_fixes(arm, vaults, plans)
 
     def one(vault: VaultResource) -> VaultCheck:
-        result = VaultCheck(vault, evaluate(vault, factory, now, request.options, arm), changes.get(vault.id, []))
-        progress(1)
-        return result
+        return VaultCheck(vault, evaluate(vault, factory, now, request.options, arm), changes.get(vault.id, []))
 
-    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_VAULTS, len(vaults)))) as pool:
-        return list(pool.map(one, vaults))
+    return for_each_vault(vaults, one, progress=progress)

@@ -1,0 +1,123 @@
+"""The KQL (Kusto Query Language) subset the emulator's Log Analytics and Resource Graph endpoints
+answer. A query outside the subset is a KqlError ("SyntaxError" or "SemanticError", with the
+offending token and its position), never a silent wrong answer.
+
+Statements
+    [let NAME = SCALAR; ...] TABLE [| OPERATOR ...] [;]     comments `// ...`, any whitespace.
+    Table names match exactly (case-sensitive); a caller that accepts `resources` and `Resources`
+    registers both.
+
+Tabular operators
+    where / filter PRED           rows whose predicate is true (null counts as false)
+    project [NAME =] EXPR, ...    renames and computed columns
+    extend [NAME =] EXPR, ...     (an existing name is replaced in place)
+    project-away COL|PATTERN*, ...    project-rename NEW = OLD, ...
+    order by / sort by EXPR [asc|desc] [nulls first|last], ...   default desc; nulls last for
+                                  desc, first for asc (as in Kusto); a stable sort
+    take N / limit N              top N by EXPR [asc|desc] [nulls first|last], ...
+    summarize [NAME =] AGG(...), ... [by [NAME =] EXPR, ...]
+        AGG: count() countif(p) dcount(x) dcountif(x, p) min max sum sumif avg avgif
+             make_set(x) make_list(x) any(x) take_any(x) arg_max(x, * | col, ...) arg_min(...)
+        unnamed columns: count_, countif_, dcount_X, min_X, max_X, sum_X, avg_X, set_X, list_X,
+        any_X (X the column, `a_b` for a.b); by-keys take the column's name through bin(),
+        tostring() and the other to*() casts, else Column1, Column2...; a dynamic key is refused.
+    distinct EXPR, ... | distinct *          count
+
+Scalar expressions
+    literals: 'str' "str" (\\n \\t \\\\ \\' \\" \\uXXXX escapes), @'verbatim', 42, 1.5, true/false,
+      datetime(2026-12-01T10:00:00Z) datetime(2026-12-01) datetime(null), timespans 7d 12h 30m
+      10s 100ms 1.5h, time(1.02:03:04), guid(...), dynamic([...]) / dynamic({...}) / dynamic(null)
+    columns: Name, ['name with spaces'], dynamic access a.b, a['b'], a[0]
+    arithmetic + - * / %  (numbers; datetime +- timespan; datetime - datetime; timespan math)
+    comparisons == != < <= > >= (string == is case-sensitive), =~ !~ (case-insensitive)
+    string operators (case-insensitive unless _cs; `has` matches whole terms of letters and
+      digits): has !has has_cs contains !contains contains_cs startswith endswith hasprefix
+      hassuffix (each with ! and _cs forms), matches regex 'constant'
+    x in (...) !in in~ !in~ (a dynamic array in the list is expanded), x between (a .. b),
+      !between, and, or, not(p), parentheses
+    functions: now([offset]) ago(span) tolower toupper strlen strcat substring split tostring
+      tolong toint toreal todouble tobool toboolean todatetime totimespan todynamic isempty
+      isnotempty isnull isnotnull iff iif case coalesce bin floor startofday startofmonth
+      startofyear array_length bag_keys
+    Types are checked before any row is read: comparing a string with a number, arithmetic on
+    strings, an unknown column or function, a wrong argument count is a SemanticError. Values in
+    a dynamic column compare at run time (a number with a number, a string with a string...).
+
+Null semantics as in Kusto: strings are never null (missing is ""); x == null-valued is false, !=
+true, both null gives null; <, > with null give null; and/or are three-valued; aggregates skip
+nulls (and, for min/max/arg_max, empty strings).
+
+Not supported (SemanticError naming the operator): join, union, lookup, mv-expand, parse,
+evaluate, render, search, make-series, ...; has_any/has_all/like; any other function.
+Limits: a query over 100,000 characters, nesting over 100 levels or an operator chain over 200
+deep is a SyntaxError.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import kql_ast as ast
+from . import kql_ops as ops
+from .kql_ast import Query
+from .kql_eval import Scope, compile_expr
+from .kql_model import Column, KqlError, Table, semantic_error
+from .kql_parse import parse
+from .kql_summarize import summarize
+
+__all__ = ["Column", "KqlError", "Query", "Table", "execute", "parse"]
+
+_OPERATORS: dict[type, Callable[[Any, Any, Scope], ops.Frame]] = {
+    ast.Where: ops.where,
+    ast.Project: ops.project,
+    ast.Extend: ops.extend,
+    ast.ProjectAway: ops.project_away,
+    ast.ProjectRename: ops.project_rename,
+    ast.Sort: ops.sort,
+    ast.Take: ops.take,
+    ast.Top: ops.top,
+    ast.Summarize: summarize,
+    ast.Distinct: ops.distinct,
+    ast.Count: ops.count,
+}
+
+
+def execute(query: str, tables: Mapping[str, Table], *, now: dt.datetime) -> Table:
+    """Run `query` over `tables`; the result is a Table named "PrimaryResult"."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.UTC)
+    tree = parse(query)
+    scope = Scope({}, {}, now)
+    for name, expr in tree.lets:
+        value = compile_expr(expr, scope)
+        if not value.const:
+            raise semantic_error(f"'let {name}' must be a constant expression", expr.pos, name)
+        scope.lets[name] = value
+    source = tables.get(tree.table)
+    if source is None:
+        raise semantic_error(
+            f"Failed to resolve table expression named '{tree.table}' at position {tree.table_pos}",
+            tree.table_pos,
+            tree.table,
+        )
+    schema = {c.name: c.type for c in source.columns}
+    frame: ops.Frame = (schema, [_normalize(row, source.columns) for row in source.rows])
+    for op in tree.operators:
+        scope = Scope(frame[0], scope.lets, now)
+        frame = _OPERATORS[type(op)](frame, op, scope)
+    schema, rows = frame
+    return Table("PrimaryResult", [Column(n, t) for n, t in schema.items()], rows)
+
+
+def _normalize(row: Mapping[str, Any], columns: list[Column]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for column in columns:
+        value = row.get(column.name)
+        if column.type == "string" and value is None:
+            value = ""  # Kusto strings are never null
+        elif isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        out[column.name] = value
+    return out

@@ -15,11 +15,12 @@ import binascii
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .authz import authorize_arm_action
 from .http import ApiError, Request, Response
+from .kql import Column, KqlError, Table, execute
 from .world import World, utc_iso
 
 API_VERSIONS = ("2021-03-01", "2022-10-01")
@@ -106,10 +107,20 @@ def _read_skip_token(token: str, query: str) -> int | None:
     return offset if isinstance(offset, int) and offset >= 0 else None
 
 
-def _kql() -> Any:
-    import importlib
+class _Tables(Mapping[str, Table]):
+    """ARG's table names are case-insensitive (`Resources`, `resources`)."""
 
-    return importlib.import_module(".kql", __package__)
+    def __init__(self, tables: list[Table]) -> None:
+        self._tables = {t.name.lower(): t for t in tables}
+
+    def __getitem__(self, name: str) -> Table:
+        return self._tables[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
 
 
 class ResourceGraph:
@@ -143,10 +154,9 @@ class ResourceGraph:
         fmt = str(options.get("resultFormat") or "objectArray")
         if fmt.lower() not in ("objectarray", "table"):
             return _bad_request([{"code": "InvalidRequestContent", "message": f"Unknown resultFormat '{fmt}'."}])
-        kql = _kql()
         try:
-            table = kql.execute(query, self._tables(claims, scope), now=dt.datetime.now(dt.UTC))
-        except kql.KqlError as exc:
+            table = execute(query, self._tables(claims, scope), now=dt.datetime.now(dt.UTC))
+        except KqlError as exc:
             return _invalid_query(_cause_code(exc.kind, exc.message), exc.message, exc.position, exc.token)
         rows = table.rows
         page = rows[skip : skip + top]
@@ -222,8 +232,7 @@ class ResourceGraph:
 
     # -- tables ----------------------------------------------------------------------------------
 
-    def _tables(self, claims: dict[str, Any], subscriptions: list[str]) -> Any:
-        kql = _kql()
+    def _tables(self, claims: dict[str, Any], subscriptions: list[str]) -> _Tables:
 
         wanted = {s.lower() for s in subscriptions}
         resources = []
@@ -292,8 +301,5 @@ class ResourceGraph:
                     "tags": {},
                 }
             )
-        columns = [kql.Column(name, type_) for name, type_ in RESOURCE_COLUMNS]
-        return {
-            "resources": kql.Table("Resources", columns, resources),
-            "resourcecontainers": kql.Table("ResourceContainers", columns, containers),
-        }
+        columns = [Column(name, type_) for name, type_ in RESOURCE_COLUMNS]
+        return _Tables([Table("Resources", columns, resources), Table("ResourceContainers", columns, containers)])

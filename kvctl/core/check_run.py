@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .arm import ArmBackend, VaultResource, normalized_url
+from .arm import ArmBackend, RoleAssignment, VaultResource, normalized_url
 from .backend import BackendFactory
 from .check_posture import audit_logging_findings, broad_grant_findings, private_endpoint_findings
 from .checks import (
@@ -24,7 +24,7 @@ from .checks import (
     vault_findings,
 )
 from .errors import ForbiddenError, NotFoundError
-from .fleet import for_each_vault
+from .fleet import SubscriptionAssignments, for_each_vault
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,13 @@ def evaluate(
     now: dt.datetime,
     options: CheckOptions,
     arm: ArmBackend | None = None,
+    assignments: Callable[[VaultResource], list[RoleAssignment]] | None = None,
 ) -> list[Finding]:
+    """Every finding for one vault. Its settings come from `vault` as found (an ARM list or a
+    Resource Graph row alike); `assignments` replaces the per-vault role assignment list."""
     findings = vault_findings(vault) + private_endpoint_findings(vault)
     if arm is not None:
-        findings += _posture(arm, vault)
+        findings += _posture(arm, vault, assignments or (lambda v: arm.list_role_assignments(v.id)))
     try:
         findings += secret_findings(vault, factory(vault.vault_url).list(), now, options)
     except ForbiddenError as exc:
@@ -94,7 +97,9 @@ def evaluate(
     return sorted(findings, key=lambda f: (order[f.severity], f.rule, f.resource))
 
 
-def _posture(arm: ArmBackend, vault: VaultResource) -> list[Finding]:
+def _posture(
+    arm: ArmBackend, vault: VaultResource, assignments: Callable[[VaultResource], list[RoleAssignment]]
+) -> list[Finding]:
     """Audit logging and broad grants: both need only ARM read rights."""
     findings: list[Finding] = []
     unreadable: list[str] = []
@@ -103,7 +108,7 @@ def _posture(arm: ArmBackend, vault: VaultResource) -> list[Finding]:
     except ForbiddenError:
         unreadable.append("its diagnostic settings (audit logging, KV008)")
     try:
-        findings += broad_grant_findings(vault, arm.list_role_assignments(vault.id))
+        findings += broad_grant_findings(vault, assignments(vault))
     except ForbiddenError:
         unreadable.append("its role assignments (broad grants, KV009)")
     if unreadable:
@@ -138,7 +143,11 @@ def run_checks(
             confirm(planned)
             vaults, changes = apply_fixes(arm, vaults, plans)
 
+    # Fleet-wide, role assignments come one list per subscription, not one per vault.
+    assignments = SubscriptionAssignments(arm) if request.discovered is not None else None
+
     def one(vault: VaultResource) -> VaultCheck:
-        return VaultCheck(vault, evaluate(vault, factory, now, request.options, arm), changes.get(vault.id, []))
+        findings = evaluate(vault, factory, now, request.options, arm, assignments)
+        return VaultCheck(vault, findings, changes.get(vault.id, []))
 
     return for_each_vault(vaults, one, progress=progress)

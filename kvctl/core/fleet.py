@@ -7,13 +7,14 @@ as Resource Graph has them, so vault-settings rules need no ARM call per vault."
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from .arm import VaultResource
-from .errors import NotFoundError
+from .arm import ArmBackend, RoleAssignment, VaultResource
+from .errors import ForbiddenError, NotFoundError
 
 T = TypeVar("T")
 MAX_PARALLEL_VAULTS = 8
@@ -108,3 +109,35 @@ def for_each_vault(
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(vaults)))) as pool:
         return list(pool.map(one, vaults))
+
+
+def _covers(scope: str, resource: str) -> bool:
+    scope, resource = scope.rstrip("/").lower(), resource.rstrip("/").lower()
+    return resource == scope or resource.startswith(scope + "/")
+
+
+class SubscriptionAssignments:
+    """The role assignments that apply to a vault, from one ARM list per subscription (which
+    holds those above it, at it and below it) instead of one per vault. Where the caller may not
+    list a subscription's assignments, each vault is asked for on its own."""
+
+    def __init__(self, arm: ArmBackend) -> None:
+        self._arm = arm
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._lists: dict[str, list[RoleAssignment] | None] = {}
+
+    def __call__(self, vault: VaultResource) -> list[RoleAssignment]:
+        subscription = vault.subscription_id.lower()
+        with self._lock:
+            lock = self._locks.setdefault(subscription, threading.Lock())
+        with lock:  # one list per subscription, even when its vaults are checked at once
+            if subscription not in self._lists:
+                try:
+                    self._lists[subscription] = self._arm.list_role_assignments(f"/subscriptions/{subscription}")
+                except ForbiddenError:
+                    self._lists[subscription] = None
+            listed = self._lists[subscription]
+        if listed is None:
+            return self._arm.list_role_assignments(vault.id)
+        return [a for a in listed if _covers(a.scope, vault.id) or _covers(vault.id, a.scope)]

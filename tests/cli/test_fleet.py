@@ -145,7 +145,12 @@ def test_all_subscriptions_finds_exactly_what_checking_each_subscription_finds_w
 def test_the_tenant_root_management_group_gives_the_same_findings(fleet):
     every = run_kvctl_subprocess(["check", "--all-subscriptions", "-o", "json"], emulator=fleet)
     before = _counters(fleet)
-    result = run_kvctl_subprocess(["check", "--management-group", fleet.info["tenantId"], "-o", "json"], emulator=fleet)
+    # No subscription chosen (and no Azure CLI default): fleet-wide needs none, and guesses none.
+    result = run_kvctl_subprocess(
+        ["check", "--management-group", fleet.info["tenantId"], "-o", "json"],
+        emulator=fleet,
+        env={"AZURE_SUBSCRIPTION_ID": None},
+    )
     assert _counters(fleet)["resourceGraphQueries"] - before["resourceGraphQueries"] == 1
     assert result.exit_code == 10, result.stderr
     assert _keys(result.json) == _keys(every.json)

@@ -368,11 +368,22 @@ def _who_all_vaults(app: AppContext) -> None:
             )
     if fmt == "json":
         app.output.json([r.as_json() for r in results])
-        return
-    rows = (
-        {"vault": r.vault.name, **entry.as_json()}
-        for r in results
-        if r.report is not None
-        for entry in r.report.entries
-    )
-    app.output.rows(rows, FLEET_WHO_COLUMNS, fmt, plain=lambda r: f"{r['vault']} {r['principalId']}", waiting="listing")
+    else:
+        rows = (
+            {"vault": r.vault.name, **entry.as_json()}
+            for r in results
+            if r.report is not None
+            for entry in r.report.entries
+        )
+        app.output.rows(
+            rows, FLEET_WHO_COLUMNS, fmt, plain=lambda r: f"{r['vault']} {r['principalId']}", waiting="listing"
+        )
+    failed = [r.vault.name for r in results if r.error]
+    if failed:
+        from ..core.errors import ForbiddenError
+
+        # Everything readable was shown; the exit code still tells a script the answer is partial.
+        raise ForbiddenError(
+            f"the access to {len(failed)} of {len(results)} vault(s) could not be read: {', '.join(failed)}",
+            hint="each vault's error is above (and in its result's 'error' with -o json); Reader on a vault allows it",
+        )

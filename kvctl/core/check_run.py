@@ -88,7 +88,7 @@ def evaluate(
     Resource Graph row alike); `assignments` replaces the per-vault role assignment list."""
     findings = vault_findings(vault) + private_endpoint_findings(vault)
     if arm is not None:
-        findings += _posture(arm, vault, assignments or (lambda v: arm.list_role_assignments(v.id)))
+        findings += _posture(arm, vault, assignments)
     try:
         findings += secret_findings(vault, factory(vault.vault_url).list(), now, options)
     except ForbiddenError as exc:
@@ -98,7 +98,9 @@ def evaluate(
 
 
 def _posture(
-    arm: ArmBackend, vault: VaultResource, assignments: Callable[[VaultResource], list[RoleAssignment]]
+    arm: ArmBackend,
+    vault: VaultResource,
+    assignments: Callable[[VaultResource], list[RoleAssignment]] | None = None,
 ) -> list[Finding]:
     """Audit logging and broad grants: both need only ARM read rights."""
     findings: list[Finding] = []
@@ -108,7 +110,8 @@ def _posture(
     except ForbiddenError:
         unreadable.append("its diagnostic settings (audit logging, KV008)")
     try:
-        findings += broad_grant_findings(vault, assignments(vault))
+        listed = assignments(vault) if assignments else arm.list_role_assignments(vault.id)
+        findings += broad_grant_findings(vault, listed)
     except ForbiddenError:
         unreadable.append("its role assignments (broad grants, KV009)")
     if unreadable:

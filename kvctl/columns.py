@@ -155,6 +155,8 @@ UNUSED_COLUMNS = (
     Column("Unused", lambda r: {True: "UNUSED", False: "", None: ""}[r.get("unused")]),
     *WHO_COLUMNS[2:],
 )
+# `access who --all-vaults`: the vault first, then one principal per row as for one vault.
+FLEET_WHO_COLUMNS = (Column("Vault", lambda r: r["vault"]), *WHO_COLUMNS)
 FINDING_COLUMNS = (
     Column("Severity", lambda r: r["severity"], lambda r: _SEVERITY_STYLES.get(r["severity"], "")),
     Column("Id", lambda r: r["id"]),

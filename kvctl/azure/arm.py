@@ -30,7 +30,7 @@ SUBSCRIPTIONS_API = "2022-12-01"
 PERMISSIONS_API = "2022-04-01"
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
 WORKSPACES_API = "2022-10-01"
-_PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
 def _code(exc: HttpResponseError) -> str:
@@ -138,7 +138,7 @@ class AzureArm:
     def visible_subscriptions(self) -> list[str]:
         from azure.mgmt.keyvault import KeyVaultManagementClient
 
-        client = KeyVaultManagementClient(self._credential, _PLACEHOLDER_SUBSCRIPTION, **self._common())
+        client = KeyVaultManagementClient(self._credential, PLACEHOLDER_SUBSCRIPTION, **self._common())
         found: list[str] = []
         url: str | None = f"/subscriptions?api-version={SUBSCRIPTIONS_API}"
         while url:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .arm import AzureArm
     from .graph import AzureGraph
     from .loganalytics import AzureLogs
+    from .resource_graph import AzureResourceGraph
 
 
 def user_agent_policy() -> Any:
@@ -51,6 +52,8 @@ class AzureClients:
         self._arm: AzureArm | None = None
         self._graph: AzureGraph | None = None
         self._logs: AzureLogs | None = None
+        self._fleet_arm: AzureArm | None = None
+        self._resource_graph: AzureResourceGraph | None = None
         self._lock = threading.RLock()
 
     def _options(self) -> dict[str, Any]:
@@ -116,6 +119,40 @@ class AzureClients:
             self._arm = AzureArm(self.credential(endpoint), endpoint, cloud.arm_scope, self._options(), subscription)
         return self._arm
 
+    def fleet_arm(self) -> AzureArm:
+        """ARM for requests about resources in any subscription (diagnostic settings, role
+        assignments, the subscription list): the subscription is never guessed, since no URL it
+        builds names one."""
+        if self._fleet_arm is None:
+            from ..core.arm import az_cli_default_subscription
+            from ..core.clouds import arm_endpoint
+            from .arm import PLACEHOLDER_SUBSCRIPTION, AzureArm
+
+            cloud = self.settings.cloud_info
+            endpoint = arm_endpoint(self.settings.arm_endpoint, cloud)
+            given = self.settings.subscription
+
+            def subscription(arm: AzureArm) -> str:
+                return given or az_cli_default_subscription() or PLACEHOLDER_SUBSCRIPTION
+
+            self._fleet_arm = AzureArm(
+                self.credential(endpoint), endpoint, cloud.arm_scope, self._options(), subscription
+            )
+        return self._fleet_arm
+
+    def resource_graph(self) -> AzureResourceGraph:
+        """Azure Resource Graph, on the ARM endpoint (the core's ResourceGraphBackend)."""
+        if self._resource_graph is None:
+            from ..core.clouds import arm_endpoint
+            from .resource_graph import AzureResourceGraph
+
+            cloud = self.settings.cloud_info
+            endpoint = arm_endpoint(self.settings.arm_endpoint, cloud)
+            self._resource_graph = AzureResourceGraph(
+                self.credential(endpoint), endpoint, cloud.arm_scope, self._options()
+            )
+        return self._resource_graph
+
     def graph(self) -> AzureGraph:
         """Microsoft Graph (the core's DirectoryBackend): the cloud's, or the emulator's when ARM is
         the emulator; its credential is guarded for that host like every other."""
@@ -167,8 +204,9 @@ class AzureClients:
     def close(self) -> None:
         for backend in self._backends.values():
             backend.client.close()
-        if self._arm is not None:
-            self._arm.close()
+        for arm in (self._arm, self._fleet_arm, self._resource_graph):
+            if arm is not None:
+                arm.close()
         if self._graph is not None:
             self._graph.close()
         if self._logs is not None:

@@ -288,9 +288,14 @@ def roles(app: AppContext, fmt: str | None) -> None:
     help="Mark who can read values but has not (this secret, or any) within DURATION, per the audit log, "
     "with the command that removes the grant.",
 )
+@click.option(
+    "--all-vaults",
+    is_flag=True,
+    help="Every vault you can see in every subscription (one Azure Resource Graph query), 8 at a time.",
+)
 @global_options(formats=RECORD_FORMATS)
 @pass_app
-def who(app: AppContext, ref: str | None, unused: str | None) -> None:
+def who(app: AppContext, ref: str | None, unused: str | None, all_vaults: bool) -> None:
     """Every principal that can read, write or manage the vault's secrets (or one secret).
 
     \b
@@ -301,7 +306,15 @@ def who(app: AppContext, ref: str | None, unused: str | None) -> None:
     delete, manage = may grant itself access (roles or access policies).
     --unused 90d reads the vault's AuditEvent log in Log Analytics (see `kvctl audit`): it also
     needs Log Analytics Reader on the workspace; exit 3 when audit logging is off.
+    With --all-vaults, -o json is an array of per-vault results.
     """
+    if all_vaults:
+        if ref is not None:
+            raise UsageError("give a secret or --all-vaults, not both")
+        if unused is not None:
+            raise UsageError("--unused reads one vault's audit log; give the vault, not --all-vaults")
+        _who_all_vaults(app)
+        return
     from ..core.refs import parse_ref
     from ..core.whocan import who_can
     from ..output import WHO_COLUMNS
@@ -379,4 +392,50 @@ def _who_unused(app: AppContext, report: WhoReport, window: dt.timedelta, fmt: s
         commands = list(dict.fromkeys(m.revoke for m in idle if m.revoke))
         app.output.write(
             "\nTo remove unused read access (one command per line):\n" + "".join(f"{c}\n" for c in commands)
+        )
+
+
+def _who_all_vaults(app: AppContext) -> None:
+    """`access who` for every vault Resource Graph finds, concurrently; a vault whose role
+    assignments cannot be read gets its error in its result, the others are still shown."""
+    from ..core.fleet import discover_vaults, fleet_scope
+    from ..core.fleet_who import who_everywhere
+    from ..output import FLEET_WHO_COLUMNS
+
+    fmt = app.output_format(RECORD_FORMATS)
+    arm = app.clients.fleet_arm()
+    with app.output.progress("finding vaults (Resource Graph)", None):
+        scope = fleet_scope(None, arm.visible_subscriptions)
+        vaults = discover_vaults(app.clients.resource_graph(), scope)
+    app.output.info(f"found {len(vaults)} vault(s) in {scope.description}")
+    graph = app.clients.graph()
+    with app.output.progress("reading role assignments", len(vaults)) as advance:
+        results = who_everywhere(arm, vaults, graph, graph, progress=advance)
+    for result in results:
+        if result.error:
+            app.output.warn(f"{result.vault.name}: {result.error}")
+        elif result.report is not None and result.report.directory_problem:
+            app.output.warn(
+                f"{result.vault.name}: Microsoft Graph could not be read ({result.report.directory_problem})"
+            )
+    if fmt == "json":
+        app.output.json([r.as_json() for r in results])
+    else:
+        rows = (
+            {"vault": r.vault.name, **entry.as_json()}
+            for r in results
+            if r.report is not None
+            for entry in r.report.entries
+        )
+        app.output.rows(
+            rows, FLEET_WHO_COLUMNS, fmt, plain=lambda r: f"{r['vault']} {r['principalId']}", waiting="listing"
+        )
+    failed = [r.vault.name for r in results if r.error]
+    if failed:
+        from ..core.errors import ForbiddenError
+
+        # Everything readable was shown; the exit code still tells a script the answer is partial.
+        raise ForbiddenError(
+            f"the access to {len(failed)} of {len(results)} vault(s) could not be read: {', '.join(failed)}",
+            hint="each vault's error is above (and in its result's 'error' with -o json); Reader on a vault allows it",
         )

@@ -23,6 +23,28 @@ def _group(spec: str) -> tuple[str, list[str]]:
     return name.strip(), [m.strip() for m in members.split(",") if m.strip()]
 
 
+def _placed_vaults(given: tuple[str, ...], subscriptions: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    """`--vault [SUBSCRIPTION/]NAME` -> the vault names, and the subscription (by name) of those placed."""
+    names: list[str] = []
+    placed: dict[str, str] = {}
+    known = {s.lower(): s for s in subscriptions}
+    for spec in given:
+        subscription, sep, name = spec.rpartition("/")
+        if not VAULT_NAME.match(name):
+            raise UsageError(
+                f"invalid vault name {name!r}", hint="3-24 letters, digits and '-', starting with a letter"
+            )
+        if sep:
+            if subscription.lower() not in known:
+                raise UsageError(
+                    f"--vault {spec}: no --subscription named {subscription!r}",
+                    hint="name the subscription with --subscription NAME (the first holds vaults given without one)",
+                )
+            placed[name.lower()] = known[subscription.lower()]
+        names.append(name)
+    return names, placed
+
+
 @click.command("emulator")
 @click.option(
     "--port",
@@ -37,7 +59,12 @@ def _group(spec: str) -> tuple[str, list[str]]:
     help="Keep state (secrets, versions, deleted secrets, CA) here across restarts. Default: a temp dir.",
 )
 @click.option(
-    "--vault", "vaults", multiple=True, metavar="NAME", help="A vault to serve (repeatable). Default: emulator."
+    "--vault",
+    "vaults",
+    multiple=True,
+    metavar="[SUBSCRIPTION/]NAME",
+    help="A vault to serve (repeatable). Default: emulator. SUBSCRIPTION/NAME places it in that --subscription "
+    "(by name); NAME alone in the first.",
 )
 @click.option(
     "--identity",
@@ -116,7 +143,7 @@ def _group(spec: str) -> tuple[str, list[str]]:
     "subscriptions",
     multiple=True,
     metavar="NAME",
-    help="A subscription to show (repeatable); the first holds the vaults, the others are empty.",
+    help="A subscription to show (repeatable); --vault NAME goes to the first, --vault SUBSCRIPTION/NAME to any.",
 )
 @click.option(
     "--audit-logs",
@@ -179,14 +206,10 @@ def emulator(
     from ..emulator.service import PortsExhausted, StartupError
     from ..emulator.state_lock import StateDirInUse
 
-    for name in vaults:
-        if not VAULT_NAME.match(name):
-            raise UsageError(
-                f"invalid vault name {name!r}", hint="3-24 letters, digits and '-', starting with a letter"
-            )
     for name in subscriptions:
         if not name.strip() or len(name) > 64 or not name.isprintable():
             raise UsageError(f"invalid subscription name {name!r}", hint="1-64 printable characters")
+    vault_names, placed = _placed_vaults(vaults, subscriptions)
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     knobs = KnobSettings(
@@ -208,7 +231,8 @@ def emulator(
     options = EmulatorOptions(
         state_dir=state_dir,
         port=port,
-        vaults=list(vaults) or ["emulator"],
+        vaults=vault_names or ["emulator"],
+        vault_subscriptions=placed,
         identities=list(identities),
         users=list(users),
         groups=[_group(spec) for spec in groups],

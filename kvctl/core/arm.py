@@ -33,6 +33,10 @@ class VaultResource:
     def access_policies(self) -> list[dict[str, Any]]:
         return list(self.properties.get("accessPolicies") or [])
 
+    @property
+    def subscription_id(self) -> str:
+        return scope_parts(self.id).get("subscription", "")
+
 
 @dataclass(frozen=True)
 class RoleAssignment:

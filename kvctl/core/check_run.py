@@ -1,14 +1,14 @@
-"""Running `check` over one vault, several, or every vault in the subscription."""
+"""Running `check` over one vault, several, every vault in the subscription, or vaults found
+fleet-wide (by Resource Graph, whose rows carry the vault settings: no ARM read per vault)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .arm import ArmBackend, VaultResource, normalized_url
+from .arm import ArmBackend, RoleAssignment, VaultResource, normalized_url
 from .backend import BackendFactory
 from .check_posture import audit_logging_findings, broad_grant_findings, private_endpoint_findings
 from .check_reads import unread_findings
@@ -25,9 +25,8 @@ from .checks import (
     vault_findings,
 )
 from .errors import ForbiddenError, NotFoundError
+from .fleet import SubscriptionAssignments, for_each_vault
 from .models import Secret
-
-MAX_PARALLEL_VAULTS = 8
 
 
 @dataclass(frozen=True)
@@ -37,9 +36,13 @@ class CheckRequest:
     options: CheckOptions = field(default_factory=CheckOptions)
     fix: bool = False
     retention: int | None = None
+    # Vaults found already (fleet-wide, by Resource Graph): checked as they are, none looked up.
+    discovered: Sequence[VaultResource] | None = None
 
 
 def select_vaults(arm: ArmBackend, request: CheckRequest) -> list[VaultResource]:
+    if request.discovered is not None:
+        return list(request.discovered)
     vaults = list(arm.list_vaults())
     if request.all_vaults:
         return vaults
@@ -81,11 +84,14 @@ def evaluate(
     now: dt.datetime,
     options: CheckOptions,
     arm: ArmBackend | None = None,
+    assignments: Callable[[VaultResource], list[RoleAssignment]] | None = None,
 ) -> list[Finding]:
+    """Every finding for one vault. Its settings come from `vault` as found (an ARM list or a
+    Resource Graph row alike); `assignments` replaces the per-vault role assignment list."""
     findings = vault_findings(vault) + private_endpoint_findings(vault)
     settings: list[dict[str, Any]] | None = None
     if arm is not None:
-        posture, settings = _posture(arm, vault)
+        posture, settings = _posture(arm, vault, assignments)
         findings += posture
     secrets: list[Secret] | None = None
     try:
@@ -99,7 +105,11 @@ def evaluate(
     return sorted(findings, key=lambda f: (order[f.severity], f.rule, f.resource))
 
 
-def _posture(arm: ArmBackend, vault: VaultResource) -> tuple[list[Finding], list[dict[str, Any]] | None]:
+def _posture(
+    arm: ArmBackend,
+    vault: VaultResource,
+    assignments: Callable[[VaultResource], list[RoleAssignment]] | None = None,
+) -> tuple[list[Finding], list[dict[str, Any]] | None]:
     """Audit logging and broad grants: both need only ARM read rights. Also the diagnostic settings
     (None when they could not be read), for KV015."""
     findings: list[Finding] = []
@@ -111,7 +121,8 @@ def _posture(arm: ArmBackend, vault: VaultResource) -> tuple[list[Finding], list
     except ForbiddenError:
         unreadable.append("its diagnostic settings (audit logging, KV008)")
     try:
-        findings += broad_grant_findings(vault, arm.list_role_assignments(vault.id))
+        listed = assignments(vault) if assignments else arm.list_role_assignments(vault.id)
+        findings += broad_grant_findings(vault, listed)
     except ForbiddenError:
         unreadable.append("its role assignments (broad grants, KV009)")
     if unreadable:
@@ -146,10 +157,11 @@ def run_checks(
             confirm(planned)
             vaults, changes = apply_fixes(arm, vaults, plans)
 
-    def one(vault: VaultResource) -> VaultCheck:
-        result = VaultCheck(vault, evaluate(vault, factory, now, request.options, arm), changes.get(vault.id, []))
-        progress(1)
-        return result
+    # Fleet-wide, role assignments come one list per subscription, not one per vault.
+    assignments = SubscriptionAssignments(arm) if request.discovered is not None else None
 
-    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_VAULTS, len(vaults)))) as pool:
-        return list(pool.map(one, vaults))
+    def one(vault: VaultResource) -> VaultCheck:
+        findings = evaluate(vault, factory, now, request.options, arm, assignments)
+        return VaultCheck(vault, findings, changes.get(vault.id, []))
+
+    return for_each_vault(vaults, one, progress=progress)

@@ -265,7 +265,17 @@ def who_can(
     groups: GroupDirectory | None,
 ) -> WhoReport:
     """Everyone who can read, write or manage the vault's secrets (or `secret`), and how."""
-    vault = find_vault(arm, vault_url)
+    return who_can_vault(arm, find_vault(arm, vault_url), secret, directory, groups)
+
+
+def who_can_vault(
+    arm: ArmBackend,
+    vault: VaultResource,
+    secret: str | None,
+    directory: DirectoryBackend | None,
+    groups: GroupDirectory | None,
+) -> WhoReport:
+    """`who_can` for a vault already found (e.g. by Resource Graph): no vault lookup."""
     scope = f"{vault.id}/secrets/{secret}" if secret else vault.id
     # ARM lists the assignments at the scope, inherited from above it (resource group,
     # subscription, management group) and, for a vault, those on its single secrets.

@@ -26,6 +26,7 @@ from .http import ApiError, Request, Response, bad_request
 from .identity_api import entra_token, openid_configuration
 from .loganalytics_api import PREFIX as LOG_ANALYTICS_PREFIX
 from .loganalytics_api import LogAnalyticsService
+from .resource_graph import ResourceGraph
 from .tokens import ARM_AUDIENCES, TokenError
 from .world import World
 
@@ -45,6 +46,7 @@ class ArmService:
         self.graph = GraphService(world, world.directory, base_url)
         self.workspaces = WorkspaceHandlers(world, self.groups)
         self.loganalytics = LogAnalyticsService(world, base_url)
+        self.resource_graph = ResourceGraph(world, self.visible_subscriptions)
 
     # -- pipeline ------------------------------------------------------------------------------
 
@@ -75,6 +77,7 @@ class ArmService:
                 ),
             )
         claims = self._authenticate(request)
+        self.world.knobs.count("armRequests")
         self._check_api_version(request)
         response = self._route(request, segments, claims)
         if request.method in ("PUT", "PATCH", "DELETE", "POST") and response.status < 300:
@@ -128,6 +131,10 @@ class ArmService:
         method = request.method
         if lowered == ["subscriptions"] and method == "GET":
             return self._list_subscriptions(claims)
+        if lowered == ["providers", "microsoft.resourcegraph", "resources"] and method == "POST":
+            return self.resource_graph.handle(request, claims)
+        if lowered == ["providers", "microsoft.management", "managementgroups"] and method == "GET":
+            return Response(200, {"value": [self._root_group()]})
         if lowered == ["providers", "microsoft.keyvault", "operations"] and method == "GET":
             return Response(200, keyvault_operations())
         if "microsoft.insights" in lowered:
@@ -145,12 +152,11 @@ class ArmService:
                 scope = "/" + "/".join(segments[: at - 1])
                 return self.rbac.handle(request, scope, segments[at + 1 :], claims)
         if len(segments) >= 2 and lowered[0] == "subscriptions":
-            extra = self._extra_subscription(segments[1])
-            if extra is not None:
-                found = self._empty_subscription_route(request, extra, lowered[2:])
-            else:
-                self._require_subscription(segments[1])
+            subscription = self._require_subscription(segments[1])
+            if subscription == self.world.site.subscription_id:
                 found = self._subscription_route(request, segments[2:], lowered[2:], claims)
+            else:
+                found = self._other_subscription_route(request, subscription, segments[2:], lowered[2:], claims)
             if found is not None:
                 return found
         raise ApiError(
@@ -219,7 +225,10 @@ class ArmService:
     def _delete_group(self, group: str, claims: dict[str, Any]) -> None:
         """A resource group's deletion takes its vaults (soft-deleted) and role assignments with it."""
         for vault in self.world.store.list_vaults():
-            if self.world.vault_group(vault.name).lower() == group.lower():
+            if (
+                self.world.vault_group(vault.name).lower() == group.lower()
+                and self.world.vault_subscription(vault.name) == self.world.site.subscription_id
+            ):
                 self.vaults.writes.remove(vault)
         prefix = f"/subscriptions/{self.world.site.subscription_id}/resourcegroups/{group}".lower()
         for ra in self.world.store.role_assignments():
@@ -230,30 +239,65 @@ class ArmService:
 
     # -- subscriptions and scopes --------------------------------------------------------------
 
-    def _extra_subscription(self, subscription: str) -> tuple[str, str] | None:
-        """One of the `--subscription` names after the first: visible, but holding nothing."""
-        for sub_id, name in self.world.subscriptions[1:]:
-            if sub_id.lower() == subscription.lower():
-                return sub_id, name
-        return None
-
-    def _empty_subscription_route(self, request: Request, extra: tuple[str, str], rest: list[str]) -> Response | None:
-        if request.method != "GET":
-            return None
-        if rest == []:
-            return Response(200, self._subscription_json(extra))
-        if rest in (
-            ["resources"],
-            ["resourcegroups"],
-            ["providers", "microsoft.keyvault", "vaults"],
-            ["providers", "microsoft.keyvault", "deletedvaults"],
-        ):
+    def _other_subscription_route(
+        self, request: Request, subscription: str, parts: list[str], rest: list[str], claims: dict[str, Any]
+    ) -> Response | None:
+        """A subscription after the first: its vaults live in one resource group named like the
+        emulator's own (resource groups are not created there)."""
+        method = request.method
+        default_group = self.world.site.resource_group
+        if rest == [] and method == "GET":
+            return Response(200, self._subscription_json(self._named(subscription)))
+        if rest == ["resources"] and method == "GET":
+            return self.groups.list_resources(request, claims, self.vaults.readable(claims, subscription))
+        if rest == ["resourcegroups"] and method == "GET":
+            return Response(200, {"value": [self._group_json(subscription)]})
+        if rest == ["providers", "microsoft.keyvault", "vaults"] and method == "GET":
+            return self.vaults.list_vaults(claims, request, None, subscription)
+        if rest == ["providers", "microsoft.keyvault", "deletedvaults"] and method == "GET":
             return Response(200, {"value": []})
         if len(rest) >= 2 and rest[0] == "resourcegroups":
-            raise ApiError(
-                404, "ResourceGroupNotFound", f"Resource group '{request.path.split('/')[4]}' could not be found."
-            )
+            if rest[1] != default_group.lower():
+                raise ApiError(404, "ResourceGroupNotFound", f"Resource group '{parts[1]}' could not be found.")
+            tail = rest[2:]
+            if tail == [] and method == "GET":
+                return Response(200, self._group_json(subscription))
+            if tail == ["resources"] and method == "GET":
+                readable = self.vaults.readable(claims, subscription)
+                return self.groups.list_resources(request, claims, readable, default_group)
+            if tail == ["providers", "microsoft.keyvault", "vaults"] and method == "GET":
+                return self.vaults.list_vaults(claims, request, default_group, subscription)
+            if len(tail) >= 4 and tail[:3] == ["providers", "microsoft.keyvault", "vaults"]:
+                if len(tail) == 4:
+                    return self.vaults.vault(request, default_group, parts[5], claims, subscription)
+                if len(tail) == 6 and tail[4] == "accesspolicies" and method == "PUT":
+                    return self.vaults.update_access_policy(
+                        request, default_group, parts[5], tail[5], claims, subscription
+                    )
         return None
+
+    def _root_group(self) -> dict[str, Any]:
+        """The tenant root group (its id is the tenant's): every subscription is in it."""
+        tenant = self.world.site.tenant_id
+        return {
+            "id": f"/providers/Microsoft.Management/managementGroups/{tenant}",
+            "type": "Microsoft.Management/managementGroups",
+            "name": tenant,
+            "properties": {"tenantId": tenant, "displayName": "Tenant Root Group"},
+        }
+
+    def _named(self, subscription: str) -> tuple[str, str]:
+        return next(s for s in self.world.subscriptions if s[0] == subscription)
+
+    def _group_json(self, subscription: str) -> dict[str, Any]:
+        site = self.world.site
+        return {
+            "id": f"/subscriptions/{subscription}/resourceGroups/{site.resource_group}",
+            "name": site.resource_group,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": site.location,
+            "properties": {"provisioningState": "Succeeded"},
+        }
 
     def _subscription_json(self, which: tuple[str, str] | None = None) -> dict[str, Any]:
         site = self.world.site
@@ -274,20 +318,38 @@ class ArmService:
             "tags": {},
         }
 
+    def visible_subscriptions(self, claims: dict[str, Any]) -> list[tuple[str, str]]:
+        """The subscriptions where the caller (or a group it is in) holds any role, at any scope
+        from the subscription down, as ARM lists them."""
+        principals = self.world.directory.member_of(str(claims.get("oid", "")))
+        scopes = [
+            ra.scope.lower() for ra in self.world.store.role_assignments() if ra.principal_id.lower() in principals
+        ]
+        return [
+            s
+            for s in self.world.subscriptions
+            if any(
+                scope == f"/subscriptions/{s[0].lower()}" or scope.startswith(f"/subscriptions/{s[0].lower()}/")
+                for scope in scopes
+            )
+        ]
+
     def _list_subscriptions(self, claims: dict[str, Any]) -> Response:
-        oid = str(claims.get("oid", "")).lower()
-        visible = any(ra.principal_id.lower() == oid for ra in self.world.store.role_assignments())
+        visible = self.visible_subscriptions(claims)
         return Response(
             200,
             {
-                "value": [self._subscription_json(s) for s in self.world.subscriptions] if visible else [],
-                "count": {"type": "Total", "value": len(self.world.subscriptions) if visible else 0},
+                "value": [self._subscription_json(s) for s in visible],
+                "count": {"type": "Total", "value": len(visible)},
             },
         )
 
-    def _require_subscription(self, subscription: str) -> None:
-        if subscription.lower() != self.world.site.subscription_id.lower():
-            raise ApiError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
+    def _require_subscription(self, subscription: str) -> str:
+        """The emulated subscription's id in its canonical casing, or ARM's 404."""
+        for sub_id, _ in self.world.subscriptions:
+            if sub_id.lower() == subscription.lower():
+                return sub_id
+        raise ApiError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
 
     def _require_resource_group(self, group: str) -> str:
         return self.groups.require(group).name
@@ -300,13 +362,18 @@ class ArmService:
         lowered = [p.lower() for p in parts]
         if lowered[0] != "subscriptions" or len(parts) < 2:
             raise bad_request(f"The scope '{scope}' is not valid.", "InvalidScope")
-        self._require_subscription(parts[1])
-        canonical = f"/subscriptions/{self.world.site.subscription_id}"
+        subscription = self._require_subscription(parts[1])
+        canonical = f"/subscriptions/{subscription}"
         if len(parts) == 2:
             return canonical
         if lowered[2] != "resourcegroups" or len(parts) < 4:
             raise bad_request(f"The scope '{scope}' is not valid.", "InvalidScope")
-        group = self._require_resource_group(parts[3])
+        if subscription == self.world.site.subscription_id:
+            group = self._require_resource_group(parts[3])
+        elif lowered[3] == self.world.site.resource_group.lower():
+            group = self.world.site.resource_group
+        else:
+            raise ApiError(404, "ResourceGroupNotFound", f"Resource group '{parts[3]}' could not be found.")
         canonical += f"/resourceGroups/{group}"
         if len(parts) == 4:
             return canonical
@@ -317,7 +384,7 @@ class ArmService:
             return f"{canonical}/providers/Microsoft.OperationalInsights/workspaces/{workspace.name}"
         if lowered[4:7] != ["providers", "microsoft.keyvault", "vaults"] or len(parts) < 8:
             raise bad_request(f"The scope '{scope}' is not valid.", "InvalidScope")
-        vault = self.vaults.find(group, parts[7])
+        vault = self.vaults.find(group, parts[7], subscription)
         canonical = self.world.vault_resource_id(vault.name)
         if len(parts) == 8:
             return canonical

@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS resource_groups (
     ordinal INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS vault_groups (key TEXT PRIMARY KEY, resource_group TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vault_subscriptions (key TEXT PRIMARY KEY, subscription_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deleted_vaults (
     key TEXT PRIMARY KEY, name TEXT NOT NULL, location TEXT NOT NULL, tags TEXT NOT NULL,
     properties TEXT NOT NULL, created TEXT NOT NULL, resource_group TEXT NOT NULL,
@@ -115,6 +116,17 @@ class ArmRecords(Database):
                 "INSERT OR REPLACE INTO vault_groups (key, resource_group) VALUES (?, ?)", (vault.lower(), group)
             )
 
+    def vault_subscription(self, vault: str) -> str | None:
+        row = self._one("SELECT subscription_id FROM vault_subscriptions WHERE key = ?", (vault.lower(),))
+        return str(row[0]) if row else None
+
+    def set_vault_subscription(self, vault: str, subscription_id: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO vault_subscriptions (key, subscription_id) VALUES (?, ?)",
+                (vault.lower(), subscription_id),
+            )
+
     # -- deleted vaults ------------------------------------------------------------------------
 
     def soft_delete_vault(self, deleted: DeletedVaultRecord) -> None:
@@ -157,6 +169,7 @@ class ArmRecords(Database):
             db.execute("DELETE FROM vaults WHERE key = ?", (key,))
             db.execute("DELETE FROM deleted_vaults WHERE key = ?", (key,))
             db.execute("DELETE FROM vault_groups WHERE key = ?", (key,))
+            db.execute("DELETE FROM vault_subscriptions WHERE key = ?", (key,))
             db.execute("DELETE FROM secrets WHERE lower(vault) = ?", (key,))
             db.execute("DELETE FROM versions WHERE lower(vault) = ?", (key,))
 

@@ -43,22 +43,26 @@ class VaultWrites:
         # two racing PUTs of one new name must not both open a port.
         self._lock = threading.RLock()
 
-    def _resource_id(self, group: str, name: str) -> str:
+    def _resource_id(self, group: str, name: str, subscription: str | None = None) -> str:
         return (
-            f"/subscriptions/{self.world.site.subscription_id}/resourceGroups/{group}"
+            f"/subscriptions/{subscription or self.world.site.subscription_id}/resourceGroups/{group}"
             f"/providers/Microsoft.KeyVault/vaults/{name}"
         )
 
     # -- PUT -----------------------------------------------------------------------------------
 
-    def put(self, request: Request, group: str, name: str, claims: dict[str, Any]) -> Response:
+    def put(
+        self, request: Request, group: str, name: str, claims: dict[str, Any], subscription: str | None = None
+    ) -> Response:
         with self._lock:
-            return self._put(request, group, name, claims)
+            return self._put(request, group, name, claims, subscription or self.world.site.subscription_id)
 
-    def _put(self, request: Request, group: str, name: str, claims: dict[str, Any]) -> Response:
+    def _put(self, request: Request, group: str, name: str, claims: dict[str, Any], subscription: str) -> Response:
         if not VAULT_NAME.match(name):
             raise vault_name_invalid(name)
-        authorize_arm_action(self.world, claims, "Microsoft.KeyVault/vaults/write", self._resource_id(group, name))
+        authorize_arm_action(
+            self.world, claims, "Microsoft.KeyVault/vaults/write", self._resource_id(group, name, subscription)
+        )
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
             raise _invalid_body()
@@ -74,7 +78,10 @@ class VaultWrites:
             return self._recover(group, name, normalize_location(location), claims)
         existing = self.world.store.get_vault(name)
         if existing is not None:
-            if self.world.vault_group(existing.name).lower() != group.lower():
+            if (
+                self.world.vault_group(existing.name).lower() != group.lower()
+                or self.world.vault_subscription(existing.name).lower() != subscription.lower()
+            ):
                 raise ApiError(
                     409,
                     "VaultAlreadyExists",
@@ -102,7 +109,7 @@ class VaultWrites:
                 "A vault with the same name already exists in deleted state. You need to either recover or purge "
                 f"existing key vault. Follow this link {SOFT_DELETE_LINK} for more information on soft delete.",
             )
-        return self._create(group, name, normalize_location(location), props, tags or {})
+        return self._create(group, name, normalize_location(location), props, tags or {}, subscription)
 
     def _merged(self, current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         merged = dict(current)
@@ -146,7 +153,15 @@ class VaultWrites:
             vault.name, vault.location, vault.tags if tags is None else tags, merged, vault.created, utc_iso()
         )
 
-    def _create(self, group: str, name: str, location: str, props: dict[str, Any], tags: dict[str, str]) -> Response:
+    def _create(
+        self,
+        group: str,
+        name: str,
+        location: str,
+        props: dict[str, Any],
+        tags: dict[str, str],
+        subscription: str,
+    ) -> Response:
         if props.get("enableSoftDelete") is False:
             raise bad_request(
                 'The property "enableSoftDelete" cannot be set to false. Soft delete is enabled for every new vault.'
@@ -164,6 +179,7 @@ class VaultWrites:
             return VaultRecord(name, location, tags, properties, now, now)
 
         self.world.store.set_vault_group(name, self._group_name(group))
+        self.world.store.set_vault_subscription(name, subscription)
         record = self.world.hosting.open_vault(name, make)
         body = self.vault_json(record)
         body["properties"] = {**body["properties"], "provisioningState": "RegisteringDns"}
@@ -197,13 +213,17 @@ class VaultWrites:
 
     # -- DELETE --------------------------------------------------------------------------------
 
-    def delete(self, group: str, name: str, claims: dict[str, Any]) -> Response:
+    def delete(self, group: str, name: str, claims: dict[str, Any], subscription: str | None = None) -> Response:
         with self._lock:
-            return self._delete(group, name, claims)
+            return self._delete(group, name, claims, subscription or self.world.site.subscription_id)
 
-    def _delete(self, group: str, name: str, claims: dict[str, Any]) -> Response:
+    def _delete(self, group: str, name: str, claims: dict[str, Any], subscription: str) -> Response:
         vault = self.world.store.get_vault(name)
-        if vault is None or self.world.vault_group(vault.name).lower() != group.lower():
+        if (
+            vault is None
+            or self.world.vault_group(vault.name).lower() != group.lower()
+            or self.world.vault_subscription(vault.name).lower() != subscription.lower()
+        ):
             return Response(204)
         authorize_arm_action(
             self.world, claims, "Microsoft.KeyVault/vaults/delete", self.world.vault_resource_id(vault.name)

@@ -32,10 +32,15 @@ class VaultHandlers:
         self.world = world
         self.writes = VaultWrites(world, self._vault_json, self._checked_policies)
 
-    def find(self, group: str, name: str) -> VaultRecord:
-        """The vault `name` in resource group `group`, or ARM's 404."""
+    def find(self, group: str, name: str, subscription: str | None = None) -> VaultRecord:
+        """The vault `name` in resource group `group` (of `subscription`), or ARM's 404."""
         vault = self.world.store.get_vault(name)
-        if vault is None or self.world.vault_group(vault.name).lower() != group.lower():
+        subscription = subscription or self.world.site.subscription_id
+        if (
+            vault is None
+            or self.world.vault_group(vault.name).lower() != group.lower()
+            or self.world.vault_subscription(vault.name).lower() != subscription.lower()
+        ):
             raise vault_not_found(self.world, name, group)
         return vault
 
@@ -57,9 +62,12 @@ class VaultHandlers:
             "properties": vault.properties,
         }
 
-    def _readable_vaults(self, claims: dict[str, Any]) -> list[VaultRecord]:
+    def _readable_vaults(self, claims: dict[str, Any], subscription: str | None = None) -> list[VaultRecord]:
+        """The vaults the caller may read: of one subscription, or (None) of every one."""
         out = []
         for vault in self.world.store.list_vaults():
+            if subscription is not None and self.world.vault_subscription(vault.name).lower() != subscription.lower():
+                continue
             try:
                 authorize_arm_action(
                     self.world, claims, "Microsoft.KeyVault/vaults/read", self.world.vault_resource_id(vault.name)
@@ -69,8 +77,11 @@ class VaultHandlers:
             out.append(vault)
         return out
 
-    def list_vaults(self, claims: dict[str, Any], request: Request, group: str | None = None) -> Response:
-        vaults = self._readable_vaults(claims)
+    def list_vaults(
+        self, claims: dict[str, Any], request: Request, group: str | None = None, subscription: str | None = None
+    ) -> Response:
+        self.world.knobs.count("armVaultReads")
+        vaults = self._readable_vaults(claims, subscription or self.world.site.subscription_id)
         if group is not None:
             vaults = [v for v in vaults if self.world.vault_group(v.name).lower() == group.lower()]
         top = request.query.get("$top")
@@ -80,17 +91,23 @@ class VaultHandlers:
             vaults = vaults[: int(top)]
         return Response(200, {"value": [self._vault_json(v) for v in vaults]})
 
-    def readable(self, claims: dict[str, Any]) -> list[VaultRecord]:
-        return self._readable_vaults(claims)
+    def readable(self, claims: dict[str, Any], subscription: str | None = None) -> list[VaultRecord]:
+        return self._readable_vaults(claims, subscription or self.world.site.subscription_id)
 
-    def vault(self, request: Request, group: str, name: str, claims: dict[str, Any]) -> Response:
+    def readable_anywhere(self, claims: dict[str, Any]) -> list[VaultRecord]:
+        return self._readable_vaults(claims, None)
+
+    def vault(
+        self, request: Request, group: str, name: str, claims: dict[str, Any], subscription: str | None = None
+    ) -> Response:
         if request.method == "PUT":
-            return self.writes.put(request, group, name, claims)
+            return self.writes.put(request, group, name, claims, subscription)
         if request.method == "DELETE":
-            return self.writes.delete(group, name, claims)
-        vault = self.find(group, name)
+            return self.writes.delete(group, name, claims, subscription)
+        vault = self.find(group, name, subscription)
         resource_id = self.world.vault_resource_id(vault.name)
         if request.method == "GET":
+            self.world.knobs.count("armVaultReads")
             authorize_arm_action(self.world, claims, "Microsoft.KeyVault/vaults/read", resource_id)
             return Response(200, self._vault_json(vault))
         if request.method == "PATCH":
@@ -138,9 +155,15 @@ class VaultHandlers:
         return policies
 
     def update_access_policy(
-        self, request: Request, group: str, name: str, kind: str, claims: dict[str, Any]
+        self,
+        request: Request,
+        group: str,
+        name: str,
+        kind: str,
+        claims: dict[str, Any],
+        subscription: str | None = None,
     ) -> Response:
-        vault = self.find(group, name)
+        vault = self.find(group, name, subscription)
         resource_id = self.world.vault_resource_id(vault.name)
         authorize_arm_action(self.world, claims, "Microsoft.KeyVault/vaults/accessPolicies/write", resource_id)
         body = request.json()

@@ -12,8 +12,13 @@ from .world import KEY_VAULT_ADMINISTRATOR_GUID, OWNER_ROLE_GUID, World, utc_iso
 
 
 def grant_admin(world: World, admin_oid: str) -> None:
-    scope = f"/subscriptions/{world.site.subscription_id}"
+    """Owner and Key Vault Administrator on every emulated subscription."""
     existing = {(ra.scope, ra.role_definition_id.rsplit("/", 1)[-1]) for ra in world.store.role_assignments()}
+    for sub_id, _ in world.subscriptions:
+        _grant_admin_at(world, admin_oid, f"/subscriptions/{sub_id}", existing)
+
+
+def _grant_admin_at(world: World, admin_oid: str, scope: str, existing: set[tuple[str, str]]) -> None:
     for guid in (OWNER_ROLE_GUID, KEY_VAULT_ADMINISTRATOR_GUID):
         if (scope, guid) in existing:
             continue

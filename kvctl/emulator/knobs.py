@@ -107,6 +107,11 @@ class Knobs:
             "requests": 0,
             "tokens": 0,
             "logQueries": 0,  # Log Analytics queries answered (loganalytics_api.py)
+            # ARM: every authenticated request, the vault reads among them (a vault GET or a vault
+            # list), and Resource Graph queries (each page is one): fleet benchmarks count them.
+            "armRequests": 0,
+            "armVaultReads": 0,
+            "resourceGraphQueries": 0,
         }
         self._counter_lock = threading.Lock()
 

@@ -67,10 +67,12 @@ class EmulatorOptions:
     knobs: KnobSettings = field(default_factory=KnobSettings)
     principal_replication_delay: float = 0.0
     random_seed: int | None = None
-    # Display names of the subscriptions to show; the first holds the vaults.
+    # Display names of the subscriptions to show; vaults go to the first unless placed elsewhere.
     subscriptions: list[str] = field(default_factory=list)
     # --audit-logs: every vault starts with a diagnostic setting sending AuditEvent to the default workspace.
     audit_logs: bool = False
+    # Vault name (lower case) -> the display name of the subscription it lives in.
+    vault_subscriptions: dict[str, str] = field(default_factory=dict)
 
 
 def _not_ready(request: Request) -> Response:
@@ -205,10 +207,13 @@ class Emulator:
             server = self._serve(next_port(index), context, region)
             url = f"https://127.0.0.1:{server.port}"
             extra = seed.vaults[name].properties if name in seed.vaults else None
-            record = world.create_vault(name, url, extra)  # a restart keeps the stored settings
+            placed = options.vault_subscriptions.get(name.lower())
+            subscription = world.subscription_id_of(placed) if placed else None
+            # A restart keeps the stored settings (and the subscription a vault was created in).
+            record = world.create_vault(name, url, extra, subscription)
             server.handler = VaultService(world, record.name, url).handle
             self._vault_servers[record.name.lower()] = server
-            vault_entries.append({"name": record.name, "url": url, "resourceId": world.vault_resource_id(record.name)})
+            vault_entries.append(self._vault_entry(record.name, url))
         arm_server = self._serve(next_port(len(vault_names)), context, {})
         arm_url = f"https://127.0.0.1:{arm_server.port}"
         arm_server.handler = ArmService(world, arm_url, lambda: self.info).handle
@@ -313,11 +318,20 @@ class Emulator:
             self._vault_servers[record.name.lower()] = server
             self._start_serving(server)
             self.info["vaults"] = [v for v in self.info["vaults"] if v["name"].lower() != record.name.lower()] + [
-                {"name": record.name, "url": url, "resourceId": self.world.vault_resource_id(record.name)}
+                self._vault_entry(record.name, url)
             ]
             if self._started:
                 self._write_files()
             return record
+
+    def _vault_entry(self, name: str, url: str) -> dict[str, str]:
+        assert self.world is not None
+        return {
+            "name": name,
+            "url": url,
+            "resourceId": self.world.vault_resource_id(name),
+            "subscriptionId": self.world.vault_subscription(name),
+        }
 
     def close_vault(self, name: str) -> None:
         with self._info_lock:

@@ -98,7 +98,8 @@ class World:
         self.replication_delay = principal_replication_delay
         self.vault_urls: dict[str, str] = {}
         self.hosting: VaultHosting | None = None
-        # (id, display name): the first holds the vaults; the others (--subscription) are empty.
+        # (id, display name): the first is the emulator's own (--vault NAME goes there); a vault
+        # lives in another with --vault SUBSCRIPTION/NAME or a PUT under that subscription.
         self.subscriptions: list[tuple[str, str]] = [(site.subscription_id, DEFAULT_SUBSCRIPTION_NAME)]
         self._identities: list[Identity] = []
         self._lock = threading.Lock()
@@ -182,10 +183,20 @@ class World:
         """The resource group a vault lives in (vaults from the command line: the emulator's)."""
         return self.store.vault_group(name) or self.site.resource_group
 
+    def subscription_id_of(self, given: str) -> str | None:
+        """The id of an emulated subscription named by its id or display name, else None."""
+        for sub_id, name in self.subscriptions:
+            if given.lower() in (sub_id.lower(), name.lower()):
+                return sub_id
+        return None
+
+    def vault_subscription(self, name: str) -> str:
+        """The subscription a vault lives in (the emulator's first unless placed elsewhere)."""
+        return self.store.vault_subscription(name) or self.site.subscription_id
+
     def vault_resource_id(self, name: str) -> str:
-        s = self.site
         return (
-            f"/subscriptions/{s.subscription_id}/resourceGroups/{self.vault_group(name)}"
+            f"/subscriptions/{self.vault_subscription(name)}/resourceGroups/{self.vault_group(name)}"
             f"/providers/Microsoft.KeyVault/vaults/{name}"
         )
 
@@ -197,8 +208,12 @@ class World:
             raise ResetConnection()
         return record
 
-    def create_vault(self, name: str, url: str, properties: dict[str, Any] | None = None) -> VaultRecord:
+    def create_vault(
+        self, name: str, url: str, properties: dict[str, Any] | None = None, subscription: str | None = None
+    ) -> VaultRecord:
         existing = self.store.get_vault(name)
+        if existing is None and subscription is not None and subscription != self.site.subscription_id:
+            self.store.set_vault_subscription(name, subscription)
         if existing is not None:
             # The port may differ from the last run; the URL follows it.
             props = {**existing.properties, "vaultUri": url.rstrip("/") + "/"}

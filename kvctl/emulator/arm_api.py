@@ -8,13 +8,12 @@ HTTPS, like the real authority) and the `/_emulator/` control endpoints.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from .arm_diagnostics import DiagnosticSettings
 from .arm_groups import GroupHandlers
-from .arm_meta import keyvault_operations, metadata_endpoints
+from .arm_meta import check_api_version, keyvault_operations, metadata_endpoints, root_group
 from .arm_rbac import RbacHandlers
 from .arm_vaults import VaultHandlers
 from .arm_workspaces import WorkspaceHandlers
@@ -29,8 +28,6 @@ from .loganalytics_api import LogAnalyticsService
 from .resource_graph import ResourceGraph
 from .tokens import ARM_AUDIENCES, TokenError
 from .world import World
-
-_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?\Z")
 
 
 class ArmService:
@@ -78,7 +75,7 @@ class ArmService:
             )
         claims = self._authenticate(request)
         self.world.knobs.count("armRequests")
-        self._check_api_version(request)
+        check_api_version(request)
         response = self._route(request, segments, claims)
         if request.method in ("PUT", "PATCH", "DELETE", "POST") and response.status < 300:
             self.world.knobs.after_write()
@@ -112,20 +109,6 @@ class ArmService:
             ) from exc
         return claims
 
-    @staticmethod
-    def _check_api_version(request: Request) -> None:
-        version = request.query.get("api-version")
-        if not version:
-            raise bad_request(
-                "The api-version query parameter (?api-version=) is required for all requests.",
-                "MissingApiVersionParameter",
-            )
-        if not _API_VERSION.match(version):
-            raise bad_request(
-                f"The api-version '{version}' is invalid. The supported versions are '2022-12-01,2022-04-01'.",
-                "InvalidApiVersionParameter",
-            )
-
     def _route(self, request: Request, segments: list[str], claims: dict[str, Any]) -> Response:
         lowered = [s.lower() for s in segments]
         method = request.method
@@ -134,7 +117,7 @@ class ArmService:
         if lowered == ["providers", "microsoft.resourcegraph", "resources"] and method == "POST":
             return self.resource_graph.handle(request, claims)
         if lowered == ["providers", "microsoft.management", "managementgroups"] and method == "GET":
-            return Response(200, {"value": [self._root_group()]})
+            return Response(200, {"value": [root_group(self.world.site.tenant_id)]})
         if lowered == ["providers", "microsoft.keyvault", "operations"] and method == "GET":
             return Response(200, keyvault_operations())
         if "microsoft.insights" in lowered:
@@ -275,16 +258,6 @@ class ArmService:
                         request, default_group, parts[5], tail[5], claims, subscription
                     )
         return None
-
-    def _root_group(self) -> dict[str, Any]:
-        """The tenant root group (its id is the tenant's): every subscription is in it."""
-        tenant = self.world.site.tenant_id
-        return {
-            "id": f"/providers/Microsoft.Management/managementGroups/{tenant}",
-            "type": "Microsoft.Management/managementGroups",
-            "name": tenant,
-            "properties": {"tenantId": tenant, "displayName": "Tenant Root Group"},
-        }
 
     def _named(self, subscription: str) -> tuple[str, str]:
         return next(s for s in self.world.subscriptions if s[0] == subscription)

@@ -3,7 +3,10 @@ without a token, as ARM serves it) and `GET /providers/Microsoft.KeyVault/operat
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from .http import Request, bad_request
 
 # Before 2019-05-01 the endpoint answers the old single-cloud shape; from 2019-05-01 a list of
 # clouds; from 2022-09-01 (what the Azure CLI asks for today) the current cloud alone.
@@ -107,3 +110,31 @@ def keyvault_operations() -> dict[str, Any]:
     ):
         ops.append(_operation(f"{s}/{action}", "Secret", operation, f"{operation} (data action)", data=True))
     return {"value": ops}
+
+
+_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?\Z")
+
+
+def check_api_version(request: Request) -> None:
+    """Every ARM request names an api-version of the form the service accepts."""
+    version = request.query.get("api-version")
+    if not version:
+        raise bad_request(
+            "The api-version query parameter (?api-version=) is required for all requests.",
+            "MissingApiVersionParameter",
+        )
+    if not _API_VERSION.match(version):
+        raise bad_request(
+            f"The api-version '{version}' is invalid. The supported versions are '2022-12-01,2022-04-01'.",
+            "InvalidApiVersionParameter",
+        )
+
+
+def root_group(tenant: str) -> dict[str, Any]:
+    """The tenant root management group (its id is the tenant's): every subscription is in it."""
+    return {
+        "id": f"/providers/Microsoft.Management/managementGroups/{tenant}",
+        "type": "Microsoft.Management/managementGroups",
+        "name": tenant,
+        "properties": {"tenantId": tenant, "displayName": "Tenant Root Group"},
+    }

@@ -112,6 +112,32 @@ def user_like(
     reset_process_state()
 
 
+_PYCACHE = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every Python process the suite starts (xdist workers, kvctl, the emulator) compiles into
+    one bytecode cache for the session, outside the checkout. Without it, a machine that sets
+    PYTHONDONTWRITEBYTECODE (or a read-only checkout) recompiles kvctl and the Azure SDK in each
+    of the suite's thousands of kvctl processes, which doubles their start-up."""
+    if hasattr(config, "workerinput") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return  # a worker inherits the controller's cache; a cache the user chose is kept
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="kvctl-tests-pycache-")
+    config.stash[_PYCACHE] = os.environ["PYTHONPYCACHEPREFIX"] = directory
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # with the prefix, nothing is written next to sources
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    directory = config.stash.get(_PYCACHE, None)
+    if directory is not None:
+        import shutil
+
+        del os.environ["PYTHONPYCACHEPREFIX"]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     from tests.checkout import snapshot
 

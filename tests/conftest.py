@@ -118,6 +118,32 @@ def user_like(
     reset_process_state()
 
 
+_PYCACHE = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every Python process the suite starts (xdist workers, kvctl, the emulator) compiles into
+    one bytecode cache for the session, outside the checkout. Without it, a machine that sets
+    PYTHONDONTWRITEBYTECODE (or a read-only checkout) recompiles kvctl and the Azure SDK in each
+    of the suite's thousands of kvctl processes, which doubles their start-up."""
+    if hasattr(config, "workerinput") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return  # a worker inherits the controller's cache; a cache the user chose is kept
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="kvctl-tests-pycache-")
+    config.stash[_PYCACHE] = os.environ["PYTHONPYCACHEPREFIX"] = directory
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # with the prefix, nothing is written next to sources
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    directory = config.stash.get(_PYCACHE, None)
+    if directory is not None:
+        import shutil
+
+        del os.environ["PYTHONPYCACHEPREFIX"]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     from tests.checkout import snapshot
 
@@ -355,12 +381,19 @@ def run_kvctl_subprocess(
     env: Mapping[str, str | None] | None = None,
     cwd: Path | None = None,
     python: list[str] | None = None,
+    timeout: float = 60,
 ) -> Result:
     """Like `run_kvctl`, but in a fresh `kvctl` process: nothing an earlier command registered helps."""
     full_env: dict[str, str | None] = {"KVCTL_NO_PROGRESS": "1", **(emulator.env if emulator else {}), **(env or {})}
     data = input.encode() if isinstance(input, str) else (input if input is not None else b"")
-    done = run_kvctl_process([str(a) for a in args], env=full_env, input=data, cwd=cwd, python=python)
+    done = run_kvctl_process([str(a) for a in args], env=full_env, input=data, cwd=cwd, python=python, timeout=timeout)
     return Result(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+
+
+def kvctl_in(emulator: EmulatorProcess, cwd: Path, *args: str, input: bytes = b"", timeout: float = 300) -> Result:
+    """`kvctl ARGS` as a fresh process against `emulator`, run in `cwd` (for the fault and delay
+    suites: the hang guard is long, as kvctl's retries against a faulty emulator take a while)."""
+    return run_kvctl_subprocess(list(args), emulator=emulator, input=input, cwd=cwd, timeout=timeout)
 
 
 def secret_client(emulator: EmulatorProcess, vault_url: str | None = None, **kwargs: Any) -> Any:

@@ -7,11 +7,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import _ISOLATED_ENV, EmulatorProcess
+from tests.conftest import _ISOLATED_ENV, EmulatorProcess, kvctl_in
 
 pytestmark = pytest.mark.timeout(300)  # several processes, each waiting out the delay, on a shared machine
 
@@ -21,63 +20,47 @@ def slow_vault(fresh_emulator) -> EmulatorProcess:
     return fresh_emulator("--lifecycle-delay", "3")
 
 
-def _kv(emulator: EmulatorProcess, cwd: Path, *args: str, input: bytes = b"") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
-    env.update(emulator.env)
-    env["KVCTL_NO_PROGRESS"] = "1"
-    result = subprocess.run(
-        [sys.executable, "-m", "kvctl", *args],
-        cwd=cwd,
-        env=env,
-        input=input,
-        capture_output=True,
-        timeout=280,
-        check=False,
-    )
-    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(), result.stderr.decode())
-
-
 def test_delete_then_purge_then_set_at_once(slow_vault, tmp_path):
-    assert _kv(slow_vault, tmp_path, "set", "gone", input=b"one").returncode == 0
-    deleted = _kv(slow_vault, tmp_path, "delete", "gone", "--yes")
-    assert deleted.returncode == 0 and "deleted 'gone'" in deleted.stderr, deleted.stderr
-    listed = _kv(slow_vault, tmp_path, "list", "--deleted", "-o", "json")
+    assert kvctl_in(slow_vault, tmp_path, "set", "gone", input=b"one").exit_code == 0
+    deleted = kvctl_in(slow_vault, tmp_path, "delete", "gone", "--yes")
+    assert deleted.exit_code == 0 and "deleted 'gone'" in deleted.stderr, deleted.stderr
+    listed = kvctl_in(slow_vault, tmp_path, "list", "--deleted", "-o", "json")
     assert [s["name"] for s in json.loads(listed.stdout)] == ["gone"]
-    purged = _kv(slow_vault, tmp_path, "purge", "gone", "--yes")
-    assert purged.returncode == 0, purged.stderr
-    again = _kv(slow_vault, tmp_path, "set", "gone", input=b"two")  # the purge is still running: 409, retried
-    assert again.returncode == 0, again.stderr
-    assert _kv(slow_vault, tmp_path, "get", "gone").stdout == "two\n"
+    purged = kvctl_in(slow_vault, tmp_path, "purge", "gone", "--yes")
+    assert purged.exit_code == 0, purged.stderr
+    again = kvctl_in(slow_vault, tmp_path, "set", "gone", input=b"two")  # the purge is still running: 409, retried
+    assert again.exit_code == 0, again.stderr
+    assert kvctl_in(slow_vault, tmp_path, "get", "gone").stdout == "two\n"
 
 
 def test_recover_returns_when_the_secret_can_be_read(slow_vault, tmp_path):
-    assert _kv(slow_vault, tmp_path, "set", "back", "--tag", "t=1", input=b"val").returncode == 0
-    assert _kv(slow_vault, tmp_path, "delete", "back", "--yes").returncode == 0
-    recovered = _kv(slow_vault, tmp_path, "recover", "back", "-o", "json")
-    assert recovered.returncode == 0, recovered.stderr
+    assert kvctl_in(slow_vault, tmp_path, "set", "back", "--tag", "t=1", input=b"val").exit_code == 0
+    assert kvctl_in(slow_vault, tmp_path, "delete", "back", "--yes").exit_code == 0
+    recovered = kvctl_in(slow_vault, tmp_path, "recover", "back", "-o", "json")
+    assert recovered.exit_code == 0, recovered.stderr
     assert '"t": "1"' in recovered.stdout
-    assert _kv(slow_vault, tmp_path, "get", "back").stdout == "val\n"
+    assert kvctl_in(slow_vault, tmp_path, "get", "back").stdout == "val\n"
 
 
 def test_recover_of_a_disabled_secret_returns_when_it_is_visible(slow_vault, tmp_path):
-    assert _kv(slow_vault, tmp_path, "set", "sleepy", "--disabled", input=b"zz").returncode == 0
-    assert _kv(slow_vault, tmp_path, "delete", "sleepy", "--yes").returncode == 0
-    recovered = _kv(slow_vault, tmp_path, "recover", "sleepy")
-    assert recovered.returncode == 0, recovered.stderr
-    assert _kv(slow_vault, tmp_path, "update", "sleepy", "--enable").returncode == 0
-    assert _kv(slow_vault, tmp_path, "get", "sleepy").stdout == "zz\n"
+    assert kvctl_in(slow_vault, tmp_path, "set", "sleepy", "--disabled", input=b"zz").exit_code == 0
+    assert kvctl_in(slow_vault, tmp_path, "delete", "sleepy", "--yes").exit_code == 0
+    recovered = kvctl_in(slow_vault, tmp_path, "recover", "sleepy")
+    assert recovered.exit_code == 0, recovered.stderr
+    assert kvctl_in(slow_vault, tmp_path, "update", "sleepy", "--enable").exit_code == 0
+    assert kvctl_in(slow_vault, tmp_path, "get", "sleepy").stdout == "zz\n"
 
 
 def test_backup_delete_purge_restore_get(slow_vault, tmp_path):
-    assert _kv(slow_vault, tmp_path, "set", "kept", "--content-type", "text/plain", input=b"body").returncode == 0
+    assert kvctl_in(slow_vault, tmp_path, "set", "kept", "--content-type", "text/plain", input=b"body").exit_code == 0
     blob = tmp_path / "kept.blob"
-    assert _kv(slow_vault, tmp_path, "backup", "kept", "--file", str(blob)).returncode == 0
-    assert _kv(slow_vault, tmp_path, "delete", "kept", "--yes").returncode == 0
-    assert _kv(slow_vault, tmp_path, "purge", "kept", "--yes").returncode == 0
-    restored = _kv(slow_vault, tmp_path, "restore", "--file", str(blob), "-o", "json")
-    assert restored.returncode == 0, restored.stderr
+    assert kvctl_in(slow_vault, tmp_path, "backup", "kept", "--file", str(blob)).exit_code == 0
+    assert kvctl_in(slow_vault, tmp_path, "delete", "kept", "--yes").exit_code == 0
+    assert kvctl_in(slow_vault, tmp_path, "purge", "kept", "--yes").exit_code == 0
+    restored = kvctl_in(slow_vault, tmp_path, "restore", "--file", str(blob), "-o", "json")
+    assert restored.exit_code == 0, restored.stderr
     assert "restored 'kept'" in restored.stderr and '"contentType": "text/plain"' in restored.stdout
-    assert _kv(slow_vault, tmp_path, "get", "kept").stdout == "body\n"
+    assert kvctl_in(slow_vault, tmp_path, "get", "kept").stdout == "body\n"
 
 
 @pytest.mark.slow
@@ -103,7 +86,7 @@ def test_ctrl_c_while_waiting_says_the_service_goes_on(fresh_emulator, tmp_path)
     import time
 
     vault = fresh_emulator("--lifecycle-delay", "6")
-    assert _kv(vault, tmp_path, "set", "going", input=b"v").returncode == 0
+    assert kvctl_in(vault, tmp_path, "set", "going", input=b"v").exit_code == 0
     env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
     env.update(vault.env)
     env["KVCTL_NO_PROGRESS"] = "1"
@@ -125,5 +108,5 @@ def test_ctrl_c_while_waiting_says_the_service_goes_on(fresh_emulator, tmp_path)
     assert process.returncode == 130, stderr
     assert "aborted" not in stderr and "already accepted" in stderr, stderr
     time.sleep(6)
-    listed = _kv(vault, tmp_path, "list", "--deleted", "-o", "json")
+    listed = kvctl_in(vault, tmp_path, "list", "--deleted", "-o", "json")
     assert [s["name"] for s in json.loads(listed.stdout)] == ["going"]

@@ -3,34 +3,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import _ISOLATED_ENV, EmulatorProcess
+from tests.conftest import kvctl_in
 
 pytestmark = pytest.mark.faults
 
 TRIES = 25
 
 
-def _kv(emulator: EmulatorProcess, cwd: Path, *args: str, input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
-    env.update(emulator.env)
-    env["KVCTL_NO_PROGRESS"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "kvctl", *args], cwd=cwd, env=env, input=input, capture_output=True, check=False
-    )
-
-
 @pytest.mark.timeout(900)
 def test_backup_survives_reset_connections(fresh_emulator, tmp_path):
     emulator = fresh_emulator("--fault-rate", "0.25", "--drop-response-rate", "0.05", "--random-seed", "11")
     for _ in range(10):  # the set is retried by kvctl's own write rules; it only needs to land once
-        if _kv(emulator, tmp_path, "set", "kept", input=b"value").returncode == 0:
+        if kvctl_in(emulator, tmp_path, "set", "kept", input=b"value").exit_code == 0:
             break
     else:
         pytest.fail("could not store the secret to back up")
@@ -38,9 +24,9 @@ def test_backup_survives_reset_connections(fresh_emulator, tmp_path):
     failures = []
     for attempt in range(TRIES):
         blob = tmp_path / f"kept-{attempt}.blob"
-        result = _kv(emulator, tmp_path, "backup", "kept", "--file", str(blob))
-        if result.returncode != 0:
-            failures.append(result.stderr.decode())
+        result = kvctl_in(emulator, tmp_path, "backup", "kept", "--file", str(blob))
+        if result.exit_code != 0:
+            failures.append(result.stderr)
         else:
             assert blob.stat().st_size > 0
     after = emulator.control("GET", "state")["counters"]

@@ -10,34 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import _ISOLATED_ENV, EmulatorProcess
+from tests.conftest import EmulatorProcess, kvctl_in
 
 pytestmark = pytest.mark.faults
 
 TRIES = 30
-
-
-def _kv(emulator: EmulatorProcess, cwd: Path, *args: str, input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
-    env.update(emulator.env)
-    env["KVCTL_NO_PROGRESS"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "kvctl", *args],
-        cwd=cwd,
-        env=env,
-        input=input,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _versions(emulator: EmulatorProcess, name: str) -> list[dict[str, Any]]:
@@ -56,12 +37,12 @@ def test_set_with_an_expiry_never_acknowledges_the_old_version(fresh_emulator, t
     for _ in range(TRIES):
         before = {v["version"] for v in _versions(emulator, "renew-me")}
         sent = dt.datetime.now(dt.UTC)
-        result = _kv(emulator, tmp_path, "set", "renew-me", "--expires", "30d", "-o", "json", input=b"same")
+        result = kvctl_in(emulator, tmp_path, "set", "renew-me", "--expires", "30d", "-o", "json", input=b"same")
         done = dt.datetime.now(dt.UTC)
-        if result.returncode != 0:
+        if result.exit_code != 0:
             failed += 1
-            assert result.returncode == 7, result.stderr  # unavailable after retries, said so
-            assert b"Traceback" not in result.stderr
+            assert result.exit_code == 7, result.stderr  # unavailable after retries, said so
+            assert "Traceback" not in result.stderr
             continue
         acknowledged += 1
         reported = json.loads(result.stdout)
@@ -87,8 +68,10 @@ def test_set_disabled_with_a_lost_answer_reports_success(fresh_emulator, tmp_pat
     (its value cannot be read) and reports it, once; no duplicate is made."""
     emulator = fresh_emulator("--drop-response-rate", "1")
     for attempt in range(5):
-        result = _kv(emulator, tmp_path, "set", "dormant", "--disabled", "-o", "json", input=f"v{attempt}".encode())
-        assert result.returncode == 0, result.stderr
+        result = kvctl_in(
+            emulator, tmp_path, "set", "dormant", "--disabled", "-o", "json", input=f"v{attempt}".encode()
+        )
+        assert result.exit_code == 0, result.stderr
         version = json.loads(result.stdout)["id"].rsplit("/", 1)[1]
         stored = _versions(emulator, "dormant")
         assert len(stored) == attempt + 1, "one version per run: the lost answer was not answered by a resend"
@@ -105,8 +88,8 @@ def test_a_503_is_retried_as_a_write_never_taken_for_done(fresh_emulator, tmp_pa
     lost = 0
     for _ in range(10):
         before = {v["version"] for v in _versions(emulator, "same-value")}
-        result = _kv(emulator, tmp_path, "set", "same-value", "-o", "json", input=b"same")
-        if result.returncode == 0:
+        result = kvctl_in(emulator, tmp_path, "set", "same-value", "-o", "json", input=b"same")
+        if result.exit_code == 0:
             lost += json.loads(result.stdout)["id"].rsplit("/", 1)[1] in before
     print(f"\n503s: lost writes: {lost}")
     assert lost == 0
@@ -117,9 +100,9 @@ def test_lifecycle_writes_with_every_answer_lost(fresh_emulator, tmp_path):
     """delete, recover, purge and restore whose answers are all lost still say exactly what happened
     (restore never says "already exists" about the secret it has just restored)."""
     emulator = fresh_emulator("--lifecycle-delay", "1")
-    assert _kv(emulator, tmp_path, "set", "cycled", "--tag", "k=v", input=b"one").returncode == 0
+    assert kvctl_in(emulator, tmp_path, "set", "cycled", "--tag", "k=v", input=b"one").exit_code == 0
     blob = tmp_path / "cycled.blob"
-    assert _kv(emulator, tmp_path, "backup", "cycled", "--file", str(blob)).returncode == 0
+    assert kvctl_in(emulator, tmp_path, "backup", "cycled", "--file", str(blob)).exit_code == 0
     emulator.knobs(dropResponseRate=1)
     steps = [
         ("delete", "cycled", "--yes"),
@@ -129,11 +112,11 @@ def test_lifecycle_writes_with_every_answer_lost(fresh_emulator, tmp_path):
         ("restore", "--file", str(blob)),
     ]
     for step in steps:
-        result = _kv(emulator, tmp_path, *step)
-        assert result.returncode == 0, (step, result.stderr)
-        assert b"already exists" not in result.stderr
+        result = kvctl_in(emulator, tmp_path, *step)
+        assert result.exit_code == 0, (step, result.stderr)
+        assert "already exists" not in result.stderr
     state = _versions(emulator, "cycled")
     assert [v["value"] for v in state] == ["one"] and state[0]["tags"] == {"k": "v"}
     assert emulator.control("GET", "state")["counters"]["drops"] >= len(steps)
     emulator.knobs(dropResponseRate=0)
-    assert _kv(emulator, tmp_path, "get", "cycled").stdout == b"one\n"
+    assert kvctl_in(emulator, tmp_path, "get", "cycled").stdout == "one\n"

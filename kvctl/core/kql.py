@@ -30,6 +30,16 @@ COLUMNS = (
 )
 
 
+# AzureDiagnostics gains a column only when some row in the workspace has filled it: a workspace whose
+# callers were all managed identities has no identity_claim_upn_s, and naming a missing column fails
+# the whole query. These are read through column_ifexists.
+OPTIONAL_COLUMNS = ("identity_claim_oid_g", "identity_claim_appid_g", "identity_claim_upn_s")
+
+
+def _optional_columns() -> str:
+    return "| extend " + ", ".join(f"{c} = column_ifexists({literal(c)}, {literal('')})" for c in OPTIONAL_COLUMNS)
+
+
 def literal(value: str) -> str:
     """`value` as a KQL string literal that means exactly `value`."""
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
@@ -58,6 +68,7 @@ def _where(query: AuditQuery) -> list[str]:
     lines = [
         f"| where Category == {literal('AuditEvent')}",
         f"| where ResourceId =~ {literal(query.vault_resource_id)}",
+        _optional_columns(),
     ]
     if query.operation_names:
         lines.append(f"| where OperationName in ({', '.join(literal(o) for o in query.operation_names)})")

@@ -43,7 +43,7 @@ Scalar expressions
       extract(regex, group, text) replace_string format_datetime(dt, 'yyyy-MM-dd HH:mm:ss.fff')
       tostring tolong toint toreal todouble tobool toboolean todatetime totimespan todynamic
       parse_json isempty isnotempty isnull isnotnull iff iif case coalesce bin floor round abs
-      startofday startofmonth startofyear array_length bag_keys
+      startofday startofmonth startofyear array_length bag_keys column_ifexists
     Regular expressions (matches regex, extract) must be constant; backreferences and lookaround
     (which Kusto's RE2 lacks), a repeated group that itself repeats or alternates, and more than 3
     unbounded repetitions (which could take exponential or high-polynomial time in Python's

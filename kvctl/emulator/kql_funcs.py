@@ -26,6 +26,8 @@ def compile_call(call: ast.Call, scope: Scope) -> Compiled:
         raise semantic_error(
             f"aggregate function '{name}' at position {call.pos} is valid only in summarize", call.pos, name
         )
+    if name == "column_ifexists":
+        return _column_ifexists(call, scope)
     if name in ("now", "ago"):
         anchored = _time_anchor(call, scope)
         return Compiled("datetime", _Folded(anchored.fn({})), True) if anchored.const else anchored
@@ -40,6 +42,21 @@ def compile_call(call: ast.Call, scope: Scope) -> Compiled:
         value = result.fn({})  # fold constants once, so `where T > ago(7d)` is not recomputed per row
         return Compiled(result.type, _Folded(value), True)
     return result
+
+
+def _column_ifexists(call: ast.Call, scope: Scope) -> Compiled:
+    """`column_ifexists("name", default)`: the column where the table has it, else `default` (Log
+    Analytics' AzureDiagnostics grows a column only once some row has filled it)."""
+    if len(call.args) != 2:
+        raise semantic_error(f"column_ifexists() at position {call.pos} takes 2 arguments", call.pos, call.name)
+    column = call.args[0]
+    if not (isinstance(column, ast.Literal) and column.type == "string"):
+        raise semantic_error(
+            f"column_ifexists() at position {call.pos} takes the column's name as a string literal", call.pos, call.name
+        )
+    if column.value in scope.columns:
+        return compile_expr(ast.Name(column.pos, column.value), scope)
+    return compile_expr(call.args[1], scope)
 
 
 class _Folded:

@@ -170,8 +170,21 @@ class LogAnalyticsService:
                 ws.customer_id, start.timestamp() if start else None, end.timestamp() if end else None
             )
             rows.extend(_row_in(r, ws) for r in found)
-        columns, result = run_query(query, rows, now)
+        columns, result = run_query(query, rows, now, absent=self._never_filled(rows, workspaces))
         return Response(200, self._answer(columns, result))
+
+    def _never_filled(self, rows: list[dict[str, Any]], workspaces: list[Any]) -> set[str]:
+        """The caller-dependent columns no row of these workspaces has filled: as in Log Analytics,
+        AzureDiagnostics has such a column only once some row filled it (a workspace that only
+        managed identities wrote to has no identity_claim_upn_s), so a query naming it fails."""
+        missing = {c for c in SPARSE_COLUMNS if not any(r.get(c) not in (None, "") for r in rows)}
+        if missing:  # outside the query's time range, perhaps: the workspace's whole log decides
+            for ws in workspaces:
+                for r in self.world.store.audit_events(ws.customer_id, None, None):
+                    missing -= {c for c in missing if r.get(c) not in (None, "")}
+                    if not missing:
+                        return missing
+        return missing
 
     def _authenticate(self, request: Request) -> dict[str, Any]:
         token = request.bearer_token()
@@ -270,11 +283,15 @@ class LogAnalyticsService:
         return answer
 
 
+SPARSE_COLUMNS = frozenset(name for name, _kind in COLUMNS if name.startswith("identity_claim_"))
+
+
 def run_query(
-    query: str, rows: list[dict[str, Any]], now: dt.datetime
+    query: str, rows: list[dict[str, Any]], now: dt.datetime, absent: set[str] | frozenset[str] = frozenset()
 ) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    """Run `query` (kql.py) over the AzureDiagnostics rows: (columns as (name, type), result rows)."""
-    table = kql.Table(TABLE, [kql.Column(name, kind) for name, kind in COLUMNS], rows)
+    """Run `query` (kql.py) over the AzureDiagnostics rows: (columns as (name, type), result rows).
+    `absent`: columns the table does not have (yet)."""
+    table = kql.Table(TABLE, [kql.Column(name, kind) for name, kind in COLUMNS if name not in absent], rows)
     try:
         result = kql.execute(query, {TABLE: table}, now=now)
     except kql.KqlError as exc:

@@ -579,3 +579,22 @@ def test_cells_json_cannot_hold_are_sent_as_text(fresh_emulator, monkeypatch):
     assert (nan, inf, span) == ("NaN", "Infinity", "01:30:00")
     assert json.loads(bag) == {"a": [1, 2]}
     assert moment.endswith("Z")
+
+
+def test_a_caller_column_no_row_has_filled_is_missing_as_in_log_analytics(fresh_emulator, monkeypatch):
+    """AzureDiagnostics grows a column only once a row fills it: only identities (no user) wrote,
+    so there is no identity_claim_upn_s; naming it fails, column_ifexists() reads it as empty."""
+    emu = fresh_emulator("--audit-logs", "--identity", "app")
+    assign(emu, emu.info["vaults"][0]["resourceId"], SECRETS_USER, "app")
+    secrets(emu, emu.info["vaults"][0]["name"], None, monkeypatch).set_secret("s", "v")
+    secrets(emu, emu.info["vaults"][0]["name"], "app", monkeypatch).get_secret("s")
+    with pytest.raises(HttpResponseError) as info:
+        query_rows(emu, monkeypatch, "AzureDiagnostics | project identity_claim_upn_s")
+    assert "identity_claim_upn_s" in str(info.value)
+    rows = query_rows(
+        emu,
+        monkeypatch,
+        'AzureDiagnostics | where OperationName == "SecretGet" '
+        '| project oid = identity_claim_oid_g, upn = column_ifexists("identity_claim_upn_s", "")',
+    )
+    assert [(r["oid"], r["upn"]) for r in rows] == [(emu.identity("app")["objectId"], "")]

@@ -826,3 +826,10 @@ def test_long_or_chains_are_fine() -> None:
     assert ns(f"AzureDiagnostics | where {chain} | order by n asc") == ALL
     listed = ", ".join(str(i) for i in range(5000))
     assert ns(f"AzureDiagnostics | where n in ({listed}) | order by n asc") == ALL
+
+
+def test_column_ifexists_reads_a_column_or_its_default() -> None:
+    assert run('AzureDiagnostics | take 1 | project v = column_ifexists("OperationName", "none")').rows[0]["v"] != "none"
+    assert run('AzureDiagnostics | take 1 | project v = column_ifexists("no_such_s", "none")').rows == [{"v": "none"}]
+    assert "2 arguments" in error('AzureDiagnostics | project column_ifexists("x")').message
+    assert "string literal" in error("AzureDiagnostics | project column_ifexists(OperationName, 1)").message

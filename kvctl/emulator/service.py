@@ -29,6 +29,7 @@ from .knobs import Knobs, KnobSettings
 from .loganalytics_api import PREFIX as LOG_ANALYTICS_PREFIX
 from .secrets_api import VaultService
 from .seed import Seed, load_seed
+from .state_files import system_cas, write_atomic
 from .state_lock import lock_state_dir
 from .store import Store, VaultRecord
 from .tls import ensure_tls_files
@@ -77,27 +78,6 @@ class EmulatorOptions:
 
 def _not_ready(request: Request) -> Response:
     return Response(503, {"error": {"code": "ServiceUnavailable", "message": "The emulator is starting."}})
-
-
-def _system_cas() -> str:
-    """The system's trusted CAs as PEM text ('' where there is no bundle file), so a bundle of
-    them plus the emulator's CA can replace the usual trust store without narrowing it."""
-    import ssl
-
-    path = ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().openssl_cafile
-    try:
-        text = Path(path).read_text(encoding="ascii") if path else ""
-    except (OSError, UnicodeDecodeError):
-        return ""
-    return text if text.endswith("\n") or not text else text + "\n"
-
-
-def _write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 class Emulator:
@@ -232,7 +212,7 @@ class Emulator:
         identities = []
         for identity in world.identities():
             token_file = federated_dir / f"{identity.name}.jwt"
-            _write_atomic(token_file, federated_token(world, identity))
+            write_atomic(token_file, federated_token(world, identity))
             identities.append(
                 {
                     "name": identity.name,
@@ -242,7 +222,7 @@ class Emulator:
                 }
             )
         ca_bundle = self.state_dir / CA_BUNDLE_FILE
-        _write_atomic(ca_bundle, _system_cas() + tls.ca_cert.read_text(), 0o644)
+        write_atomic(ca_bundle, system_cas() + tls.ca_cert.read_text(), 0o644)
         self.info = {
             "vaults": vault_entries,
             "armEndpoint": arm_url,
@@ -296,8 +276,8 @@ class Emulator:
 
     def _write_files(self) -> None:
         with self._info_lock:
-            _write_atomic(self.state_dir / ENV_FILE, self.env_text())
-            _write_atomic(self.state_dir / INFO_FILE, json.dumps(self.info, indent=2) + "\n")
+            write_atomic(self.state_dir / ENV_FILE, self.env_text())
+            write_atomic(self.state_dir / INFO_FILE, json.dumps(self.info, indent=2) + "\n")
 
     # -- vaults created and deleted through ARM (world.hosting) ------------------------------------
 

@@ -829,7 +829,8 @@ def test_long_or_chains_are_fine() -> None:
 
 
 def test_column_ifexists_reads_a_column_or_its_default() -> None:
-    assert run('AzureDiagnostics | take 1 | project v = column_ifexists("OperationName", "none")').rows[0]["v"] != "none"
+    present = run('AzureDiagnostics | take 1 | project v = column_ifexists("OperationName", "none")')
+    assert present.rows[0]["v"] != "none"
     assert run('AzureDiagnostics | take 1 | project v = column_ifexists("no_such_s", "none")').rows == [{"v": "none"}]
     assert "2 arguments" in error('AzureDiagnostics | project column_ifexists("x")').message
     assert "string literal" in error("AzureDiagnostics | project column_ifexists(OperationName, 1)").message

@@ -157,6 +157,8 @@ UNUSED_COLUMNS = (
 )
 # `access who --all-vaults`: the vault first, then one principal per row as for one vault.
 FLEET_WHO_COLUMNS = (Column("Vault", lambda r: r["vault"]), *WHO_COLUMNS)
+# `audit --all-vaults`: each event with its vault first.
+FLEET_AUDIT_COLUMNS = (Column("Vault", lambda r: r["vault"]), *AUDIT_COLUMNS)
 FINDING_COLUMNS = (
     Column("Severity", lambda r: r["severity"], lambda r: _SEVERITY_STYLES.get(r["severity"], "")),
     Column("Id", lambda r: r["id"]),

@@ -20,6 +20,7 @@ from .columns import (  # noqa: F401 - the column sets are imported from here by
     AUDIT_COLUMNS,
     DELETED_COLUMNS,
     FINDING_COLUMNS,
+    FLEET_AUDIT_COLUMNS,
     FLEET_WHO_COLUMNS,
     ROLE_COLUMNS,
     SECRET_COLUMNS,

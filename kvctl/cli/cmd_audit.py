@@ -12,7 +12,7 @@ from ..core.errors import UnavailableError, UsageError
 from .context import AppContext, global_options
 
 if TYPE_CHECKING:
-    from ..core.audit_run import Incomplete
+    from ..core.audit_run import AuditRequest, Incomplete
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 FORMATS = ("table", "json", "tsv")
@@ -39,9 +39,22 @@ FORMATS = ("table", "json", "tsv")
     help="Only these operations: get, set, list, versions, update, delete, recover, purge, backup, restore, "
     "list-deleted, get-deleted. Comma-separated or repeated.",
 )
+@click.option(
+    "--all-vaults",
+    is_flag=True,
+    help="Every vault you can see in every subscription (one Azure Resource Graph query); REF may then be a "
+    "secret name only.",
+)
 @global_options(formats=FORMATS)
 @pass_app
-def audit(app: AppContext, ref: str | None, since: str, callers: tuple[str, ...], operations: tuple[str, ...]) -> int:
+def audit(
+    app: AppContext,
+    ref: str | None,
+    since: str,
+    callers: tuple[str, ...],
+    operations: tuple[str, ...],
+    all_vaults: bool,
+) -> int:
     """Who read or changed secrets: the vault's AuditEvent log in Log Analytics.
 
     \b
@@ -65,6 +78,15 @@ def audit(app: AppContext, ref: str | None, since: str, callers: tuple[str, ...]
     for caller in callers:
         validate_assignee(caller)
     secret = version = None
+    if all_vaults:
+        if ref is not None and not validate.SECRET_NAME.match(ref):
+            raise UsageError(
+                f"with --all-vaults, REF is a secret name, not {ref!r}",
+                hint="e.g. kvctl audit db-password --all-vaults",
+            )
+        caller_ids, caller_upns = caller_match_ids(app, callers)
+        request = AuditRequest("", window, names, caller_ids, ref, None, caller_upns)
+        return _audit_all_vaults(app, request, fmt)
     if ref is not None:
         parsed = parse_ref(ref, settings.vault, settings.cloud_info)
         vault_url, secret, version = parsed.vault_url, parsed.name, parsed.version
@@ -84,6 +106,42 @@ def audit(app: AppContext, ref: str | None, since: str, callers: tuple[str, ...]
     app.output.rows((e.as_json() for e in report.events), AUDIT_COLUMNS, fmt, waiting="querying")
     if report.incomplete:
         raise incomplete_error(report.incomplete)
+    return 0
+
+
+def _audit_all_vaults(app: AppContext, request: AuditRequest, fmt: str) -> int:
+    """The audit log of every vault Resource Graph finds, merged by time; vaults that log nowhere
+    are named, and a vault whose log could not be read makes the answer partial (exit 5)."""
+    from ..core.errors import ForbiddenError
+    from ..core.fleet import discover_vaults, fleet_scope
+    from ..core.fleet_audit import audit_everywhere
+    from ..output import FLEET_AUDIT_COLUMNS
+
+    arm = app.clients.fleet_arm()
+    with app.output.progress("finding vaults (Resource Graph)", None):
+        scope = fleet_scope(None, arm.visible_subscriptions)
+        vaults = discover_vaults(app.clients.resource_graph(), scope)
+    app.output.info(f"found {len(vaults)} vault(s) in {scope.description}")
+    with app.output.progress("querying the audit logs", len(vaults)) as advance:
+        found = audit_everywhere(
+            arm, app.clients.logs(), app.clients.graph(), vaults, request, dt.datetime.now(dt.UTC), progress=advance
+        )
+    if found.not_logging:
+        app.output.info(
+            f"{len(found.not_logging)} vault(s) send their AuditEvent log to no workspace: "
+            f"{', '.join(found.not_logging)} (kvctl check shows how to turn it on: KV008)"
+        )
+    for name, why in found.failed:
+        app.output.warn(f"{name}: {why}")
+    app.output.rows(found.rows(), FLEET_AUDIT_COLUMNS, fmt, waiting="querying")
+    if found.incomplete:
+        raise incomplete_error(found.incomplete)
+    if found.failed:
+        names = ", ".join(name for name, _ in found.failed)
+        raise ForbiddenError(
+            f"the audit log of {len(found.failed)} of {len(vaults)} vault(s) could not be read: {names}",
+            hint="each vault's error is above; Reader on the vault and Log Analytics Reader on its workspace allow it",
+        )
     return 0
 
 

@@ -139,8 +139,13 @@ def run_audit(
     request: AuditRequest,
     now: dt.datetime,
     progress: Callable[[int], None] | None = None,
+    found: VaultResource | None = None,
 ) -> AuditReport:
-    vault, workspaces = locate(arm, reader, request.vault_url)
+    """`found`: the vault, already known (fleet-wide, from Resource Graph): not looked up by URL."""
+    if found is not None:
+        vault, workspaces = found, find_workspaces(reader, found.name, found.id)
+    else:
+        vault, workspaces = locate(arm, reader, request.vault_url)
     start, capped = _window(workspaces, request.since, now)
     report = AuditReport(vault, workspaces, start, now, capped_by_retention=capped)
     query = events_query(_query_spec(vault, request))

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError
 from azure.keyvault.secrets import SecretClient, SecretProperties
 
 from ..core.backend import Waiting
@@ -29,6 +29,8 @@ from .writes import ServerClock, Unknown, WriteRunner, wait_until
 T = TypeVar("T")
 # How long kvctl waits for a delete, recover, purge or restore to become visible (recordings: 2-6 s).
 LIFECYCLE_TIMEOUT = 120.0
+# A latest version younger than this (plus clock skew) may share a creation second with a new write.
+_RECENT_SECONDS = 15.0
 _ACCEPTED = object()  # a check's answer: the service has taken the operation on; its effect is pending
 
 
@@ -171,6 +173,7 @@ class AzureSecretBackend:
         newer_than: Secret | None = None,
     ) -> Secret:
         register(value)
+        known = self._recent_versions(name, newer_than)
         sent_at = [time.time()]  # when the latest attempt was sent (kvctl's clock)
 
         def send() -> Secret:
@@ -198,13 +201,13 @@ class AzureSecretBackend:
             # The version that was the latest before the write is excluded, and so is anything older.
             if newer_than is not None and newer_than.attributes.created is not None:
                 floor = max(floor, newer_than.attributes.created)
-            excluded = newer_than.version if newer_than is not None else None
+            excluded = known | {newer_than.version if newer_than is not None else None}
             candidates = [
                 p
                 for p in self.client.list_properties_of_secret_versions(name)
                 if p.created_on is not None
                 and p.created_on >= floor
-                and p.version != excluded
+                and p.version not in excluded
                 and _same_attributes(p, content_type, tags, enabled, expires, not_before)
             ]
             epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -222,6 +225,19 @@ class AzureSecretBackend:
             return None
 
         return self._write(f"secret '{name}'", send, took_effect)
+
+    def _recent_versions(self, name: str, newer_than: Secret | None) -> frozenset[str]:
+        """The versions that exist before a write, listed only when the latest one is seconds old.
+        Then an identical version written a moment before (`set` in a loop, a second kvctl) may
+        share its creation second with this write's, and only its id tells them apart when an
+        answer is lost. An older latest version is told apart by time alone: no request."""
+        created = newer_than.attributes.created if newer_than is not None else None
+        if created is None or created.timestamp() < time.time() - _RECENT_SECONDS:
+            return frozenset()
+        try:
+            return frozenset(p.version for p in self.client.list_properties_of_secret_versions(name) if p.version)
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError):
+            return frozenset()  # the times still decide, as without the list
 
     def update(
         self,

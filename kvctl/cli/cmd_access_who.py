@@ -106,9 +106,19 @@ def _who_unused(app: AppContext, report: WhoReport, window: dt.timedelta, fmt: s
 
     arm = app.clients.arm()
     with app.output.progress("querying the audit log", None):
-        reads = last_reads(
-            arm, arm, app.clients.logs(), report.vault.vault_url, report.secret, window, dt.datetime.now(dt.UTC)
-        )
+        now = dt.datetime.now(dt.UTC)
+        reads = last_reads(arm, arm, app.clients.logs(), report.vault.vault_url, report.secret, window, now)
+        # For one secret, grants at the vault or above are judged by reads of any of its secrets.
+        vault_reads = (
+            last_reads(
+                arm, arm, app.clients.logs(), report.vault.vault_url, None, window, now,
+                located=(reads.vault, reads.workspaces),
+            )
+            if report.secret is not None
+            else None
+        )  # fmt: skip
+    if vault_reads is not None:
+        reads.incomplete += vault_reads.incomplete
     if reads.incomplete:
         raise incomplete_error(reads.incomplete)  # an idle mark on a partial log could be wrong
     if reads.capped_by_retention:
@@ -116,7 +126,7 @@ def _who_unused(app: AppContext, report: WhoReport, window: dt.timedelta, fmt: s
             f"workspaces keep {reads.capped_by_retention} days of logs: "
             f"unused means no read since {reads.start:%Y-%m-%d}"
         )
-    marked = mark_unused(report, reads)
+    marked = mark_unused(report, reads, vault_reads)
     app.output.rows(
         (m.as_json() for m in marked), UNUSED_COLUMNS, fmt, plain=lambda r: r["principalId"], waiting="listing"
     )

@@ -59,20 +59,27 @@ def revoke_command(vault: VaultResource, entry: WhoEntry) -> str:
     )
 
 
-def mark_unused(report: WhoReport, reads: LastReads) -> list[UnusedEntry]:
+def mark_unused(report: WhoReport, reads: LastReads, vault_reads: LastReads | None = None) -> list[UnusedEntry]:
+    """`vault_reads`: reads of any secret of the vault. For one secret, a grant at the vault or above
+    also serves the principal's reads of the other secrets: it is unused only if none was read
+    (revoking it because this one secret went unread would cut the others off)."""
     out: list[UnusedEntry] = []
     for entry in report.entries:
         if not (entry.known_role and entry.capabilities.read_values):
             out.append(UnusedEntry(entry, None, None, None, None))
             continue
-        last = reads.by_caller.get(entry.principal_id.lower())
+        if report.secret is not None and entry.level != "secret" and vault_reads is not None:
+            reads_here = vault_reads
+        else:
+            reads_here = reads
+        last = reads_here.by_caller.get(entry.principal_id.lower())
         if entry.principal_type == "Group":
             # A group never signs in: its grant is used when one of its members reads.
             if not entry.members_expanded:
                 out.append(UnusedEntry(entry, None, None, None, None))
                 continue
             members = [e.principal_id.lower() for e in report.entries if e.via_group_id == entry.principal_id]
-            times = [reads.by_caller[m] for m in members if m in reads.by_caller]
+            times = [reads_here.by_caller[m] for m in members if m in reads_here.by_caller]
             last = max(times) if times else None
         unused = last is None
         out.append(

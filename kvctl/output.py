@@ -41,12 +41,18 @@ from .core.redaction import redact
 KNOWN_FORMATS = ("table", "json", "tsv", "plain", "env", "dotenv", "sarif")
 
 
+# Control characters (C0, DEL, C1) in a cell are shown as escapes: text from logs, the directory or a
+# tag is not kvctl's, and an ESC in it could redraw the reader's terminal (a forged audit row) or a
+# tab or newline could split a TSV row. JSON output keeps them, encoded as JSON does.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return str(value).translate(_CONTROL)
 
 
 def _tsv_cell(column: Column, row: dict[str, Any]) -> str:

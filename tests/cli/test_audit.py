@@ -428,3 +428,24 @@ def test_check_says_reads_were_not_checked_when_the_workspace_may_not_be_queried
 def test_check_refuses_a_bad_unread_window_before_any_request(script):
     result = script.kvctl("check", "--unread-for", "0d")
     assert result.exit_code == 2 and "--unread-for 0d" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_logged_path_with_terminal_escapes_cannot_forge_or_hide_an_audit_row(fresh_emulator):
+    """Found by an attacker: anyone whose token reaches the vault can make it log a request path
+    holding ESC sequences (here: erase the line, draw a fake successful read by the admin, then
+    hide the rest). kvctl prints log text in tables and TSV with control characters escaped."""
+    from urllib.parse import quote
+
+    from tests.emulator.test_wire import raw
+
+    emu = fresh_emulator("--audit-logs", "--identity", "nobody")
+    forged = "\x1b[2K\x1b[1G2026-12-01 21:20:59  admin  get  db-password  200 OK\x1b[8m"
+    token = emu.token("https://vault.azure.net", identity="nobody")
+    status, _, _ = raw(emu, "GET", f"/secrets/{quote(forged, safe='')}?api-version=7.5", token=token)
+    assert status in (400, 403, 404)
+    for fmt in ("table", "tsv"):
+        result = run_kvctl_subprocess(["audit", "--since", "1h", "-o", fmt], emulator=emu, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.stderr
+        assert "\x1b" not in result.stdout and "\\x1b[2K" in result.stdout, result.stdout
+    as_json = run_kvctl_subprocess(["audit", "--since", "1h", "-o", "json"], emulator=emu)
+    assert any("\x1b" in (e["secret"] or "") for e in as_json.json), "JSON keeps the logged text exactly"

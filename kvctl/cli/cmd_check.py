@@ -156,6 +156,14 @@ def check(
         with app.output.progress("finding vaults (Resource Graph)", None):
             scope = fleet_scope(management_group, arm.visible_subscriptions)
             found = discover_vaults(app.clients.resource_graph(), scope)
+        if not found:
+            from ..core.errors import NotFoundError
+
+            # A gate that checked nothing must not pass: no vault is visible in the scope.
+            raise NotFoundError(
+                f"no vault is visible in {scope.description}, so nothing was checked",
+                hint="a role that reads vaults (Reader) on the subscriptions or the management group is needed",
+            )
         app.output.info(f"found {len(found)} vault(s) in {scope.description}")
         request = replace(request, discovered=found)
         category = f"management-group-{management_group}" if management_group else "all-subscriptions"

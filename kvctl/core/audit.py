@@ -5,6 +5,7 @@ diagnostic settings name the Log Analytics workspaces)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -133,8 +134,13 @@ def secret_and_version(identifier: str | None) -> tuple[str | None, str | None]:
     path = urllib.parse.urlsplit(identifier).path if "://" in identifier else identifier
     parts = [urllib.parse.unquote(p) for p in path.split("/") if p]
     if len(parts) >= 2 and parts[0].lower() in ("secrets", "deletedsecrets"):
-        return parts[1], (parts[2] if len(parts) >= 3 and parts[2] else None)
+        # After the name comes a version, or an operation (`versions`, `backup`, `recover`): not a version.
+        version = parts[2] if len(parts) >= 3 and _VERSION_ID.match(parts[2]) else None
+        return parts[1], version
     return None, None
+
+
+_VERSION_ID = re.compile(r"^[0-9a-fA-F]{32}\Z")
 
 
 def event_from_row(row: Mapping[str, Any]) -> AuditEvent:

@@ -342,3 +342,12 @@ def test_a_vault_placed_in_an_unknown_subscription_is_a_usage_error(tmp_path):
     )
     assert done.returncode == 2
     assert b"no --subscription named 'B'" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_a_fleet_check_that_finds_no_vault_fails_instead_of_passing(fleet):
+    """Found by a new user: an identity with no role checked a management group, found 0 vaults
+    and exited 0, so a CI gate passed having checked nothing."""
+    result = _as(fleet, "nobody", "check", "--management-group", fleet.info["tenantId"], "-o", "json")
+    assert result.exit_code == 3, result.stderr
+    assert "no vault is visible" in result.stderr and "nothing was checked" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""

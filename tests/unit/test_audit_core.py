@@ -452,3 +452,18 @@ def test_an_access_policy_reader_is_revoked_with_delete_policy():
     )
     report = who_can(FakeArm(vault), URL, None, None, None)  # type: ignore[arg-type]
     assert revoke_command(vault, report.entries[0]) == f"az keyvault delete-policy --name kv --object-id {ALICE}"
+
+
+@pytest.mark.parametrize(
+    ("identifier", "expected"),
+    [
+        ("https://v.vault.azure.net/secrets/db/versions", ("db", None)),
+        ("https://v.vault.azure.net/secrets/db/backup", ("db", None)),
+        ("https://v.vault.azure.net/deletedsecrets/db/recover", ("db", None)),
+        ("https://v.vault.azure.net/secrets/db/" + "a1" * 16, ("db", "a1" * 16)),
+        ("https://v.vault.azure.net/secrets/db", ("db", None)),
+    ],
+)
+def test_an_operation_after_the_name_is_not_taken_for_a_version(identifier, expected):
+    """Found by a new user: `audit --operation versions` showed the version `versions`."""
+    assert secret_and_version(identifier) == expected

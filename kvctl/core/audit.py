@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .check_posture import AUDIT_CATEGORY, AUDIT_GROUPS
+from .check_posture import AUDIT_CATEGORY, AUDIT_GROUPS, ENABLE_COMMAND
 from .errors import ForbiddenError, NotFoundError, UsageError
 
 # Short name -> the AuditEvent OperationName Key Vault logs for secrets.
@@ -31,10 +31,6 @@ OPERATIONS: dict[str, str] = {
 }
 SHORT_NAMES = {v.lower(): k for k, v in OPERATIONS.items()}
 MAX_SINCE = dt.timedelta(days=730)  # Log Analytics keeps data at most two years (interactive retention)
-ENABLE_COMMAND = (
-    "az monitor diagnostic-settings create --name kvctl-audit --resource {vault_id} --workspace WORKSPACE_ID "
-    '--logs \'[{{"categoryGroup":"audit","enabled":true}}]\''
-)
 
 
 def operation_names(given: list[str]) -> list[str]:

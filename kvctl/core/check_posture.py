@@ -16,6 +16,11 @@ AUDIT_GROUPS = ("audit", "alllogs")
 DESTINATIONS = ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId", "marketplacePartnerId")
 BROAD_ROLES = ("Owner", "Contributor", "User Access Administrator", "Key Vault Administrator")
 BROAD_LEVELS = ("managementGroup", "subscription", "resourceGroup")
+# How to send a vault's audit log to a workspace (KV008's remedy and `kvctl audit`'s hint alike).
+ENABLE_COMMAND = (
+    "az monitor diagnostic-settings create --name kvctl-audit --resource {vault_id} --workspace WORKSPACE_ID "
+    '--logs \'[{{"categoryGroup":"audit","enabled":true}}]\''
+)
 
 
 def private_endpoint_findings(vault: VaultResource) -> list[Finding]:
@@ -64,8 +69,7 @@ def audit_logging_findings(vault: VaultResource, settings: list[dict[str, Any]])
             vault,
             vault.id,
             f"vault {vault.name} sends its AuditEvent log nowhere (no diagnostic setting)",
-            f"az monitor diagnostic-settings create --name kv-audit --resource {vault.id} --workspace WORKSPACE_ID "
-            '--logs \'[{"category":"AuditEvent","enabled":true}]\'',
+            ENABLE_COMMAND.format(vault_id=vault.id),  # the same command `kvctl audit` gives
         )
     ]
 

@@ -169,7 +169,8 @@ def test_the_misconfigured_vault_has_each_posture_finding(emu):
     assert remedy.startswith("kvctl access grant --assignee ") and "--role 'Key Vault Secrets User'" in remedy
     assert remedy.endswith(f"&& az role assignment delete --ids {by_id['KV009']['resource']}")
     assert "kvctl update untyped --content-type" in by_id["KV014"]["remedy"]
-    assert "AuditEvent" in by_id["KV008"]["remedy"] and by_id["KV008"]["severity"] == "WARN"
+    assert '"categoryGroup":"audit"' in by_id["KV008"]["remedy"] and by_id["KV008"]["severity"] == "WARN"
+    assert "--name kvctl-audit" in by_id["KV008"]["remedy"], "the same command `kvctl audit` gives"
 
 
 def test_audit_logging_that_sends_nothing_or_other_logs_does_not_count(emu):

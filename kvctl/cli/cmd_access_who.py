@@ -126,6 +126,12 @@ def _who_unused(app: AppContext, report: WhoReport, window: dt.timedelta, fmt: s
             f"workspaces keep {reads.capped_by_retention} days of logs: "
             f"unused means no read since {reads.start:%Y-%m-%d}"
         )
+    since = max(reads.start, reads.covered_from or reads.start)
+    if since - reads.start > dt.timedelta(minutes=1):
+        app.output.warn(
+            f"the audit log of vault {report.vault.name} begins at {since:%Y-%m-%d %H:%M} UTC, inside the "
+            f"window: unused means no read since then only (the window asked for began {reads.start:%Y-%m-%d})"
+        )
     marked = mark_unused(report, reads, vault_reads)
     app.output.rows(
         (m.as_json() for m in marked), UNUSED_COLUMNS, fmt, plain=lambda r: r["principalId"], waiting="listing"
@@ -134,7 +140,7 @@ def _who_unused(app: AppContext, report: WhoReport, window: dt.timedelta, fmt: s
     what = f"secret {report.secret}" if report.secret else "any secret"
     app.output.info(
         f"{len(idle)} grant(s) let a principal read {what} of vault {report.vault.name}, unused since "
-        f"{reads.start:%Y-%m-%d %H:%M} UTC"
+        f"{since:%Y-%m-%d %H:%M} UTC"
     )
     if fmt == "table" and idle:
         commands = list(dict.fromkeys(m.revoke for m in idle if m.revoke))

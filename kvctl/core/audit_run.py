@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from .arm import ArmBackend, VaultResource, find_vault
 from .audit import AuditEvent, Workspace, WorkspaceReader, event_from_row, find_workspaces, secret_and_version
-from .kql import AuditQuery, events_query, last_reads_query
+from .kql import AuditQuery, events_query, first_event_query, last_reads_query
 from .principals import DirectoryBackend, names_for
 
 MIN_SPAN = dt.timedelta(seconds=1)
@@ -185,6 +185,9 @@ class LastReads:
     by_secret: dict[str, dt.datetime] = field(default_factory=dict)  # secret name (lower) -> latest read
     incomplete: list[Incomplete] = field(default_factory=list)
     capped_by_retention: int | None = None
+    # The log's first event in the window (None when it has none): before it, the log cannot say
+    # who did not read.
+    covered_from: dt.datetime | None = None
 
 
 def last_reads(
@@ -222,4 +225,17 @@ def last_reads(
                 found.by_caller[caller] = when
             if name and (name.lower() not in found.by_secret or found.by_secret[name.lower()] < when):
                 found.by_secret[name.lower()] = when
+    found.covered_from = _log_begins(logs, workspaces, vault, start, now)
     return found
+
+
+def _log_begins(
+    logs: LogsBackend, workspaces: list[Workspace], vault: VaultResource, start: dt.datetime, now: dt.datetime
+) -> dt.datetime | None:
+    firsts = []
+    for workspace in workspaces:
+        rows, _ = fetch_rows(logs, workspace, first_event_query(vault.id), start, now)
+        for row in rows:
+            if row.get("first") not in (None, ""):
+                firsts.append(event_from_row({"TimeGenerated": row["first"]}).time)
+    return min(firsts) if firsts else None  # no event in the window: the window itself decides

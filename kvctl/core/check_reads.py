@@ -59,6 +59,16 @@ def unread_findings(
                 f"kvctl check {_kvctl_target(vault)} --unread-for 30d  # a shorter window",
             )
         ]
+    covered = reads.covered_from or reads.start
+    if covered - reads.start > dt.timedelta(minutes=1):
+        # A log that began inside the window cannot say a secret went unread for all of it.
+        return [
+            _not_checked(
+                vault,
+                f"its audit log begins at {covered:%Y-%m-%d %H:%M} UTC, inside the {window.days or 1}-day window",
+                f"kvctl audit --vault {_kvctl_target(vault)} --since {max(1, (now - covered).days)}d  # what it holds",
+            )
+        ]
     days = max(1, round((now - reads.start).total_seconds() / 86400))
     target = _kvctl_target(vault)
     found = []

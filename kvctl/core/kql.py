@@ -109,3 +109,16 @@ def last_reads_query(query: AuditQuery) -> str:
             "| summarize lastRead = max(TimeGenerated) by identity_claim_oid_g, identity_claim_appid_g, id_s",
         ]
     )
+
+
+def first_event_query(vault_resource_id: str) -> str:
+    """When the vault's log in a workspace begins (within the time span asked for): a log that
+    began inside a window cannot say who did not read in the part before it."""
+    return "\n".join(
+        [
+            TABLE,
+            f"| where Category == {literal('AuditEvent')}",
+            f"| where ResourceId =~ {literal(vault_resource_id)}",
+            "| summarize first = min(TimeGenerated)",
+        ]
+    )

@@ -87,7 +87,7 @@ def mark_unused(report: WhoReport, reads: LastReads, vault_reads: LastReads | No
                 entry,
                 last,
                 unused,
-                reads.start if unused else None,
+                max(reads_here.start, reads_here.covered_from or reads_here.start) if unused else None,
                 revoke_command(report.vault, entry) if unused else None,
             )
         )

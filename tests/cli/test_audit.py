@@ -7,6 +7,7 @@ events, in order, with the right callers, operations, secrets, versions and resu
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -449,3 +450,16 @@ def test_a_logged_path_with_terminal_escapes_cannot_forge_or_hide_an_audit_row(f
         assert "\x1b" not in result.stdout and "\\x1b[2K" in result.stdout, result.stdout
     as_json = run_kvctl_subprocess(["audit", "--since", "1h", "-o", "json"], emulator=emu)
     assert any("\x1b" in (e["secret"] or "") for e in as_json.json), "JSON keeps the logged text exactly"
+
+
+def test_a_log_younger_than_the_window_says_so_and_marks_unused_only_since_it_began(script):
+    """Found by a new user: the log began minutes ago, yet `--unused 90d` said "unused since" 90 days
+    back and `check` called a secret unread for 90 days. Both now go by the log's first event."""
+    result = script.kvctl("access", "who", "--unused", "90d", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "begins at" in result.stderr and "inside the window" in result.stderr
+    since = {dt.datetime.fromisoformat(r["unusedSince"]) for r in result.json if r["unused"]}
+    assert all(dt.datetime.now(dt.UTC) - s < dt.timedelta(hours=1) for s in since), since
+    checked = script.kvctl("check", "--unread-for", "90d", "-o", "json")
+    assert not [f for f in checked.json if f["id"] == "KV015"], "no secret is unread for 90 days of a young log"
+    assert any(f["id"] == "KV022" and "begins at" in f["message"] for f in checked.json)

@@ -150,7 +150,9 @@ def test_the_admin_grants_were_there_and_are_gone(emu):
 def test_a_vault_set_up_well_has_none_of_the_posture_findings(emu):
     result = check_as_auditor(emu, emu.info["_good"])
     assert result.exit_code == 0, result.stderr
-    assert result.json == [], result.json
+    # The only note: its audit log began minutes ago, inside KV015's 90-day window (not checked).
+    assert [(f["id"], f["severity"]) for f in result.json] in ([], [("KV022", "INFO")]), result.json
+    assert all("begins at" in f["message"] for f in result.json)
 
 
 def test_the_misconfigured_vault_has_each_posture_finding(emu):

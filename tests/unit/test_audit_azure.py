@@ -32,7 +32,14 @@ COLUMNS = [
     {"name": "identity_claim_oid_g", "type": "string"},
     {"name": "ResultSignature", "type": "string"},
 ]
-ROW = ["2026-11-01T10:00:00.1234567Z", "SecretGet", 200, "https://kv.vault.azure.net/secrets/db/abc", "OID", "OK"]
+ROW = [
+    "2026-11-01T10:00:00.1234567Z",
+    "SecretGet",
+    200,
+    "https://kv.vault.azure.net/secrets/db/0123456789abcdef0123456789abcdef",
+    "OID",
+    "OK",
+]
 
 
 class Recorder(requests.adapters.BaseAdapter):
@@ -96,7 +103,12 @@ def test_a_query_goes_to_the_endpoints_path_with_the_clouds_scope_and_rows_decod
     assert answer.complete and len(answer.rows) == 1
     event = event_from_row(answer.rows[0])  # the SDK's decoded row is what the core reads
     assert event.time == dt.datetime(2026, 11, 1, 10, 0, 0, 123456, tzinfo=dt.UTC)
-    assert (event.secret, event.version, event.status, event.caller_object_id) == ("db", "abc", 200, "oid")
+    assert (event.secret, event.version, event.status, event.caller_object_id) == (
+        "db",
+        "0123456789abcdef0123456789abcdef",
+        200,
+        "oid",
+    )
 
 
 def test_a_throttled_query_is_retried():

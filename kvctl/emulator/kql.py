@@ -45,9 +45,10 @@ Scalar expressions
       parse_json isempty isnotempty isnull isnotnull iff iif case coalesce bin floor round abs
       startofday startofmonth startofyear array_length bag_keys column_ifexists
     Regular expressions (matches regex, extract) must be constant; backreferences and lookaround
-    (which Kusto's RE2 lacks), a repeated group that itself repeats or alternates, and more than 3
-    unbounded repetitions (which could take exponential or high-polynomial time in Python's
-    backtracking engine) are refused.
+    (which Kusto's RE2 lacks), a repeated group that itself repeats or alternates, more than 3
+    repetitions that are unbounded or range over more than 10 counts, and small repetitions whose
+    counts combine more than 10,000 ways (which could take exponential or high-polynomial time in
+    Python's backtracking engine) are refused.
     Types are checked before any row is read: comparing a string with a number, arithmetic on
     strings, an unknown column or function, a wrong argument count is a SemanticError. Values in
     a dynamic column compare at run time (a number with a number, a string with a string...).

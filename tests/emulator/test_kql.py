@@ -779,6 +779,46 @@ def test_regexes_that_re2_would_refuse_or_that_backtrack_badly_are_refused(patte
     assert exc.kind == "SemanticError"
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        ".{0,99}.{0,99}.{0,99}.{0,99}.{0,99}.{0,99}X",  # bounded, but ~100^6 splits per position
+        "a{1,50}b{2,}c*d+",
+        "a?" * 30 + "a" * 30,  # 2^30 ways to skip
+        ".{0,10}" * 5 + "X",
+        "(a?){30}" + "a" * 30,
+        "[]*]+a*b*c*",  # the class holds `]*`; four repetitions follow
+    ],
+)
+def test_bounded_repetitions_that_backtrack_badly_are_refused_before_any_row_is_read(pattern: str) -> None:
+    from kvctl.emulator.kql_eval import backtracking_risk
+
+    # the guard is static: it refuses without running the pattern (a wrong guard cannot hang here)
+    assert backtracking_risk(pattern) is not None
+    empty = {"T": Table("T", [Column("s", "string")], [])}
+    with pytest.raises(KqlError) as info:
+        execute(f"T | where s matches regex @'{pattern}'", empty, now=NOW)
+    assert info.value.kind == "SemanticError"
+    assert info.value.token == pattern
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "found"),
+    [
+        (r"\d{4}-\d{2}-\d{2}", "on 2026-12-01 at", True),
+        ("[^/]+/[^/]+", "a/b", True),
+        (r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}", "ip 10.0.0.1", True),
+        (r"^\d{2}:\d{2}(\.\d+)?$", "12:30.5", True),
+        ("https?://[^/]+/", "http://v1/", True),
+        ("(?i)^abc{2}$", "ABCC", True),
+        ("[0-9a-f]{32}$", "x" * 32, False),
+    ],
+)
+def test_sensible_patterns_with_repetitions_still_work(pattern: str, text: str, found: bool) -> None:
+    table = {"T": Table("T", [Column("s", "string")], [{"s": text}])}
+    assert len(execute(f"T | where s matches regex @'{pattern}'", table, now=NOW).rows) == int(found)
+
+
 def test_json_cells_for_the_endpoints() -> None:
     from kvctl.emulator.kql import json_cell
 

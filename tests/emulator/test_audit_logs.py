@@ -324,6 +324,18 @@ def test_query_errors_auth_and_access_in_the_services_shapes(fresh_emulator, mon
         assert json.loads(response.read())["tables"][0]["name"] == "PrimaryResult"
 
 
+def test_a_timespan_past_the_calendar_is_a_bad_argument_not_a_server_error(fresh_emulator):
+    emu = fresh_emulator("--audit-logs", "--identity", "analyst")
+    assign(emu, workspace(emu)["resourceId"], LOG_ANALYTICS_READER, "analyst")
+    token = emu.token("https://api.loganalytics.io", "analyst")
+    for timespan in ("P99999999D", "9999-12-31T23:59:59Z/P1D"):
+        status, _, body = raw_query(emu, {"query": "AzureDiagnostics", "timespan": timespan}, token)
+        assert (status, body["error"]["code"]) == (400, "BadArgumentError")
+        assert body["error"]["innererror"]["code"] == "InvalidTimespanFormat"
+    status, _, _ = raw_query(emu, {"query": "AzureDiagnostics", "timespan": "PT1H"}, token)
+    assert status == 200
+
+
 def test_workspaces_through_arm_and_a_setting_routes_to_the_workspace_it_names(fresh_emulator, monkeypatch):
     emu = fresh_emulator("--audit-logs")
     group = f"/subscriptions/{emu.info['subscriptionId']}/resourceGroups/{emu.info['resourceGroup']}"

@@ -305,6 +305,32 @@ def test_the_reader_graph_sees_one_subscription(fleet, monkeypatch):
     assert sorted(r["name"] for r in found.data) == ["dev-a", "dev-b"]
 
 
+def test_a_query_that_doubles_a_string_to_256_mb_is_refused_for_an_identity_with_no_role(fleet, monkeypatch):
+    from azure.core.exceptions import HttpResponseError
+    from azure.identity import ManagedIdentityCredential
+    from azure.mgmt.resourcegraph import ResourceGraphClient
+    from azure.mgmt.resourcegraph.models import QueryRequest
+
+    monkeypatch.setenv("IDENTITY_ENDPOINT", fleet.info["identityEndpoint"])
+    monkeypatch.setenv("IDENTITY_HEADER", fleet.info["identityHeader"])
+    client = ResourceGraphClient(
+        ManagedIdentityCredential(client_id=fleet.identity("nobody")["clientId"]),
+        base_url=fleet.info["armEndpoint"],
+        credential_scopes=["https://management.azure.com/.default"],
+        connection_verify=fleet.info["caFile"],
+    )
+    lets = " ".join(f"let a{i + 1} = strcat(a{i}, a{i});" for i in range(24))
+    query = f'let a0 = "{"x" * 16}"; {lets} resources | project n = strlen(a24)'
+    assert len(query) < 900
+    with pytest.raises(HttpResponseError) as caught:
+        client.resources(QueryRequest(query=query))
+    assert caught.value.status_code == 400
+    assert caught.value.error.details[0].code == "InvalidQuery"
+    assert "exceeds 1,000,000 characters" in str(caught.value)
+    # the emulator is still answering
+    assert client.resources(QueryRequest(query="resources | project name")).data == []
+
+
 def test_a_vault_created_through_arm_in_another_subscription(fresh_emulator, monkeypatch):
     from azure.identity import ManagedIdentityCredential
     from azure.mgmt.keyvault import KeyVaultManagementClient

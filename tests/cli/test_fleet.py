@@ -360,6 +360,36 @@ def test_a_vault_created_through_arm_in_another_subscription(fresh_emulator, mon
     assert {f["vault"] for f in result.json} == {"emulator", "made-elsewhere"}
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--subscription", "main", "--subscription", "other", "--vault", "main/abcd", "--vault", "other/abcd"],
+            b"--vault other/abcd: the vault name 'abcd' is already given (--vault main/abcd)",
+        ),
+        (
+            ["--subscription", "main", "--subscription", "other", "--vault", "abcd", "--vault", "other/ABCD"],
+            b"--vault other/ABCD: the vault name 'ABCD' is already given (--vault abcd)",
+        ),
+        (["--vault", "x-vault", "--vault", "x-vault"], b"the vault name 'x-vault' is already given"),
+        (
+            ["--subscription", "main", "--subscription", "MAIN"],
+            b"--subscription MAIN: a subscription of that name is already given",
+        ),
+    ],
+)
+def test_a_vault_or_subscription_name_given_twice_is_a_usage_error(tmp_path, args, message):
+    from tests.conftest import run_kvctl_process
+
+    state = tmp_path / "s"
+    done = run_kvctl_process(["emulator", "--state-dir", str(state), *args], timeout=30)
+    assert done.returncode == 2
+    lines = done.stderr.decode().strip().splitlines()
+    assert message.decode() in lines[0]
+    assert "Traceback" not in done.stderr.decode() and len(lines) <= 2  # one line and a hint
+    assert not (state / "emulator.json").exists()
+
+
 def test_a_vault_placed_in_an_unknown_subscription_is_a_usage_error(tmp_path):
     from tests.conftest import run_kvctl_process
 

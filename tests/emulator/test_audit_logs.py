@@ -266,6 +266,39 @@ def test_audit_logs_flag_logs_every_vault_and_restart_keeps_rows_setting_and_wor
     ]
 
 
+def test_rows_of_a_vault_in_a_second_subscription_name_that_subscription(fresh_emulator, monkeypatch):
+    # --audit-logs: every vault, in either subscription, sends its rows to the one workspace
+    emu = fresh_emulator(
+        "--audit-logs",
+        "--subscription",
+        "A",
+        "--subscription",
+        "B",
+        "--vault",
+        "vault-a",
+        "--vault",
+        "B/vault-b",
+    )
+    subs = {s["name"]: s["subscriptionId"] for s in emu.info["subscriptions"]}
+    assert subs["A"].lower() != subs["B"].lower()
+    secrets(emu, "vault-a", None, monkeypatch).set_secret("in-a", "v")
+    secrets(emu, "vault-b", None, monkeypatch).set_secret("in-b", "v")
+    query = (
+        "AzureDiagnostics | where OperationName == 'SecretSet'"
+        " | project Resource, SubscriptionId, _SubscriptionId, ResourceGroup, ResourceId, _ResourceId"
+    )
+    rows = {r["Resource"]: r for r in query_rows(emu, monkeypatch, query)}
+    assert set(rows) == {"VAULT-A", "VAULT-B"}
+    for name, sub in (("vault-a", "A"), ("vault-b", "B")):
+        row = rows[name.upper()]
+        resource_id = vault(emu, name)["resourceId"]
+        group = resource_id.split("/")[4]
+        assert resource_id.split("/")[2].lower() == subs[sub].lower()
+        assert (row["SubscriptionId"], row["_SubscriptionId"]) == (subs[sub].upper(), subs[sub].lower())
+        assert row["ResourceGroup"] == group.upper()
+        assert (row["ResourceId"], row["_ResourceId"]) == (resource_id.upper(), resource_id.lower())
+
+
 def test_row_limit_answers_a_partial_result(fresh_emulator, monkeypatch):
     emu = fresh_emulator("--audit-logs", "--log-query-row-limit", "3")
     client = secrets(emu, "emulator", None, monkeypatch)

@@ -28,12 +28,20 @@ def _placed_vaults(given: tuple[str, ...], subscriptions: tuple[str, ...]) -> tu
     names: list[str] = []
     placed: dict[str, str] = {}
     known = {s.lower(): s for s in subscriptions}
+    seen: dict[str, str] = {}
     for spec in given:
         subscription, sep, name = spec.rpartition("/")
         if not VAULT_NAME.match(name):
             raise UsageError(
                 f"invalid vault name {name!r}", hint="3-24 letters, digits and '-', starting with a letter"
             )
+        if name.lower() in seen:
+            # a vault name is a DNS name (NAME.vault.azure.net): unique across every subscription
+            raise UsageError(
+                f"--vault {spec}: the vault name {name!r} is already given (--vault {seen[name.lower()]})",
+                hint="vault names are global in Azure, whatever the subscription or case: give each vault once",
+            )
+        seen[name.lower()] = spec
         if sep:
             if subscription.lower() not in known:
                 raise UsageError(
@@ -206,9 +214,17 @@ def emulator(
     from ..emulator.service import PortsExhausted, StartupError
     from ..emulator.state_lock import StateDirInUse
 
+    named: set[str] = set()
     for name in subscriptions:
         if not name.strip() or len(name) > 64 or not name.isprintable():
             raise UsageError(f"invalid subscription name {name!r}", hint="1-64 printable characters")
+        if name.lower() in named:
+            # --vault NAME/... finds a subscription by name regardless of case: two would be ambiguous
+            raise UsageError(
+                f"--subscription {name}: a subscription of that name is already given",
+                hint="subscription names must differ regardless of case",
+            )
+        named.add(name.lower())
     vault_names, placed = _placed_vaults(vaults, subscriptions)
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -289,6 +289,12 @@ def record_request(
         log.exception("could not record an AuditEvent row")
 
 
+def _scope(resource_id: str) -> tuple[str, str]:
+    """(subscription id, resource group) of `/subscriptions/S/resourceGroups/G/providers/...`."""
+    parts = resource_id.split("/")
+    return parts[2], parts[4]
+
+
 def _record(
     service: VaultEndpoint,
     request: Request,
@@ -312,12 +318,14 @@ def _record(
         else base_url + request.path.rstrip("/").removesuffix("/backup").removesuffix("/recover")
     )
     resource_id = world.vault_resource_id(vault.name)
+    # the row names the vault's own subscription and group (a vault may live in any --subscription)
+    subscription_id, resource_group = _scope(resource_id)
     now = time.time()
     row = build_row(
         when=now,
         resource_id=resource_id,
-        resource_group=world.vault_group(vault.name),
-        subscription_id=world.site.subscription_id,
+        resource_group=resource_group,
+        subscription_id=subscription_id,
         vault_name=vault.name,
         vault_properties=vault.properties,
         operation=operation,

@@ -45,9 +45,12 @@ Scalar expressions
       parse_json isempty isnotempty isnull isnotnull iff iif case coalesce bin floor round abs
       startofday startofmonth startofyear array_length bag_keys column_ifexists
     Regular expressions (matches regex, extract) must be constant; backreferences and lookaround
-    (which Kusto's RE2 lacks), a repeated group that itself repeats or alternates, and more than 3
-    unbounded repetitions (which could take exponential or high-polynomial time in Python's
-    backtracking engine) are refused.
+    (which Kusto's RE2 lacks), a repeated group that itself repeats or alternates, more than 3
+    repetitions that are unbounded or range over more than 10 counts, and small repetitions whose
+    counts combine more than 10,000 ways (which could take exponential or high-polynomial time in
+    Python's backtracking engine) are refused.
+    A string over 1,000,000 characters (strcat, replace_string, tostring of a dynamic), or a result
+    or make_list/make_set over 64,000,000, is a SemanticError, refused before it is built.
     Types are checked before any row is read: comparing a string with a number, arithmetic on
     strings, an unknown column or function, a wrong argument count is a SemanticError. Values in
     a dynamic column compare at run time (a number with a number, a string with a string...).
@@ -76,10 +79,10 @@ from . import kql_ast as ast
 from . import kql_ops as ops
 from .kql_ast import Query
 from .kql_eval import Scope, compile_expr, constant
-from .kql_model import Column, KqlError, Table, semantic_error
+from .kql_model import MAX_RESULT_CHARS, Column, KqlError, Table, check_size, semantic_error
 from .kql_parse import parse
 from .kql_summarize import summarize
-from .kql_values import json_cell
+from .kql_values import json_cell, text_size
 
 __all__ = ["Column", "KqlError", "Query", "Table", "execute", "json_cell", "parse"]
 
@@ -136,7 +139,17 @@ def _execute(query: str, tables: Mapping[str, Table], now: dt.datetime) -> Table
         for name in text_columns:
             if row.get(name) is None:
                 row[name] = ""  # e.g. max() of a group with no value: Kusto's strings are never null
+    _check_result_size(rows)
     return Table("PrimaryResult", [Column(n, t) for n, t in schema.items()], rows)
+
+
+def _check_result_size(rows: list[dict[str, Any]]) -> None:
+    """Refuse an answer too large to send before anyone serializes it (rows may share one long value)."""
+    size = 0
+    for row in rows:
+        for value in row.values():
+            size += text_size(value, MAX_RESULT_CHARS)
+        check_size(size, MAX_RESULT_CHARS, "the query's result")
 
 
 def _normalized(rows: list[dict[str, Any]], columns: list[Column]) -> list[dict[str, Any]]:

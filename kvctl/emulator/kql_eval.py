@@ -222,41 +222,109 @@ _NOT_RE2 = re.compile(r"\\[1-9]|\(\?(?:=|!|<=|<!|P=)")
 
 
 MAX_UNBOUNDED_REPEATS = 3
+# A repetition whose count can vary by more than this is as risky as an unbounded one: `.{0,99}`
+# six times over a string without the final character tries about 100^6 splits per position.
+MAX_SMALL_RANGE = 10
+# The product of the choices the small repetitions offer (`a?` offers 2, `x{1,3}` offers 3) bounds
+# the splits backtracking tries per position: `a?` thirty times is 2^30.
+MAX_SMALL_CHOICES = 10_000
+
+_COUNTED = re.compile(r"\{(\d*)(,(\d*))?\}")
+
+
+def _quantifier(pattern: str, i: int) -> tuple[int, int] | None:
+    """(length of the quantifier at pattern[i], how many counts it allows, 0 meaning unbounded or
+    a range wider than MAX_SMALL_RANGE), or None when pattern[i] starts no quantifier."""
+    c = pattern[i]
+    if c in "*+":
+        return 1, 0
+    if c == "?":
+        return 1, 2
+    found = _COUNTED.match(pattern, i) if c == "{" else None
+    if found is None or found.group(0) == "{}":
+        return None  # Python reads `{` that starts no count as a literal
+    size = len(found.group(0))
+    if found.group(2) is None:
+        return size, 1  # {m}: one count, no choice
+    if not found.group(3):
+        return size, 0  # {m,} and {,}: unbounded
+    span = int(found.group(3)) - int(found.group(1) or 0)
+    return size, 0 if span > MAX_SMALL_RANGE else max(span, 0) + 1
 
 
 def backtracking_risk(pattern: str) -> str | None:
     """Why Python's backtracking engine could take exponential or high-polynomial time on this
     pattern (RE2 never does), or None: a repeated group holding a repetition or an alternation
-    (`(a+)+`, `(a|a)*`), or more than MAX_UNBOUNDED_REPEATS unbounded repetitions (`a*a*a*a*b`)."""
+    (`(a+)+`, `(a|a)*`), more than MAX_UNBOUNDED_REPEATS repetitions that are unbounded or range
+    over more than MAX_SMALL_RANGE counts (`a*a*a*a*b`, `.{0,99}` four times), or small
+    repetitions whose choices multiply past MAX_SMALL_CHOICES (`a?` thirty times)."""
     stack: list[bool] = []  # per open group: does it hold a repetition or alternation?
     unbounded = 0
+    choices = 1
     i, n = 0, len(pattern)
-    in_class = False
+    quantifiable = False  # does the previous token take a quantifier (not `(`, `|`, a quantifier)?
     while i < n:
         c = pattern[i]
         if c == "\\":
             i += 2
+            quantifiable = True
             continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
+        if c == "[":
+            # a class is one atom; `]` right after `[` or `[^` is a literal member
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            quantifiable = True
+            continue
+        if c == "(":
             stack.append(False)
-        elif c == ")" and stack:
+            i += 2 if pattern.startswith("(?", i) else 1
+            quantifiable = False
+            continue
+        if c == ")" and stack:
             risky = stack.pop()
-            if risky and i + 1 < n and pattern[i + 1] in "*+{":
+            # `(x+)?` runs its group at most once; any other quantifier repeats it
+            if risky and i + 1 < n and pattern[i + 1] != "?" and _quantifier(pattern, i + 1) is not None:
                 return "it repeats a group that itself repeats or alternates"
             if risky and stack:
                 stack[-1] = True
-        elif c in "*+{|":
-            if c in "*+" or (c == "{" and re.match(r"\{\d*,\}", pattern[i:])):
-                unbounded += 1
+            i += 1
+            quantifiable = True
+            continue
+        if c == "|":
             if stack:
                 stack[-1] = True
-        i += 1
+            i += 1
+            quantifiable = False
+            continue
+        quantifier = _quantifier(pattern, i) if quantifiable else None
+        if quantifier is None:
+            i += 1
+            quantifiable = True
+            continue
+        size, counts = quantifier
+        if counts == 0:
+            unbounded += 1
+        else:
+            choices *= counts
+        if counts != 1 and stack:
+            stack[-1] = True
+        i += size
+        if i < n and pattern[i] in "?+":
+            i += 1  # lazy or possessive: the same repetition
+        quantifiable = False
     if unbounded > MAX_UNBOUNDED_REPEATS:
-        return f"it has more than {MAX_UNBOUNDED_REPEATS} unbounded repetitions"
+        return (
+            f"it has more than {MAX_UNBOUNDED_REPEATS} repetitions that are unbounded"
+            f" or range over more than {MAX_SMALL_RANGE} counts"
+        )
+    if choices > MAX_SMALL_CHOICES:
+        return f"its repetitions offer more than {MAX_SMALL_CHOICES} combinations of counts"
     return None
 
 

@@ -10,14 +10,20 @@ from typing import Any
 from . import kql_ast as ast
 from .kql_eval import Compiled, Row, regex_of, stringish
 from .kql_funcs_base import Builder, arity, string_fn, want
-from .kql_model import semantic_error
+from .kql_model import MAX_STRING_CHARS, check_size, semantic_error
 from .kql_values import to_string
 
 
 def _strcat(args: list[Compiled], call: ast.Call) -> Compiled:
     arity(call, args, 1, 64)
     fns = [a.fn for a in args]
-    return Compiled("string", lambda row: "".join(to_string(f(row)) for f in fns), all(a.const for a in args))
+
+    def apply(row: Row) -> str:
+        parts = [to_string(f(row)) for f in fns]
+        check_size(sum(map(len, parts)), MAX_STRING_CHARS, "strcat", call.pos)  # before joining
+        return "".join(parts)
+
+    return Compiled("string", apply, all(a.const for a in args))
 
 
 def _substring(args: list[Compiled], call: ast.Call) -> Compiled:
@@ -92,8 +98,13 @@ def _replace_string(args: list[Compiled], call: ast.Call) -> Compiled:
     )
 
     def apply(row: Row) -> str:
-        old = lookup(row)
-        return text(row).replace(old, rewrite(row)) if old else text(row)
+        old, source = lookup(row), text(row)
+        if not old:
+            return source
+        new = rewrite(row)
+        grows = source.count(old) * (len(new) - len(old))
+        check_size(len(source) + grows, MAX_STRING_CHARS, "replace_string", call.pos)  # before replacing
+        return source.replace(old, new)
 
     return Compiled("string", apply, all(a.const for a in args))
 

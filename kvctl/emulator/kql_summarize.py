@@ -10,9 +10,9 @@ from typing import Any
 
 from . import kql_ast as ast
 from .kql_eval import Compiled, Row, Scope, as_bool, compile_expr
-from .kql_model import NUMERIC, semantic_error
+from .kql_model import MAX_RESULT_CHARS, NUMERIC, check_size, semantic_error
 from .kql_ops import Frame, Namer, derived_name, hashable
-from .kql_values import wrap64
+from .kql_values import text_size, wrap64
 
 _PREFIX = {
     "count": "count",
@@ -188,6 +188,7 @@ def _simple(name: str, value: Compiled, call: ast.Call) -> tuple[str, Callable[[
         def collect(rows: list[Row]) -> list[Any]:
             out: list[Any] = []
             seen: set[Any] = set()
+            size = 0
             for v in (fn(r) for r in rows):
                 if v is None:
                     continue
@@ -195,6 +196,8 @@ def _simple(name: str, value: Compiled, call: ast.Call) -> tuple[str, Callable[[
                 if unique and h in seen:
                     continue
                 seen.add(h)
+                size += text_size(v, MAX_RESULT_CHARS)
+                check_size(size, MAX_RESULT_CHARS, name, call.pos)
                 out.append(v)
             return out
 

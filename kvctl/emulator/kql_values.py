@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from .kql_lexer import TIMESPAN_UNITS
+from .kql_model import MAX_STRING_CHARS, check_size
 
 UTC = dt.UTC
 _DATETIME = re.compile(
@@ -110,7 +111,32 @@ def to_string(value: Any) -> str:
         return repr(value)
     if isinstance(value, int):
         return str(value)
-    return json.dumps(value, separators=(",", ":"), default=to_string, ensure_ascii=False)
+    check_size(text_size(value, MAX_STRING_CHARS), MAX_STRING_CHARS, "tostring() of a dynamic value")
+    text = json.dumps(value, separators=(",", ":"), default=to_string, ensure_ascii=False)
+    check_size(len(text), MAX_STRING_CHARS, "tostring() of a dynamic value")  # escapes add a little
+    return text
+
+
+def text_size(value: Any, limit: int) -> int:
+    """About how many characters `value` takes as JSON text (at least that many), counted without
+    building it; the count stops once it passes `limit`. A list may hold one long string many times."""
+    size = 0
+    pending = [value]
+    while pending and size <= limit:
+        item = pending.pop()
+        if isinstance(item, str):
+            size += len(item) + 2
+        elif isinstance(item, list):
+            size += len(item) + 1
+            pending.extend(item)
+        elif isinstance(item, dict):
+            size += 2 * len(item) + 1
+            for key, inner in item.items():
+                size += len(str(key)) + 2
+                pending.append(inner)
+        else:
+            size += 30 if isinstance(item, dt.datetime | dt.timedelta) else 8
+    return size
 
 
 def to_long(v: Any) -> int | None:

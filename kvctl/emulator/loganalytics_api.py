@@ -95,7 +95,19 @@ def parse_timespan(text: str | None, now: dt.datetime) -> tuple[dt.datetime | No
     """ISO 8601 `DURATION` (ending now), `START/END`, `START/DURATION` or `DURATION/END`."""
     if text is None or not str(text).strip():
         return None, None
-    parts = str(text).split("/")
+    try:
+        start, end = _interval(str(text), now)
+    except (OverflowError, ValueError):
+        # a duration no timedelta holds (P99999999D), or one that moves past year 1 or 9999
+        start = end = None
+    if start is None and end is None:
+        raise bad_argument("InvalidTimespanFormat", f"The timespan '{text}' is not a valid ISO 8601 time interval.")
+    return start, end
+
+
+def _interval(text: str, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(start, end) of a timespan, or (None, None) when it has none of the four forms."""
+    parts = text.split("/")
     if len(parts) == 1:
         span = _duration(parts[0])
         if span is not None:
@@ -109,7 +121,7 @@ def parse_timespan(text: str | None, now: dt.datetime) -> tuple[dt.datetime | No
             return first_time, first_time + second_span
         if first_span is not None and second_time:
             return second_time - first_span, second_time
-    raise bad_argument("InvalidTimespanFormat", f"The timespan '{text}' is not a valid ISO 8601 time interval.")
+    return None, None
 
 
 def _cell(value: Any, kind: str) -> Any:

@@ -305,6 +305,32 @@ def test_the_reader_graph_sees_one_subscription(fleet, monkeypatch):
     assert sorted(r["name"] for r in found.data) == ["dev-a", "dev-b"]
 
 
+def test_a_query_that_doubles_a_string_to_256_mb_is_refused_for_an_identity_with_no_role(fleet, monkeypatch):
+    from azure.core.exceptions import HttpResponseError
+    from azure.identity import ManagedIdentityCredential
+    from azure.mgmt.resourcegraph import ResourceGraphClient
+    from azure.mgmt.resourcegraph.models import QueryRequest
+
+    monkeypatch.setenv("IDENTITY_ENDPOINT", fleet.info["identityEndpoint"])
+    monkeypatch.setenv("IDENTITY_HEADER", fleet.info["identityHeader"])
+    client = ResourceGraphClient(
+        ManagedIdentityCredential(client_id=fleet.identity("nobody")["clientId"]),
+        base_url=fleet.info["armEndpoint"],
+        credential_scopes=["https://management.azure.com/.default"],
+        connection_verify=fleet.info["caFile"],
+    )
+    lets = " ".join(f"let a{i + 1} = strcat(a{i}, a{i});" for i in range(24))
+    query = f'let a0 = "{"x" * 16}"; {lets} resources | project n = strlen(a24)'
+    assert len(query) < 900
+    with pytest.raises(HttpResponseError) as caught:
+        client.resources(QueryRequest(query=query))
+    assert caught.value.status_code == 400
+    assert caught.value.error.details[0].code == "InvalidQuery"
+    assert "exceeds 1,000,000 characters" in str(caught.value)
+    # the emulator is still answering
+    assert client.resources(QueryRequest(query="resources | project name")).data == []
+
+
 def test_a_vault_created_through_arm_in_another_subscription(fresh_emulator, monkeypatch):
     from azure.identity import ManagedIdentityCredential
     from azure.mgmt.keyvault import KeyVaultManagementClient
@@ -332,6 +358,36 @@ def test_a_vault_created_through_arm_in_another_subscription(fresh_emulator, mon
     assert entry["subscriptionId"] == other and entry["url"] not in {v["url"] for v in emu.info["vaults"]}
     result = run_kvctl_subprocess(["check", "--all-subscriptions", "-o", "json"], emulator=emu)
     assert {f["vault"] for f in result.json} == {"emulator", "made-elsewhere"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--subscription", "main", "--subscription", "other", "--vault", "main/abcd", "--vault", "other/abcd"],
+            b"--vault other/abcd: the vault name 'abcd' is already given (--vault main/abcd)",
+        ),
+        (
+            ["--subscription", "main", "--subscription", "other", "--vault", "abcd", "--vault", "other/ABCD"],
+            b"--vault other/ABCD: the vault name 'ABCD' is already given (--vault abcd)",
+        ),
+        (["--vault", "x-vault", "--vault", "x-vault"], b"the vault name 'x-vault' is already given"),
+        (
+            ["--subscription", "main", "--subscription", "MAIN"],
+            b"--subscription MAIN: a subscription of that name is already given",
+        ),
+    ],
+)
+def test_a_vault_or_subscription_name_given_twice_is_a_usage_error(tmp_path, args, message):
+    from tests.conftest import run_kvctl_process
+
+    state = tmp_path / "s"
+    done = run_kvctl_process(["emulator", "--state-dir", str(state), *args], timeout=30)
+    assert done.returncode == 2
+    lines = done.stderr.decode().strip().splitlines()
+    assert message.decode() in lines[0]
+    assert "Traceback" not in done.stderr.decode() and len(lines) <= 2  # one line and a hint
+    assert not (state / "emulator.json").exists()
 
 
 def test_a_vault_placed_in_an_unknown_subscription_is_a_usage_error(tmp_path):

@@ -266,6 +266,39 @@ def test_audit_logs_flag_logs_every_vault_and_restart_keeps_rows_setting_and_wor
     ]
 
 
+def test_rows_of_a_vault_in_a_second_subscription_name_that_subscription(fresh_emulator, monkeypatch):
+    # --audit-logs: every vault, in either subscription, sends its rows to the one workspace
+    emu = fresh_emulator(
+        "--audit-logs",
+        "--subscription",
+        "A",
+        "--subscription",
+        "B",
+        "--vault",
+        "vault-a",
+        "--vault",
+        "B/vault-b",
+    )
+    subs = {s["name"]: s["subscriptionId"] for s in emu.info["subscriptions"]}
+    assert subs["A"].lower() != subs["B"].lower()
+    secrets(emu, "vault-a", None, monkeypatch).set_secret("in-a", "v")
+    secrets(emu, "vault-b", None, monkeypatch).set_secret("in-b", "v")
+    query = (
+        "AzureDiagnostics | where OperationName == 'SecretSet'"
+        " | project Resource, SubscriptionId, _SubscriptionId, ResourceGroup, ResourceId, _ResourceId"
+    )
+    rows = {r["Resource"]: r for r in query_rows(emu, monkeypatch, query)}
+    assert set(rows) == {"VAULT-A", "VAULT-B"}
+    for name, sub in (("vault-a", "A"), ("vault-b", "B")):
+        row = rows[name.upper()]
+        resource_id = vault(emu, name)["resourceId"]
+        group = resource_id.split("/")[4]
+        assert resource_id.split("/")[2].lower() == subs[sub].lower()
+        assert (row["SubscriptionId"], row["_SubscriptionId"]) == (subs[sub].upper(), subs[sub].lower())
+        assert row["ResourceGroup"] == group.upper()
+        assert (row["ResourceId"], row["_ResourceId"]) == (resource_id.upper(), resource_id.lower())
+
+
 def test_row_limit_answers_a_partial_result(fresh_emulator, monkeypatch):
     emu = fresh_emulator("--audit-logs", "--log-query-row-limit", "3")
     client = secrets(emu, "emulator", None, monkeypatch)
@@ -322,6 +355,18 @@ def test_query_errors_auth_and_access_in_the_services_shapes(fresh_emulator, mon
     request = urllib.request.Request(get_url, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10, context=emu.ssl_context()) as response:
         assert json.loads(response.read())["tables"][0]["name"] == "PrimaryResult"
+
+
+def test_a_timespan_past_the_calendar_is_a_bad_argument_not_a_server_error(fresh_emulator):
+    emu = fresh_emulator("--audit-logs", "--identity", "analyst")
+    assign(emu, workspace(emu)["resourceId"], LOG_ANALYTICS_READER, "analyst")
+    token = emu.token("https://api.loganalytics.io", "analyst")
+    for timespan in ("P99999999D", "9999-12-31T23:59:59Z/P1D"):
+        status, _, body = raw_query(emu, {"query": "AzureDiagnostics", "timespan": timespan}, token)
+        assert (status, body["error"]["code"]) == (400, "BadArgumentError")
+        assert body["error"]["innererror"]["code"] == "InvalidTimespanFormat"
+    status, _, _ = raw_query(emu, {"query": "AzureDiagnostics", "timespan": "PT1H"}, token)
+    assert status == 200
 
 
 def test_workspaces_through_arm_and_a_setting_routes_to_the_workspace_it_names(fresh_emulator, monkeypatch):

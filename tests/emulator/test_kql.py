@@ -779,6 +779,89 @@ def test_regexes_that_re2_would_refuse_or_that_backtrack_badly_are_refused(patte
     assert exc.kind == "SemanticError"
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        ".{0,99}.{0,99}.{0,99}.{0,99}.{0,99}.{0,99}X",  # bounded, but ~100^6 splits per position
+        "a{1,50}b{2,}c*d+",
+        "a?" * 30 + "a" * 30,  # 2^30 ways to skip
+        ".{0,10}" * 5 + "X",
+        "(a?){30}" + "a" * 30,
+        "[]*]+a*b*c*",  # the class holds `]*`; four repetitions follow
+    ],
+)
+def test_bounded_repetitions_that_backtrack_badly_are_refused_before_any_row_is_read(pattern: str) -> None:
+    from kvctl.emulator.kql_eval import backtracking_risk
+
+    # the guard is static: it refuses without running the pattern (a wrong guard cannot hang here)
+    assert backtracking_risk(pattern) is not None
+    empty = {"T": Table("T", [Column("s", "string")], [])}
+    with pytest.raises(KqlError) as info:
+        execute(f"T | where s matches regex @'{pattern}'", empty, now=NOW)
+    assert info.value.kind == "SemanticError"
+    assert info.value.token == pattern
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "found"),
+    [
+        (r"\d{4}-\d{2}-\d{2}", "on 2026-12-01 at", True),
+        ("[^/]+/[^/]+", "a/b", True),
+        (r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}", "ip 10.0.0.1", True),
+        (r"^\d{2}:\d{2}(\.\d+)?$", "12:30.5", True),
+        ("https?://[^/]+/", "http://v1/", True),
+        ("(?i)^abc{2}$", "ABCC", True),
+        ("[0-9a-f]{32}$", "x" * 32, False),
+    ],
+)
+def test_sensible_patterns_with_repetitions_still_work(pattern: str, text: str, found: bool) -> None:
+    table = {"T": Table("T", [Column("s", "string")], [{"s": text}])}
+    assert len(execute(f"T | where s matches regex @'{pattern}'", table, now=NOW).rows) == int(found)
+
+
+def doubling(times: int, seed: str = "x" * 36) -> str:
+    """`let a1 = strcat(a0, a0); ...`: a short query whose last let is 2^times times the seed."""
+    lets = " ".join(f"let a{i + 1} = strcat(a{i}, a{i});" for i in range(times))
+    return f'let a0 = "{seed}"; {lets} '
+
+
+def test_a_string_longer_than_a_million_characters_is_refused_before_it_is_built() -> None:
+    query = doubling(24) + "AzureDiagnostics | take 1 | project n = strlen(a24)"
+    assert len(query) < 1000
+    exc = error(query)
+    assert exc.kind == "SemanticError"
+    assert "strcat" in exc.message and "exceeds 1,000,000 characters" in exc.message
+    # just under the limit is fine: 36 * 2^14 = 589,824 characters
+    assert run(doubling(14) + "AzureDiagnostics | take 1 | project n = strlen(a14)").rows == [{"n": 36 * 2**14}]
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        'AzureDiagnostics | take 1 | project n = strlen(replace_string(a14, "x", "xx"))',
+        "AzureDiagnostics | take 1 | project n = strlen(strcat(a14, a14))",
+        # a dynamic holding the long string twice
+        'AzureDiagnostics | take 1 | project n = strlen(tostring(split(strcat(a14, ",", a14), ",")))',
+    ],
+)
+def test_every_function_that_builds_a_string_refuses_one_over_the_limit(tail: str) -> None:
+    exc = error(doubling(14) + tail)
+    assert exc.kind == "SemanticError"
+    assert "exceeds 1,000,000 characters" in exc.message
+
+
+def test_rows_sharing_one_long_value_cannot_make_an_enormous_answer() -> None:
+    rows = [{"n": i} for i in range(2000)]
+    tables = {"T": Table("T", [Column("n", "long")], rows)}
+    for tail in ("T | project a14", "T | summarize make_list(a14)", "T | summarize make_set(strcat(a14, n))"):
+        with pytest.raises(KqlError) as info:
+            execute(doubling(14) + tail, tables, now=NOW)
+        assert info.value.kind == "SemanticError"
+        assert "exceeds 64,000,000 characters" in info.value.message
+    # a modest answer is untouched
+    assert len(execute(doubling(4) + "T | project a4", tables, now=NOW).rows) == 2000
+
+
 def test_json_cells_for_the_endpoints() -> None:
     from kvctl.emulator.kql import json_cell
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,8 @@ class TokenAuthority:
             "azp": identity.client_id,
             "idtyp": "app",
             "name": identity.name,
+            # Entra ID's unique token id: two tokens issued in one second still differ, as in Azure.
+            "uti": secrets.token_urlsafe(16),
             "ver": "1.0",
         }
         return self._sign(claims), claims["exp"]

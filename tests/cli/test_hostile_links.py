@@ -110,3 +110,29 @@ def test_an_sdk_pager_next_link_to_another_host_is_not_followed(emulator, fakes)
     assert not _foreign_requests(foreign)
     assert result.exit_code == 7, result.stderr
     _one_clear_line(result.stderr)
+
+
+def test_a_repeated_skip_token_ends_with_exit_7(emulator, fakes):
+    arm, _ = fakes
+    _Fake.answer = staticmethod(lambda path: {"data": [], "$skipToken": "same", "count": 0, "totalRecords": 0})
+    result = _kvctl(emulator, arm, "check", "--management-group", "abc")
+    assert result.exit_code == 7, result.stderr
+    assert "same next page" in result.stderr
+    assert len(_Fake.seen) < 10, "it stopped at the repeat"
+    _one_clear_line(result.stderr)
+
+
+@pytest.mark.parametrize("args", [["check", "--all-subscriptions"], ["check", "--all"]])
+def test_a_repeated_next_link_ends_with_exit_7(emulator, fakes, args):
+    arm, _ = fakes
+
+    def answer(path: str) -> Any:
+        if path.startswith("/subscriptions?") and "--all" in args:
+            return {"value": [{"subscriptionId": SUB, "state": "Enabled"}]}
+        return {"value": [], "nextLink": f"{arm}{path.split('&page=')[0]}&page=again"}
+
+    _Fake.answer = staticmethod(answer)
+    result = _kvctl(emulator, arm, *args)
+    assert result.exit_code == 7, result.stderr
+    assert "same next page" in result.stderr
+    _one_clear_line(result.stderr)

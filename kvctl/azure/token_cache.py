@@ -194,6 +194,16 @@ class TokenStore:
             self._served.discard(token)
         return served
 
+    def reject_served(self) -> bool:
+        """A 401 whose token the pipeline no longer shows (a policy sent a copy of the request):
+        drop every token this process served from the file. True when there was one."""
+        with self._lock:
+            served = set(self._served)
+            self._served.clear()
+        if served:
+            self._update(lambda entries: sum(_drop_token(entries, token) for token in served) > 0)
+        return bool(served)
+
     def clear(self) -> int:
         """`kvctl logout`: forget every cached token. Returns how many there were."""
         count = len(self._read())
@@ -346,12 +356,16 @@ def eviction_policy(store: TokenStore) -> Any:
             if response.http_response.status_code != 401:
                 return response
             sent = request.http_request.headers.get("Authorization", "")
+            token = sent[len("Bearer ") :] if sent.startswith("Bearer ") else None
+
+            def reject() -> bool:
+                return store.reject(token) if token else store.reject_served()
+
             if request.context.get("kvctl_token_retried"):
                 # The fresh token was refused too: it is not kept to fail again in the next process.
-                if sent.startswith("Bearer "):
-                    store.reject(sent[len("Bearer ") :])
+                reject()
                 return response
-            if sent.startswith("Bearer ") and store.reject(sent[len("Bearer ") :]):
+            if reject():
                 request.context["kvctl_token_retried"] = True
                 request.http_request.headers.pop("Authorization", None)
                 return self.next.send(request)

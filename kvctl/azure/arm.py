@@ -24,6 +24,7 @@ from ..core.errors import (
 )
 from ..core.redaction import redact
 from .errors import translate
+from .paging import PageLinks
 
 T = TypeVar("T")
 SUBSCRIPTIONS_API = "2022-12-01"
@@ -141,23 +142,35 @@ class AzureArm:
         client = KeyVaultManagementClient(self._credential, PLACEHOLDER_SUBSCRIPTION, **self._common())
         found: list[str] = []
         url: str | None = f"/subscriptions?api-version={SUBSCRIPTIONS_API}"
+        links = PageLinks("the subscription list")
         while url:
             response = self._call("the subscription list", client.send_request, HttpRequest("GET", url))
             self._call("the subscription list", response.raise_for_status)
             page = response.json()
             found += [s["subscriptionId"] for s in page.get("value", []) if s.get("state", "Enabled") == "Enabled"]
             url = page.get("nextLink")
+            url = links.follow(url) if isinstance(url, str) and url else None
         return found
 
     # -- vaults --------------------------------------------------------------------------------
 
-    def list_vaults(self) -> Iterator[VaultResource]:
-        pages = self._call("the vault list", self._keyvault().vaults.list_by_subscription)
-        iterator = iter(pages)
+    def _items(self, what: str, pager: Any) -> Iterator[Any]:
+        """The items of an SDK pager, page by page: a next link it was given before (or too many
+        pages) ends it with a clear error, since the SDK itself would follow it forever."""
+        pages = self._call(what, pager.by_page)
+        links = PageLinks(what)
         while True:
-            vault = self._call("the vault list", next, iterator, None)
-            if vault is None:
+            page = self._call(what, next, pages, None)
+            if page is None:
                 return
+            yield from self._call(what, list, page)
+            link = getattr(pages, "continuation_token", None)
+            if isinstance(link, str) and link:
+                links.follow(link)
+
+    def list_vaults(self) -> Iterator[VaultResource]:
+        pager = self._call("the vault list", self._keyvault().vaults.list_by_subscription)
+        for vault in self._items("the vault list", pager):
             yield _vault_from(vault.as_dict())
 
     def get_vault(self, resource_id: str) -> VaultResource:
@@ -185,6 +198,7 @@ class AzureArm:
         client = self._keyvault()
         found: list[Permission] = []
         url: str | None = f"{scope}/providers/Microsoft.Authorization/permissions?api-version={PERMISSIONS_API}"
+        links = PageLinks("your permissions")
         while url:
             response = self._call("your permissions", client.send_request, HttpRequest("GET", url))
             self._call("your permissions", response.raise_for_status)
@@ -201,6 +215,7 @@ class AzureArm:
                         )
                     )
             url = page.get("nextLink") if isinstance(page, dict) else None
+            url = links.follow(url) if isinstance(url, str) and url else None
         return found
 
     def list_diagnostic_settings(self, resource_id: str) -> list[dict[str, Any]]:
@@ -236,7 +251,7 @@ class AzureArm:
         pages = self._call(
             "role assignments", self._authorization().role_assignments.list_for_scope, scope, filter=query
         )
-        found: list[Any] = self._call("role assignments", list, pages)
+        found = list(self._items("role assignments", pages))
         return [_assignment_from(a) for a in found]
 
     def create_role_assignment(

@@ -56,10 +56,11 @@ class AzureClients:
         self._resource_graph: AzureResourceGraph | None = None
         self._lock = threading.RLock()
 
-    def _options(self) -> dict[str, Any]:
+    def _options(self, endpoint: str) -> dict[str, Any]:
+        """The SDK options of a client for `endpoint`: its transport sends nothing anywhere else."""
         if self._session is None:
             self._session = make_session(self.settings)
-        options = client_options(self.settings, self._session)
+        options = client_options(self.settings, self._session, endpoint)
         store = default_store()
         if store is not None:  # a 401 to a cached token evicts it and retries once with a fresh one
             options["per_call_policies"] = [*options.get("per_call_policies", []), eviction_policy(store)]
@@ -94,7 +95,7 @@ class AzureClients:
                     self.credential(vault_url),
                     verify_challenge_resource=not loopback,  # a loopback host can never match the challenge
                     user_agent_policy=user_agent_policy(),
-                    **self._options(),
+                    **self._options(vault_url),
                     **{**hooks, "raw_response_hook": observe},
                 )
                 backend = self._backends[key] = AzureSecretBackend(
@@ -116,7 +117,9 @@ class AzureClients:
             def subscription(arm: AzureArm) -> str:
                 return choose_subscription(given, az_cli_default_subscription(), arm.visible_subscriptions)
 
-            self._arm = AzureArm(self.credential(endpoint), endpoint, cloud.arm_scope, self._options(), subscription)
+            self._arm = AzureArm(
+                self.credential(endpoint), endpoint, cloud.arm_scope, self._options(endpoint), subscription
+            )
         return self._arm
 
     def fleet_arm(self) -> AzureArm:
@@ -136,7 +139,7 @@ class AzureClients:
                 return given or az_cli_default_subscription() or PLACEHOLDER_SUBSCRIPTION
 
             self._fleet_arm = AzureArm(
-                self.credential(endpoint), endpoint, cloud.arm_scope, self._options(), subscription
+                self.credential(endpoint), endpoint, cloud.arm_scope, self._options(endpoint), subscription
             )
         return self._fleet_arm
 
@@ -149,7 +152,7 @@ class AzureClients:
             cloud = self.settings.cloud_info
             endpoint = arm_endpoint(self.settings.arm_endpoint, cloud)
             self._resource_graph = AzureResourceGraph(
-                self.credential(endpoint), endpoint, cloud.arm_scope, self._options()
+                self.credential(endpoint), endpoint, cloud.arm_scope, self._options(endpoint)
             )
         return self._resource_graph
 
@@ -162,7 +165,7 @@ class AzureClients:
 
             cloud = self.settings.cloud_info
             endpoint = graph_endpoint(arm_endpoint(self.settings.arm_endpoint, cloud), cloud)
-            self._graph = AzureGraph(self.credential(endpoint), endpoint, cloud.graph_scope, self._options())
+            self._graph = AzureGraph(self.credential(endpoint), endpoint, cloud.graph_scope, self._options(endpoint))
         return self._graph
 
     def logs(self) -> AzureLogs:
@@ -177,7 +180,9 @@ class AzureClients:
             cloud = self.settings.cloud_info
             override = os.environ.get("KVCTL_LOG_ANALYTICS_ENDPOINT") or None
             endpoint = log_analytics_endpoint(arm_endpoint(self.settings.arm_endpoint, cloud), cloud, override)
-            self._logs = AzureLogs(self.credential(endpoint), endpoint, cloud.log_analytics_endpoint, self._options())
+            self._logs = AzureLogs(
+                self.credential(endpoint), endpoint, cloud.log_analytics_endpoint, self._options(endpoint)
+            )
         return self._logs
 
     def caller_object_id(self, target_url: str, scope: str) -> str | None:

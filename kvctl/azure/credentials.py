@@ -49,10 +49,14 @@ def token_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
+# The issuer host of the emulator's tokens: a name, never contacted, that tells them apart.
+EMULATOR_ISSUER_HOST = "sts.emulator.localhost"
+
+
 def is_emulator_token(token: str) -> bool:
     issuer = str(token_claims(token).get("iss", ""))
     parsed = parse_netloc(urllib.parse.urlsplit(issuer).netloc)
-    return parsed is not None and is_loopback(parsed.host)
+    return parsed is not None and (parsed.host == EMULATOR_ISSUER_HOST or is_loopback(parsed.host))
 
 
 class EmulatorCredential:

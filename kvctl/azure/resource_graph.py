@@ -13,6 +13,7 @@ from ..core.errors import KvctlError, NotFoundError, UsageError
 from ..core.fleet import FleetScope
 from ..core.redaction import redact
 from .errors import translate
+from .paging import PageLinks
 
 # The largest page ARG serves: a fleet of up to this many vaults takes one request.
 PAGE_SIZE = 1000
@@ -52,6 +53,7 @@ class AzureResourceGraph:
         from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
         token: str | None = None
+        tokens = PageLinks("the Resource Graph answer")
         while True:
             request = QueryRequest(
                 query=text,
@@ -65,6 +67,7 @@ class AzureResourceGraph:
             token = response.skip_token
             if not token:
                 return
+            tokens.follow(token)
 
     def _call(self, scope: FleetScope, fn: Any, *args: Any) -> Any:
         try:

@@ -20,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -38,6 +40,8 @@ EXPIRY_MARGIN = 300
 FILE_NAME = "tokens.json"
 LOCK_NAME = "tokens.lock"
 _OFF = {"off", "0", "false", "no", "disabled"}
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_LOG = logging.getLogger("kvctl")
 
 
 def enabled(environ: Any = os.environ) -> bool:
@@ -64,25 +68,65 @@ class TokenStore:
         self._served: set[str] = set()  # tokens handed out from the file (not fetched) in this process
 
     # -- reading and writing -------------------------------------------------
+    def _private(self, info: os.stat_result, kind: int) -> bool:
+        """A file or directory only this user could have written: its own, of `kind`, no group/other rights."""
+        owner = info.st_uid == os.geteuid() if hasattr(os, "geteuid") else True
+        return stat.S_IFMT(info.st_mode) == kind and owner and not info.st_mode & 0o077
+
+    def _discard(self, why: str) -> None:
+        """Forget the cached tokens (the files, never what a symlink points to), saying why under -v."""
+        _LOG.info("token cache: discarding %s: %s", self.directory, why)
+        for name in (FILE_NAME, LOCK_NAME):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
+                os.unlink(self.directory / name)
+
     def _read(self) -> dict[str, Any]:
         try:
-            with open(self.path, encoding="utf-8") as handle:
+            fd = os.open(self.path, os.O_RDONLY | _NOFOLLOW)
+        except FileNotFoundError:
+            return {}
+        except OSError:  # a symlink (ELOOP), or unreadable: not a file kvctl wrote
+            if os.path.islink(self.path):
+                self._discard(f"{FILE_NAME} is a symbolic link")
+            return {}
+        try:
+            if not self._private(os.fstat(fd), stat.S_IFREG):
+                self._discard(f"{FILE_NAME} is not a private (0600, your own) regular file")
+                return {}
+            with os.fdopen(fd, encoding="utf-8") as handle:
+                fd = -1
                 data = json.load(handle)
         except (OSError, ValueError):
             return {}
+        finally:
+            if fd >= 0:
+                os.close(fd)
         entries = data.get("tokens") if isinstance(data, dict) else None
         return entries if isinstance(entries, dict) else {}
 
     def _ensure_dir(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # An existing directory made by someone else with wider rights is tightened, not trusted as is.
-        if self.directory.stat().st_mode & 0o077:
-            os.chmod(self.directory, 0o700)
+        info = os.lstat(self.directory)
+        if stat.S_ISLNK(info.st_mode):
+            raise OSError(f"{self.directory} is a symbolic link")  # caching is skipped, never fails a command
+        # A directory that others could write to (or that is not this user's) may hold planted
+        # files: it is tightened, and whatever it holds is discarded rather than trusted.
+        if not self._private(info, stat.S_IFDIR):
+            if info.st_mode & 0o077:
+                os.chmod(self.directory, 0o700)
+            self._discard("its directory was not private (0700, your own)")
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self._ensure_dir()
-        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        lock = self.directory / LOCK_NAME
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+        except OSError:
+            if not os.path.islink(lock):
+                raise
+            self._discard(f"{LOCK_NAME} is a symbolic link")
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
@@ -114,6 +158,10 @@ class TokenStore:
 
     # -- the cache -------------------------------------------------------------
     def get(self, key: str) -> tuple[str, int] | None:
+        try:
+            self._ensure_dir()
+        except OSError:
+            return None
         entry = self._read().get(key)
         if not isinstance(entry, dict):
             return None
@@ -145,6 +193,16 @@ class TokenStore:
             served = token in self._served
             self._served.discard(token)
         return served
+
+    def reject_served(self) -> bool:
+        """A 401 whose token the pipeline no longer shows (a policy sent a copy of the request):
+        drop every token this process served from the file. True when there was one."""
+        with self._lock:
+            served = set(self._served)
+            self._served.clear()
+        if served:
+            self._update(lambda entries: sum(_drop_token(entries, token) for token in served) > 0)
+        return bool(served)
 
     def clear(self) -> int:
         """`kvctl logout`: forget every cached token. Returns how many there were."""
@@ -295,10 +353,19 @@ def eviction_policy(store: TokenStore) -> Any:
     class EvictOn401(HTTPPolicy):
         def send(self, request: Any) -> Any:
             response = self.next.send(request)
-            if response.http_response.status_code != 401 or request.context.get("kvctl_token_retried"):
+            if response.http_response.status_code != 401:
                 return response
             sent = request.http_request.headers.get("Authorization", "")
-            if sent.startswith("Bearer ") and store.reject(sent[len("Bearer ") :]):
+            token = sent[len("Bearer ") :] if sent.startswith("Bearer ") else None
+
+            def reject() -> bool:
+                return store.reject(token) if token else store.reject_served()
+
+            if request.context.get("kvctl_token_retried"):
+                # The fresh token was refused too: it is not kept to fail again in the next process.
+                reject()
+                return response
+            if reject():
                 request.context["kvctl_token_retried"] = True
                 request.http_request.headers.pop("Authorization", None)
                 return self.next.send(request)

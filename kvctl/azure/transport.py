@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 import threading
+import urllib.parse
 from typing import Any
 
 import requests
+from azure.core.pipeline.transport import RequestsTransport
 from requests.adapters import HTTPAdapter
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.util.ssl_ import create_urllib3_context
 
+from ..core.errors import UnavailableError
 from ..core.settings import Settings
 from ..core.throttle import ThrottleGate
 
@@ -129,13 +132,50 @@ def make_session(settings: Settings) -> requests.Session:
     return session
 
 
-def client_options(settings: Settings, session: requests.Session) -> dict[str, Any]:
-    """Keyword arguments shared by every SDK client kvctl builds."""
-    from azure.core.pipeline.transport import RequestsTransport
+def origin_of(url: str) -> str:
+    """`scheme://host:port` of a URL (the port always written), lower-cased."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}:{port or (443 if scheme == 'https' else 80)}"
 
+
+class OriginGuardTransport(RequestsTransport):
+    """Sends a request only to the origin (scheme, host, port) its client was built for.
+
+    The last step before the network, so it sees every request the client makes: the SDK pagers
+    and kvctl's own loops that follow a service's `nextLink`, redirects, retries. A link to
+    anywhere else is refused before it leaves the process, with the token the pipeline attached
+    to it: a token goes only to the endpoint kvctl chose for it."""
+
+    def __init__(self, origin: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.origin = origin
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        if self.origin is not None:
+            target = origin_of(str(request.url))
+            if target != self.origin:
+                raise UnavailableError(
+                    f"the service at {self.origin} sent kvctl a link to {target}, another host: "
+                    "kvctl does not follow it (its token goes only to the endpoint it chose)",
+                    hint="the service, or something between it and you, misbehaves: rerun with --debug and report it",
+                )
+        return super().send(request, **kwargs)
+
+
+def client_options(settings: Settings, session: requests.Session, endpoint: str | None = None) -> dict[str, Any]:
+    """Keyword arguments shared by every SDK client kvctl builds; with `endpoint`, its transport
+    refuses any request to another origin than that endpoint's."""
     # Timeouts belong to the transport: given to a client that is handed its own transport, they
     # would silently not apply.
-    transport = RequestsTransport(
+    transport = OriginGuardTransport(
+        origin_of(endpoint) if endpoint else None,
         session=session,
         session_owner=False,
         connection_timeout=min(settings.timeout, 10.0),

@@ -126,8 +126,10 @@ def host_of(netloc: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    host = host.lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    """An IP literal in 127.0.0.0/8 or ::1, or exactly `localhost` (which the hosts file maps).
+    Not `*.localhost`: with `hosts: files dns` such a name may resolve anywhere DNS says."""
+    host = host.lower().removeprefix("[").removesuffix("]")
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -50,7 +50,13 @@ def test_export_shows_the_total_once_the_listing_is_done(slow, tmp_path):
 
 def test_the_progress_line_pauses_while_check_fix_asks(slow):
     prompt = b"Apply these irreversible changes?"
-    shown = run_in_terminal(["check", "--fix"], slow.env, columns=100, answers=[(prompt, "n")], answer_delay=2.0)
+    # Before the question kvctl makes one ARM request (the vault list): at 800 ms it outlasts the
+    # spinner's half-second delay, whatever the token cache holds (at 400 ms it did not always).
+    slow.knobs(latencyMs=800)
+    try:
+        shown = run_in_terminal(["check", "--fix"], slow.env, columns=100, answers=[(prompt, "n")], answer_delay=2.0)
+    finally:
+        slow.knobs(latencyMs=400)
     assert shown.code == 2, shown.text  # not confirmed: nothing changed
     assert "not confirmed" in shown.text
     raw = shown.raw

@@ -421,3 +421,18 @@ def identity_env(emulator: EmulatorProcess, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.fixture
 def client(emulator: EmulatorProcess, identity_env: None) -> Any:
     return secret_client(emulator)
+
+
+def arm_call(emu: EmulatorProcess, method: str, path: str, body: object = None, token: str | None = None) -> Any:
+    """One ARM request to the emulator as the admin (or `token`): (status, parsed JSON body)."""
+    request = urllib.request.Request(
+        f"{emu.info['armEndpoint']}{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Authorization": f"Bearer {token or emu.token()}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=emu.ssl_context()) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")

@@ -5,13 +5,11 @@ audit logging off (KV008), broad roles above the vault (KV009), secrets without 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
 
-from tests.conftest import EmulatorProcess, run_kvctl
+from tests.conftest import EmulatorProcess, arm_call, run_kvctl
 
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
@@ -24,18 +22,7 @@ CLOSED = {"bypass": "AzureServices", "defaultAction": "Deny", "ipRules": [], "vi
 POSTURE = {"KV007", "KV008", "KV009", "KV014"}
 
 
-def arm(emu: EmulatorProcess, method: str, path: str, body: object = None, token: str | None = None):
-    request = urllib.request.Request(
-        f"{emu.info['armEndpoint']}{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {token or emu.token()}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10, context=emu.ssl_context()) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+arm = arm_call  # the one ARM request helper (tests/conftest.py)
 
 
 def assign(emu, scope, guid, principal):

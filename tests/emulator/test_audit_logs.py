@@ -19,7 +19,7 @@ from azure.identity import ManagedIdentityCredential
 from azure.keyvault.secrets import SecretClient
 from azure.monitor.query import LogsQueryClient, LogsQueryPartialResult, LogsQueryResult
 
-from tests.conftest import EmulatorProcess
+from tests.conftest import EmulatorProcess, arm_call
 
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
@@ -29,18 +29,7 @@ WS_API = "api-version=2022-10-01"
 HOUR = timedelta(hours=1)
 
 
-def arm(emu: EmulatorProcess, method: str, path: str, body: object = None, token: str | None = None) -> Any:
-    request = urllib.request.Request(
-        f"{emu.info['armEndpoint']}{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {token or emu.token()}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10, context=emu.ssl_context()) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+arm = arm_call  # the one ARM request helper (tests/conftest.py)
 
 
 def assign(emu: EmulatorProcess, scope: str, guid: str, identity: str) -> None:

@@ -99,7 +99,17 @@ def _imported_by(args: list[str], env: dict[str, str | None]) -> set[str]:
     return {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:") and "|" in line}
 
 
-LEAN_GET_AVOIDS = ("msal", "cryptography", "azure.identity", "azure.mgmt", "rich", "concurrent.futures")
+LEAN_GET_AVOIDS = (
+    "msal",
+    "cryptography",
+    "azure.identity",
+    "azure.mgmt",
+    "rich",
+    "concurrent.futures",
+    "requests",  # the data plane's transport is http.client's (azure/direct_transport.py)
+    "urllib3",
+    "charset_normalizer",
+)
 
 
 def _avoidable(loaded: set[str]) -> list[str]:
@@ -109,7 +119,8 @@ def _avoidable(loaded: set[str]) -> list[str]:
 @pytest.mark.parametrize("auth", ["emulator", "managed-identity"])
 def test_a_get_served_from_the_token_cache_imports_no_credential_library(emulator, unique, auth):
     """A cached token serves the request: azure.identity (and msal, cryptography) stay unloaded, and a
-    data-plane `get` of one secret loads neither azure-mgmt, rich (no terminal), nor a thread pool."""
+    data-plane `get` of one secret loads neither azure-mgmt, rich (no terminal), a thread pool, nor
+    requests (its transport is http.client's)."""
     from tests.conftest import run_kvctl_process
 
     name = unique()

@@ -14,9 +14,9 @@ from ..core.settings import Settings
 from ..core.throttle import ThrottleGate
 from .credentials import GuardedCredential, build_credential, resolve_mode, token_claims
 from .errors import translate
+from .pipeline import client_options, origin_of, throttle_hooks
 from .secrets import AzureSecretBackend
 from .token_cache import default_store, eviction_policy
-from .transport import client_options, make_session, throttle_hooks
 from .writes import ServerClock
 
 if TYPE_CHECKING:
@@ -45,7 +45,8 @@ def user_agent_policy() -> Any:
 class AzureClients:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._session: Any = None
+        self._session: Any = None  # requests' session, only once a client needs it
+        self._proxy: bool | None = None
         self._credentials: dict[str, GuardedCredential] = {}
         self._shared_credentials: dict[str, Any] = {}  # per auth mode, shared by every host's guard
         self._backends: dict[str, AzureSecretBackend] = {}
@@ -56,15 +57,40 @@ class AzureClients:
         self._resource_graph: AzureResourceGraph | None = None
         self._lock = threading.RLock()
 
-    def _options(self, endpoint: str) -> dict[str, Any]:
-        """The SDK options of a client for `endpoint`: its transport sends nothing anywhere else."""
-        if self._session is None:
-            self._session = make_session(self.settings)
-        options = client_options(self.settings, self._session, endpoint)
+    def _options(self, endpoint: str, *, direct: bool = False) -> dict[str, Any]:
+        """The SDK options of a client for `endpoint`: its transport sends nothing anywhere else.
+
+        `direct`: the client may use the data plane's http.client transport (unless a proxy is
+        configured, which requests' transport implements in full)."""
+        origin = origin_of(endpoint)
+        if direct and origin.startswith("https://") and not self._proxied():
+            from .direct_transport import DirectTransport, trust_context
+
+            transport = DirectTransport(
+                origin,
+                trust_context(self.settings.ca_bundle),
+                connection_timeout=min(self.settings.timeout, 10.0),
+                read_timeout=self.settings.timeout,
+                pool_size=max(4, self.settings.concurrency + 4),
+            )
+            options = client_options(self.settings, transport)
+        else:
+            from .transport import make_session, requests_options
+
+            if self._session is None:
+                self._session = make_session(self.settings)
+            options = requests_options(self.settings, self._session, origin)
         store = default_store()
         if store is not None:  # a 401 to a cached token evicts it and retries once with a fresh one
             options["per_call_policies"] = [*options.get("per_call_policies", []), eviction_policy(store)]
         return options
+
+    def _proxied(self) -> bool:
+        if self._proxy is None:
+            from .direct_transport import proxy_configured
+
+            self._proxy = proxy_configured()
+        return self._proxy
 
     def credential(self, target_url: str) -> GuardedCredential:
         host = host_of(urllib.parse.urlsplit(target_url).netloc)
@@ -95,7 +121,7 @@ class AzureClients:
                     self.credential(vault_url),
                     verify_challenge_resource=not loopback,  # a loopback host can never match the challenge
                     user_agent_policy=user_agent_policy(),
-                    **self._options(vault_url),
+                    **self._options(vault_url, direct=True),
                     **{**hooks, "raw_response_hook": observe},
                 )
                 backend = self._backends[key] = AzureSecretBackend(

@@ -14,7 +14,7 @@ from ..core.audit_run import LogsAnswer
 from ..core.errors import KvctlError, NotFoundError
 from ..core.redaction import redact
 from .errors import translate
-from .transport import READ_ONLY_POST
+from .pipeline import READ_ONLY_POST
 
 
 def _error_text(exc: HttpResponseError) -> tuple[str, str]:

@@ -22,8 +22,8 @@ from ..core.errors import ForbiddenError, KvctlError, UnavailableError
 from ..core.models import Secret
 from ..core.redaction import register
 from .errors import translate
+from .pipeline import READ_ONLY_POST
 from .secret_records import from_deleted, from_kv_secret, secret_from
-from .transport import READ_ONLY_POST
 from .writes import ServerClock, Unknown, WriteRunner, wait_until
 
 T = TypeVar("T")

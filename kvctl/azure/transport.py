@@ -1,11 +1,13 @@
-"""How kvctl's SDK clients talk HTTP: one pooled session sized for the concurrency in use,
-an extra trusted CA added to (not replacing) the usual trust store, timeouts and retries."""
+"""The requests-based transport of kvctl's SDK clients: one pooled session sized for the
+concurrency in use, an extra trusted CA added to (not replacing) the usual trust store.
+
+It carries ARM, Graph, Log Analytics and Resource Graph, and the data plane when a proxy is
+configured (see direct_transport for the data plane's own transport)."""
 
 from __future__ import annotations
 
 import os
 import threading
-import urllib.parse
 from typing import Any
 
 import requests
@@ -14,13 +16,8 @@ from requests.adapters import HTTPAdapter
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.util.ssl_ import create_urllib3_context
 
-from ..core.errors import UnavailableError
 from ..core.settings import Settings
-from ..core.throttle import ThrottleGate
-
-# A request's `retry_on_methods` for a POST that only reads (backup): azure-core resends a POST
-# only on 500/503/504, never after a reset connection or a 429, since most POSTs change something.
-READ_ONLY_POST = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})
+from .pipeline import client_options, refuse_other_origin
 
 
 class _TrustAdapter(HTTPAdapter):
@@ -132,84 +129,26 @@ def make_session(settings: Settings) -> requests.Session:
     return session
 
 
-def origin_of(url: str) -> str:
-    """`scheme://host:port` of a URL (the port always written), lower-cased."""
-    parts = urllib.parse.urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    host = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{host}:{port or (443 if scheme == 'https' else 80)}"
-
-
 class OriginGuardTransport(RequestsTransport):
-    """Sends a request only to the origin (scheme, host, port) its client was built for.
-
-    The last step before the network, so it sees every request the client makes: the SDK pagers
-    and kvctl's own loops that follow a service's `nextLink`, redirects, retries. A link to
-    anywhere else is refused before it leaves the process, with the token the pipeline attached
-    to it: a token goes only to the endpoint kvctl chose for it."""
+    """requests' transport, sending a request only to the origin (scheme, host, port) its client
+    was built for (see pipeline.refuse_other_origin)."""
 
     def __init__(self, origin: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.origin = origin
 
     def send(self, request: Any, **kwargs: Any) -> Any:
-        if self.origin is not None:
-            target = origin_of(str(request.url))
-            if target != self.origin:
-                raise UnavailableError(
-                    f"the service at {self.origin} sent kvctl a link to {target}, another host: "
-                    "kvctl does not follow it (its token goes only to the endpoint it chose)",
-                    hint="the service, or something between it and you, misbehaves: rerun with --debug and report it",
-                )
+        refuse_other_origin(self.origin, str(request.url))
         return super().send(request, **kwargs)
 
 
-def client_options(settings: Settings, session: requests.Session, endpoint: str | None = None) -> dict[str, Any]:
-    """Keyword arguments shared by every SDK client kvctl builds; with `endpoint`, its transport
-    refuses any request to another origin than that endpoint's."""
-    # Timeouts belong to the transport: given to a client that is handed its own transport, they
-    # would silently not apply.
+def requests_options(settings: Settings, session: requests.Session, origin: str | None) -> dict[str, Any]:
+    """The SDK options of a client on requests' transport, refusing any origin but `origin`."""
     transport = OriginGuardTransport(
-        origin_of(endpoint) if endpoint else None,
+        origin,
         session=session,
         session_owner=False,
         connection_timeout=min(settings.timeout, 10.0),
         read_timeout=settings.timeout,
     )
-    options: dict[str, Any] = {}
-    if settings.wait_for_access > 0:
-        from .access_wait import WaitForAccessPolicy
-
-        options["per_call_policies"] = [WaitForAccessPolicy(settings.wait_for_access)]
-    return {
-        **options,
-        "transport": transport,
-        "retry_total": settings.retries,
-        "retry_status": settings.retries,  # azure-core's default of 3 gives up inside a throttle window
-        "retry_backoff_factor": 0.5,
-        "retry_backoff_max": 8,
-        "logging_enable": False,  # request bodies (secret values) are never logged
-    }
-
-
-def throttle_hooks(gate: ThrottleGate) -> dict[str, Any]:
-    """SDK hooks that run for every attempt, retries included (they sit inside the retry policy):
-    each request first waits out the gate's pause, and each 429 starts one."""
-
-    def on_request(request: Any) -> None:
-        gate.wait()
-
-    def on_response(response: Any) -> None:
-        status = response.http_response.status_code
-        if status == 429:
-            header = response.http_response.headers.get("Retry-After") or ""
-            gate.throttled(float(header) if header.isdigit() else None)
-        elif status < 400:
-            gate.succeeded()
-
-    return {"raw_request_hook": on_request, "raw_response_hook": on_response}
+    return client_options(settings, transport)

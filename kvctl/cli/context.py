@@ -224,16 +224,23 @@ def _configure_logging(settings: Settings) -> None:
     # Headers and URLs only (the SDK redacts Authorization); request bodies are never logged.
     for name in _LOGGERS:
         logger = logging.getLogger(name)
-        if name == "urllib3.connectionpool":
+        if name in ("urllib3.connectionpool", "kvctl.http"):  # requests' transport, kvctl's own
             if settings.verbose >= 2 or settings.debug:
                 logger.addHandler(requests_handler)
                 logger.setLevel(logging.DEBUG)
+                logger.propagate = False  # not again through the "kvctl" logger's handler
         elif name == "kvctl" or name == "azure.identity" or settings.debug:
             logger.addHandler(handler)
             logger.setLevel(logging.DEBUG if settings.debug else logging.INFO)
 
 
-_LOGGERS = ("kvctl", "azure.core.pipeline.policies.http_logging_policy", "azure.identity", "urllib3.connectionpool")
+_LOGGERS = (
+    "kvctl",
+    "kvctl.http",
+    "azure.core.pipeline.policies.http_logging_policy",
+    "azure.identity",
+    "urllib3.connectionpool",
+)
 _KEPT_QUERY = ("api-version", "maxresults")
 
 
@@ -243,6 +250,7 @@ def _remove_handlers(logging: Any) -> None:
         for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
             logger.removeHandler(old)
         logger.setLevel(logging.NOTSET)
+        logger.propagate = True
 
 
 def _quiet_query(text: str) -> str:

@@ -1,0 +1,240 @@
+"""The data plane's transport: azure-core's pipeline over the standard library's http.client.
+
+Why not requests, azure-core's default: a `get` that finds its token in the cache spends ~45 ms
+importing requests, urllib3 and charset_normalizer, and a bulk fetch spends about a third of its
+CPU in requests' per-request work (merging settings, hooks, cookie jars, adapters). Key Vault's data
+plane needs none of it: one origin per client, TLS, keep-alive, JSON bodies of a few kilobytes.
+
+Everything above the transport is the SDK's own and unchanged: challenge authentication, CAE,
+retries, error types. What this transport promises the layers above, as requests' did:
+- a request goes only to its client's origin (pipeline.refuse_other_origin);
+- a failure before any byte of the request left is a ServiceRequestError (never sent); any
+  failure after is a ServiceResponseError (it may have been applied): kvctl's exact writes
+  (writes.py) depend on that split, so a doubt always falls on the "may have been applied" side;
+- a timeout is the matching *TimeoutError, a short body an IncompleteReadError;
+- every answer is read whole before it is returned, so it is the same to the SDK whether or not it
+  asked to stream.
+
+Trust is what requests' was: with `--ca-bundle`, the system's CAs plus that bundle (core.trust);
+without, certifi's bundle, or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in its place. With a proxy
+configured for HTTPS, kvctl keeps requests' transport, which implements every proxy form and
+NO_PROXY rule users rely on (clients.py decides; see `proxy_configured`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import select
+import ssl
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+from azure.core.exceptions import (
+    IncompleteReadError,
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
+from azure.core.pipeline.transport import HttpTransport
+from azure.core.rest._http_response_impl import HttpResponseImpl
+from azure.core.utils import CaseInsensitiveDict
+
+from .pipeline import refuse_other_origin
+
+_BLOCK_SIZE = 4096
+# One line per request with -vv, as urllib3's pool logged for requests' transport: method, path
+# (the console redacts the query) and status. Never a header or a body.
+_LOG = logging.getLogger("kvctl.http")
+
+
+def proxy_configured() -> bool:
+    """Does the environment (or the system's settings, as urllib reads them) name a proxy for
+    HTTPS? requests would use it, so kvctl keeps requests' transport then."""
+    import urllib.request
+
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get("https") or proxies.get("all"))
+
+
+def trust_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """The TLS trust requests' transport gave kvctl's clients (see transport._TrustAdapter)."""
+    from_environment = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if ca_bundle:
+        from ..core.trust import context_with
+
+        context = context_with(ca_bundle)  # shared per process: built (and checked) once
+        if from_environment:
+            context.load_verify_locations(cafile=from_environment)
+        return context
+    if from_environment:
+        return ssl.create_default_context(cafile=from_environment)
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class _Drained:
+    """The internal response of an answer read whole: there is nothing left to close."""
+
+    def close(self) -> None:
+        pass
+
+
+def _whole_body(response: HttpResponseImpl, **kwargs: Any) -> Iterator[bytes]:
+    """The stream of an answer read whole: its content, once."""
+    yield response.content
+
+
+def _as_bytes(body: Any) -> bytes | None:
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    raise TypeError(f"kvctl's data-plane transport sends bytes or text bodies, not {type(body).__name__}")
+
+
+def _dropped(connection: http.client.HTTPSConnection) -> bool:
+    """Has an idle kept-alive connection been closed (or sent something unasked) by the server?
+    Readable while idle means either: reusing it would fail, or answer with stale bytes."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+class DirectTransport(HttpTransport):
+    """Sends an SDK client's requests to its one origin over pooled http.client connections."""
+
+    def __init__(
+        self,
+        origin: str,
+        context: ssl.SSLContext,
+        *,
+        connection_timeout: float,
+        read_timeout: float,
+        pool_size: int,
+    ) -> None:
+        parts = urllib.parse.urlsplit(origin)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(f"the direct transport speaks HTTPS to one host, not {origin!r}")
+        self.origin = origin
+        self._host = parts.hostname
+        self._port = parts.port or 443
+        self._context = context
+        self._connection_timeout = connection_timeout
+        self._read_timeout = read_timeout
+        self._pool_size = pool_size
+        self._idle: list[http.client.HTTPSConnection] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> DirectTransport:
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.close()
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    def _connection(self, timeout: float) -> http.client.HTTPSConnection:
+        """An idle connection that is still open, else a new one (connected here, so that a failure
+        to connect is told apart from a failure once the request is on its way)."""
+        while True:
+            with self._lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                break
+            if not _dropped(connection):
+                return connection
+            connection.close()
+        connection = http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=self._context)
+        try:
+            connection.connect()
+        except TimeoutError as exc:
+            connection.close()
+            raise ServiceRequestTimeoutError("connecting timed out", error=exc) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise ServiceRequestError(str(exc) or type(exc).__name__, error=exc) from exc
+        return connection
+
+    def _release(self, connection: http.client.HTTPSConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self._pool_size:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def send(self, request: Any, **kwargs: Any) -> HttpResponseImpl:
+        url = str(request.url)
+        refuse_other_origin(self.origin, url)
+        if not hasattr(request, "content"):  # a legacy azure.core.pipeline.transport.HttpRequest
+            raise TypeError("kvctl's data-plane transport carries azure.core.rest requests only")
+        connection_timeout = kwargs.get("connection_timeout") or self._connection_timeout
+        read_timeout = kwargs.get("read_timeout") or self._read_timeout
+        body = _as_bytes(request.content)
+        parts = urllib.parse.urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+        connection = self._connection(connection_timeout)
+        try:
+            if connection.sock is not None:
+                connection.sock.settimeout(read_timeout)
+            # From here on the request may have reached the service: every failure says so.
+            connection.request(request.method, target, body=body, headers=dict(request.headers))
+            answer = connection.getresponse()
+            content = answer.read()
+        except TimeoutError as exc:
+            connection.close()
+            raise ServiceResponseTimeoutError("timed out waiting for the answer", error=exc) from exc
+        except http.client.IncompleteRead as exc:
+            connection.close()
+            raise IncompleteReadError(f"incomplete answer: {exc!r}", error=exc) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise ServiceResponseError(f"no answer: {exc!r}", error=exc) from exc
+        except BaseException:  # an interrupt mid-request: the connection's state is unknown
+            connection.close()
+            raise
+
+        if _LOG.isEnabledFor(logging.DEBUG):
+            _LOG.debug('%s "%s %s HTTP/1.1" %s %s', self.origin, request.method, target, answer.status, len(content))
+        if answer.will_close:
+            connection.close()
+        else:
+            self._release(connection)
+
+        headers: CaseInsensitiveDict = CaseInsensitiveDict()
+        for name, value in answer.getheaders():
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        response = HttpResponseImpl(
+            request=request,
+            internal_response=_Drained(),
+            block_size=_BLOCK_SIZE,
+            status_code=answer.status,
+            reason=answer.reason,
+            content_type=headers.get("Content-Type"),
+            headers=headers,
+            stream_download_generator=_whole_body,
+        )
+        response._content = content  # read whole above: the pipeline reads it without the network
+        if not kwargs.get("stream"):
+            response.read()
+        return response

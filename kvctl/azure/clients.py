@@ -111,14 +111,30 @@ class AzureClients:
                 hooks = throttle_hooks(ThrottleGate())  # throttling is per vault
                 clock = ServerClock()  # so is the service's clock, which judges lost writes
                 on_response = hooks["raw_response_hook"]
+                credential = self.credential(vault_url)
+                from .challenges import ChallengeRecorder, challenge_store, seed
 
-                def observe(response: Any, on_response: Any = on_response, clock: ServerClock = clock) -> None:
+                store = challenge_store()
+                recorder = None
+                if store is not None:
+                    seed(store, credential, vault_url, None if loopback else self.settings.cloud_info.vault_scope)
+                    recorder = ChallengeRecorder(store, vault_url)
+
+                def observe(
+                    response: Any,
+                    on_response: Any = on_response,
+                    clock: ServerClock = clock,
+                    recorder: Any = recorder,
+                ) -> None:
                     on_response(response)
-                    clock.observe(response.http_response.headers.get("Date"))
+                    headers = response.http_response.headers
+                    clock.observe(headers.get("Date"))
+                    if recorder is not None:
+                        recorder.observe(response.http_response.status_code, headers)
 
                 client = SecretClient(
                     vault_url,
-                    self.credential(vault_url),
+                    credential,
                     verify_challenge_resource=not loopback,  # a loopback host can never match the challenge
                     user_agent_policy=user_agent_policy(),
                     **self._options(vault_url, direct=True),

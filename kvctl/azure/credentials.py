@@ -146,6 +146,11 @@ class GuardedCredential:
     def name(self) -> str:
         return str(getattr(self.inner, "name", type(self.inner).__name__))
 
+    def cached(self, scope: str, tenant_id: str | None = None) -> bool:
+        """Is a token for `scope` cached (see challenges.seed)? The guard judges it when it is used."""
+        cached = getattr(self.inner, "cached", None)
+        return bool(cached and cached(scope, tenant_id))
+
     def _azure_target(self) -> bool:
         return (
             is_azure_vault_host(self.target_host, self.cloud)

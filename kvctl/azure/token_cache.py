@@ -76,7 +76,7 @@ class TokenStore:
     def _discard(self, why: str) -> None:
         """Forget the cached tokens (the files, never what a symlink points to), saying why under -v."""
         _LOG.info("token cache: discarding %s: %s", self.directory, why)
-        for name in (FILE_NAME, LOCK_NAME):
+        for name in (self.path.name, LOCK_NAME):
             with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
                 os.unlink(self.directory / name)
 
@@ -87,11 +87,11 @@ class TokenStore:
             return {}
         except OSError:  # a symlink (ELOOP), or unreadable: not a file kvctl wrote
             if os.path.islink(self.path):
-                self._discard(f"{FILE_NAME} is a symbolic link")
+                self._discard(f"{self.path.name} is a symbolic link")
             return {}
         try:
             if not self._private(os.fstat(fd), stat.S_IFREG):
-                self._discard(f"{FILE_NAME} is not a private (0600, your own) regular file")
+                self._discard(f"{self.path.name} is not a private (0600, your own) regular file")
                 return {}
             with os.fdopen(fd, encoding="utf-8") as handle:
                 fd = -1
@@ -328,6 +328,10 @@ class CachingCredential:
             token = self.inner.get_token(*scopes, **kwargs)
             self._store.put(key, token.token, int(token.expires_on))
         return token
+
+    def cached(self, scope: str, tenant_id: str | None = None) -> bool:
+        """Would get_token(scope, tenant_id=...) be answered from the cache right now?"""
+        return self._store.get(entry_key(*self._key_parts(scope, tenant_id))) is not None
 
     def _hit(self, key: str) -> Any:
         hit = self._store.get(key)

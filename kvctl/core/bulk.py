@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .backend import BackendFactory
 from .errors import KvctlError, PartialFailure, UnavailableError
@@ -13,25 +14,33 @@ from .models import Secret
 from .refs import SecretRef
 from .secrets import ListFilter, get_secret, list_secrets
 
-if TYPE_CHECKING:
-    from concurrent.futures import Future
-
 
 def fetch_values(factory: BackendFactory, refs: Sequence[SecretRef], *, concurrency: int) -> list[Secret]:
-    """The values of `refs`, in order. If any fails, raise one error that names every failure."""
+    """The values of `refs`, in order. If any fails, raise one error that names every failure.
+
+    The first value is fetched alone, and how long it took sizes the pool for the rest (see
+    `useful_workers`): the first request also settles what every later one shares (the token, the
+    vault's challenge, a kept-alive connection), so the rest never race to do it in parallel."""
     unique: dict[tuple[str, str, str | None], SecretRef] = {}
     for ref in refs:
         unique.setdefault(ref.key, ref)
     results: dict[tuple[str, str, str | None], Secret] = {}
     failures: list[tuple[str, KvctlError]] = []
-    if len(unique) == 1:
-        ref = next(iter(unique.values()))
-        results[ref.key] = get_secret(factory, ref)
-    else:
+    pending = list(unique.items())
+    first_key, first_ref = pending.pop(0)
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    try:
+        results[first_key] = get_secret(factory, first_ref)
+    except KvctlError as exc:
+        if not pending:
+            raise
+        failures.append((first_ref.name, exc))
+    if pending:
         from concurrent.futures import ThreadPoolExecutor  # not loaded for the one secret of a `get`
 
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(unique)))) as pool:
-            futures = {key: pool.submit(get_secret, factory, ref) for key, ref in unique.items()}
+        workers = useful_workers(time.perf_counter() - started, time.thread_time() - started_cpu, concurrency)
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(pending)))) as pool:
+            futures = {key: pool.submit(get_secret, factory, ref) for key, ref in pending}
             for key, future in futures.items():
                 try:
                     results[key] = future.result()
@@ -40,6 +49,23 @@ def fetch_values(factory: BackendFactory, refs: Sequence[SecretRef], *, concurre
     if failures:
         raise partial_failure(failures, len(unique))
     return [results[ref.key] for ref in refs]
+
+
+# kvctl's own CPU per fetched secret once a client is set up (benchmarks/bulk.py measures it: ~1-2 ms).
+REQUEST_CPU = 0.002
+
+
+def useful_workers(wall: float, cpu: float, limit: int) -> int:
+    """How many requests in flight keep kvctl busy, from the first request's wall and CPU time.
+
+    Its wait (`wall - cpu`: the network and the service) is what parallel requests overlap; each
+    request also needs about REQUEST_CPU of kvctl's own work, one at a time (one interpreter lock).
+    Beyond wait/REQUEST_CPU + 1 requests in flight there is no wait left to overlap, and every extra
+    thread only adds its own connection and TLS handshake. Next to the vault (the emulator, a few
+    ms) that is 2-3; across a real network (tens of ms) it is `limit` (KVCTL_CONCURRENCY). The first
+    request's own CPU (building the client, the token, a handshake) is not a guide: it is paid once."""
+    wait = max(0.0, wall - cpu)
+    return max(1, min(limit, max(2, math.ceil(wait / REQUEST_CPU) + 1)))
 
 
 def partial_failure(failures: list[tuple[str, KvctlError]], total: int) -> KvctlError:
@@ -90,9 +116,22 @@ def fetch_bulk(
     futures: dict[tuple[str, str, str | None], Future[Secret]] = {}
     by_key: dict[tuple[str, str, str | None], SecretRef] = {}
     listed: dict[tuple[str, str, str | None], None] = {}  # ordered, without repeats
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    workers = max(1, concurrency)
+    if refs:  # the first alone, to size the pool (see fetch_values); a listing alone keeps them all
+        first: Future[Secret] = Future()
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        try:
+            first.set_result(get_secret(factory, refs[0]))
+        except KvctlError as exc:
+            first.set_exception(exc)
+        workers = useful_workers(time.perf_counter() - started, time.thread_time() - started_cpu, concurrency)
+        futures[refs[0].key], by_key[refs[0].key] = first, refs[0]
+        if on_fetched is not None:
+            on_fetched(1)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
 
         def submit(ref: SecretRef) -> tuple[str, str, str | None]:
             if ref.key not in futures:

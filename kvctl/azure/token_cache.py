@@ -39,13 +39,16 @@ except ImportError:  # pragma: no cover - Windows: writes still atomic, concurre
 EXPIRY_MARGIN = 300
 FILE_NAME = "tokens.json"
 LOCK_NAME = "tokens.lock"
-_OFF = {"off", "0", "false", "no", "disabled"}
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _LOG = logging.getLogger("kvctl")
 
 
 def enabled(environ: Any = os.environ) -> bool:
-    return str(environ.get("KVCTL_TOKEN_CACHE", "")).strip().lower() not in _OFF
+    """KVCTL_TOKEN_CACHE: a value that is neither on nor off is a UsageError (checked with the
+    settings, before any request)."""
+    from ..core.settings import token_cache_enabled
+
+    return token_cache_enabled(environ.get("KVCTL_TOKEN_CACHE"))
 
 
 def cache_dir(environ: Any = os.environ) -> Path:
@@ -172,12 +175,14 @@ class TokenStore:
             self._served.add(token)
         return token, expires
 
-    def put(self, key: str, token: str, expires_on: int) -> None:
+    def put(self, key: str, token: str, expires_on: int, labels: tuple[str, ...] = ()) -> None:
         if expires_on - EXPIRY_MARGIN <= _now():
             return
 
         def change(entries: dict[str, Any]) -> bool:
             entries[key] = {"token": token, "expires_on": int(expires_on)}
+            if labels:  # which identity it is for (hashed), so `logout --client-id` can find it
+                entries[key]["labels"] = list(labels)
             return True
 
         self._update(change)
@@ -211,6 +216,27 @@ class TokenStore:
             os.unlink(self.path)
         return count
 
+    def clear_matching(self, wanted: tuple[str, ...]) -> tuple[int, int]:
+        """`kvctl logout --client-id …`: forget the tokens whose labels include every one of
+        `wanted` (see `labels`). Returns (removed, kept). Errors are raised, not swallowed: the
+        user asked for exactly this."""
+        if not self.path.exists():
+            return 0, 0
+        with self._lock, self._locked():
+            entries = self._read()
+            stale = [
+                key
+                for key, entry in entries.items()
+                if isinstance(entry, dict)
+                and isinstance(entry.get("labels"), list)
+                and set(wanted) <= set(entry["labels"])
+            ]
+            for key in stale:
+                del entries[key]
+            if stale:
+                self._write(entries)
+        return len(stale), len(entries)
+
 
 def _drop_token(entries: dict[str, Any], token: str) -> bool:
     stale = [key for key, entry in entries.items() if isinstance(entry, dict) and entry.get("token") == token]
@@ -224,6 +250,18 @@ def _expires(entry: Any) -> int:
         return int(entry.get("expires_on", 0))
     except (AttributeError, TypeError, ValueError):
         return 0
+
+
+def labels(cloud: str | None, tenant: str | None, mode: str | None, client_id: str | None) -> tuple[str, ...]:
+    """What `kvctl logout` may select an entry by, each hashed like the key (the file names no
+    account): the cloud, tenant, credential kind and client id that were asked for. A part that
+    was not given (no --client-id, no tenant) gives no label, so it matches no filter on it."""
+    named = {"cloud": cloud, "tenant": tenant, "auth": mode, "client-id": client_id}
+    return tuple(
+        hashlib.sha256(f"{name}={value.strip().lower()}".encode()).hexdigest()
+        for name, value in named.items()
+        if value and value.strip()
+    )
 
 
 def entry_key(*parts: str | None) -> str:
@@ -245,7 +283,7 @@ class MemoryStore:
             entry = self._entries.get(key)
         return entry if entry is not None and entry[1] - EXPIRY_MARGIN > _now() else None
 
-    def put(self, key: str, token: str, expires_on: int) -> None:
+    def put(self, key: str, token: str, expires_on: int, labels: tuple[str, ...] = ()) -> None:
         with self._lock:
             self._entries[key] = (token, int(expires_on))
 
@@ -290,9 +328,11 @@ class CachingCredential:
         key_parts: Callable[[str, str | None], tuple[str, ...]],
         store: TokenStore | MemoryStore,
         name: str,
+        key_labels: Callable[[str | None], tuple[str, ...]] = lambda tenant: (),
     ) -> None:
         self._build = build
         self._key_parts = key_parts
+        self._key_labels = key_labels
         self._store = store
         self._inner: Any = None
         self._lock = threading.Lock()
@@ -326,7 +366,7 @@ class CachingCredential:
                 if hit is not None:
                     return hit
             token = self.inner.get_token(*scopes, **kwargs)
-            self._store.put(key, token.token, int(token.expires_on))
+            self._store.put(key, token.token, int(token.expires_on), self._key_labels(kwargs.get("tenant_id")))
         return token
 
     def _hit(self, key: str) -> Any:

@@ -17,6 +17,7 @@ from ..core.settings import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     Settings,
+    token_cache_enabled,
 )
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class AppContext:
     def __init__(self) -> None:
         self.root: dict[str, Any] = {}
         self.overrides: dict[str, Any] = {}
+        self.explicit: set[str] = set()  # options given on the command line (not from the environment)
         self._settings: Settings | None = None
         self._output: Output | None = None
         self._clients: AzureClients | None = None
@@ -108,6 +110,7 @@ class AppContext:
         if self._settings is None:
             if self.value("output"):
                 check_format(self.value("output"), self.output_source())  # KVCTL_OUTPUT=yaml is never ignored
+            token_cache_enabled(os.environ.get("KVCTL_TOKEN_CACHE"))  # KVCTL_TOKEN_CACHE=maybe: refused, not "on"
             self._settings = Settings(
                 vault=self.value("vault"),
                 auth=self.value("auth") or "auto",
@@ -325,6 +328,8 @@ def _store(root: bool, formats: Sequence[str] | None = None) -> Callable[[click.
         assert param.name is not None
         if root:
             app.root[param.name] = value
+            if ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE:
+                app.explicit.add(param.name)
             if param.name == "output":
                 source = ctx.get_parameter_source(param.name)
                 app.root["output_explicit"] = source == click.core.ParameterSource.COMMANDLINE
@@ -332,6 +337,7 @@ def _store(root: bool, formats: Sequence[str] | None = None) -> Callable[[click.
                     check_format(value, "-o")  # KVCTL_OUTPUT is checked when used, so --help always works
         elif value not in (None, False, 0):
             app.overrides[param.name] = value
+            app.explicit.add(param.name)
         if param.name == "output" and formats is not None and not root:
             # Checked while parsing, so that a bad format stops the command before any request.
             app.requested_format(formats)

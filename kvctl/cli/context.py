@@ -19,6 +19,7 @@ from ..core.settings import (
     Settings,
     token_cache_enabled,
 )
+from .ca_bundle import checked_ca_bundle
 
 if TYPE_CHECKING:
     from ..azure.clients import AzureClients
@@ -119,7 +120,7 @@ class AppContext:
                 tenant=self.value("tenant"),
                 subscription=self.value("subscription"),
                 cloud=self.value("cloud") or "public",
-                ca_bundle=_ca_bundle(self.value("ca_bundle")),
+                ca_bundle=checked_ca_bundle(self.value("ca_bundle")),
                 arm_endpoint=os.environ.get("KVCTL_ARM_ENDPOINT") or None,
                 output=self.value("output"),
                 verbose=self.value("verbose"),
@@ -291,38 +292,6 @@ def _env_number(name: str, default: float, kind: type, low: float, high: float) 
     if not low <= value <= high:
         raise UsageError(f"{name}={raw} is out of range", hint=f"use {low:g}-{high:g}")
     return value
-
-
-_CA_BUNDLE_HINT = "pass a file of PEM certificates (--ca-bundle or KVCTL_CA_BUNDLE), e.g. the emulator's ca.pem"
-
-
-def _ca_bundle(path: str | None) -> str | None:
-    """The CA bundle, checked before any request, each problem as one line and a hint: a file that
-    holds no PEM certificate would otherwise fail inside the TLS layer on the first connection (an
-    unexpected error), and a named pipe would hang kvctl for ever inside OpenSSL."""
-    if not path:
-        return None
-    import ssl
-
-    from ..core.trust import NotAFileError, check_readable_file, context_with
-
-    try:
-        check_readable_file(path)
-        context_with(path)  # the context every connection then shares: the bundle is read once
-    except NotAFileError as exc:
-        hint = _CA_BUNDLE_HINT
-        if exc.kind == "directory":
-            hint = "pass a file of PEM certificates, not a directory (a directory of hashed certificates: SSL_CERT_DIR)"
-        raise UsageError(f"the CA bundle {path} is a {exc.kind}, not a file", hint=hint) from None
-    except ssl.SSLError:
-        raise UsageError(
-            f"the CA bundle {path} is not a PEM CA bundle (no certificate could be read from it)",
-            hint="pass a file of PEM certificates (-----BEGIN CERTIFICATE-----), e.g. the emulator's ca.pem",
-        ) from None
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise UsageError(f"cannot read the CA bundle {path}: {reason}", hint=_CA_BUNDLE_HINT) from None
-    return path
 
 
 def check_format(value: str, source: str) -> None:

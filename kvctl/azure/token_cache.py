@@ -325,20 +325,22 @@ def eviction_policy(store: TokenStore) -> Any:
             response = self.next.send(request)
             if response.http_response.status_code != 401:
                 return response
-            sent = request.http_request.headers.get("Authorization", "")
-            token = sent[len("Bearer ") :] if sent.startswith("Bearer ") else None
-
-            def reject() -> bool:
-                return store.reject(token) if token else store.reject_served()
-
             if request.context.get("kvctl_token_retried"):
-                # The fresh token was refused too: it is not kept to fail again in the next process.
-                reject()
+                _reject_sent(request)  # refused again: not kept to fail again in the next process
                 return response
-            if reject():
+            if _reject_sent(request):
                 request.context["kvctl_token_retried"] = True
                 request.http_request.headers.pop("Authorization", None)
-                return self.next.send(request)
+                response = self.next.send(request)
+                if response.http_response.status_code == 401:
+                    # The fresh token was refused too (this policy is not re-entered: it sits
+                    # outside the retry policy): drop it, and give the caller this 401 (no loop).
+                    _reject_sent(request)
             return response
+
+    def _reject_sent(request: Any) -> bool:
+        sent = request.http_request.headers.get("Authorization", "")
+        token = sent[len("Bearer ") :] if sent.startswith("Bearer ") else None
+        return store.reject(token) if token else store.reject_served()
 
     return EvictOn401()

@@ -15,6 +15,7 @@ def checked_ca_bundle(path: str | None) -> str | None:
         return None
     import ssl
 
+    given = path if path.isprintable() else repr(path)  # as messages show it: control characters escaped
     from ..core.trust import NotAFileError, check_readable_file, context_with
 
     try:
@@ -24,13 +25,13 @@ def checked_ca_bundle(path: str | None) -> str | None:
         hint = _CA_BUNDLE_HINT
         if exc.kind == "directory":
             hint = "pass a file of PEM certificates, not a directory (a directory of hashed certificates: SSL_CERT_DIR)"
-        raise UsageError(f"the CA bundle {path} is a {exc.kind}, not a file", hint=hint) from None
+        raise UsageError(f"the CA bundle {given} is a {exc.kind}, not a file", hint=hint) from None
     except ssl.SSLError:
         raise UsageError(
-            f"the CA bundle {path} is not a PEM CA bundle (no certificate could be read from it)",
+            f"the CA bundle {given} is not a PEM CA bundle (no certificate could be read from it)",
             hint="pass a file of PEM certificates (-----BEGIN CERTIFICATE-----), e.g. the emulator's ca.pem",
         ) from None
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise UsageError(f"cannot read the CA bundle {path}: {reason}", hint=_CA_BUNDLE_HINT) from None
+        raise UsageError(f"cannot read the CA bundle {given}: {reason}", hint=_CA_BUNDLE_HINT) from None
     return path

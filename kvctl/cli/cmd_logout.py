@@ -46,11 +46,16 @@ def logout(app: AppContext) -> None:
         removed, kept = store.clear_matching(wanted)
     except OSError as exc:
         raise UsageError(f"could not clear the token cache {store.path}: {exc.strerror or exc}") from None
-    which = " ".join(f"{flag} {given[name]}" for name, flag in _FILTERS if name in given)
+    which = " ".join(f"{flag} {_shown(given[name])}" for name, flag in _FILTERS if name in given)
     if removed:
         app.output.info(f"removed {_tokens(removed)} for {which} from {store.path} ({kept} other{_s(kept)} kept)")
     else:
         app.output.info(f"no cached token matched {which}; {_tokens(kept)} kept in {store.path}")
+
+
+def _shown(value: str) -> str:
+    """A value as typed, or escaped when it holds a control character (never sent to the terminal)."""
+    return value if value.isprintable() else repr(value)
 
 
 def _s(count: int) -> str:

@@ -115,3 +115,10 @@ def test_a_good_bundle_through_a_symlink_still_works(emulator, tmp_path):
         args = [a if a != "s1" else "no-such-secret" for a in args]
         done = run_kvctl_process(args, env={**emulator.env, **env, "KVCTL_RETRIES": "0"})
         assert done.returncode == 3, done.stderr.decode()  # the vault answered: not found
+
+
+def test_a_bundle_path_with_a_control_character_is_shown_escaped(emulator, tmp_path):
+    bundle = str(tmp_path / "ca\x1b[31m.pem")
+    done = run_kvctl_process(["get", "s1"], env={**emulator.env, "KVCTL_CA_BUNDLE": bundle})
+    _assert_one_line(done, f"kvctl: error: cannot read the CA bundle {bundle!r}: No such file or directory")
+    assert b"\x1b" not in done.stderr

@@ -135,3 +135,10 @@ def test_logout_with_a_client_id_and_no_cache_file(fresh_emulator):
     done = run_kvctl_subprocess(["logout", "--client-id", "00000000-0000-0000-0000-000000000042"], emulator=emulator)
     assert done.exit_code == 0, done.stderr
     assert done.stderr.startswith("no cached token matched --client-id 00000000-0000-0000-0000-000000000042; 0 ")
+
+
+def test_logout_shows_a_client_id_with_a_control_character_escaped(fresh_emulator):
+    emulator = fresh_emulator()
+    done = run_kvctl_subprocess(["logout", "--client-id", "a\x1b[31mb"], emulator=emulator)
+    assert done.exit_code == 0, done.stderr
+    assert "\x1b" not in done.stderr and "'a\\x1b[31mb'" in done.stderr, done.stderr

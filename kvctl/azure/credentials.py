@@ -249,6 +249,7 @@ def _caching_credential(settings: Settings, mode: str) -> Any:
             raise AuthenticationError(f"--auth {mode}: {exc}", hint=_MODE_HINTS.get(mode)) from None
 
     from . import token_cache
+    from .caching_credential import CachingCredential
 
     store = token_cache.default_store() or token_cache.MemoryStore()
     make = build
@@ -260,7 +261,10 @@ def _caching_credential(settings: Settings, mode: str) -> Any:
     def key_parts(scope: str, tenant: str | None) -> tuple[str, ...]:
         return cache_key_parts(settings.cloud, tenant or settings.tenant, mode, identity, scope)
 
-    return token_cache.CachingCredential(make, key_parts, store, _CREDENTIAL_NAMES.get(mode, mode))
+    def key_labels(tenant: str | None) -> tuple[str, ...]:
+        return token_cache.labels(settings.cloud, tenant or settings.tenant, mode, settings.client_id)
+
+    return CachingCredential(make, key_parts, store, _CREDENTIAL_NAMES.get(mode, mode), key_labels)
 
 
 def cache_key_parts(cloud: str, tenant: str | None, mode: str, identity: str, scope: str) -> tuple[str, ...]:

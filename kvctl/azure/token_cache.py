@@ -39,13 +39,16 @@ except ImportError:  # pragma: no cover - Windows: writes still atomic, concurre
 EXPIRY_MARGIN = 300
 FILE_NAME = "tokens.json"
 LOCK_NAME = "tokens.lock"
-_OFF = {"off", "0", "false", "no", "disabled"}
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _LOG = logging.getLogger("kvctl")
 
 
 def enabled(environ: Any = os.environ) -> bool:
-    return str(environ.get("KVCTL_TOKEN_CACHE", "")).strip().lower() not in _OFF
+    """KVCTL_TOKEN_CACHE: a value that is neither on nor off is a UsageError (checked with the
+    settings, before any request)."""
+    from ..core.settings import token_cache_enabled
+
+    return token_cache_enabled(environ.get("KVCTL_TOKEN_CACHE"))
 
 
 def cache_dir(environ: Any = os.environ) -> Path:
@@ -172,12 +175,14 @@ class TokenStore:
             self._served.add(token)
         return token, expires
 
-    def put(self, key: str, token: str, expires_on: int) -> None:
+    def put(self, key: str, token: str, expires_on: int, labels: tuple[str, ...] = ()) -> None:
         if expires_on - EXPIRY_MARGIN <= _now():
             return
 
         def change(entries: dict[str, Any]) -> bool:
             entries[key] = {"token": token, "expires_on": int(expires_on)}
+            if labels:  # which identity it is for (hashed), so `logout --client-id` can find it
+                entries[key]["labels"] = list(labels)
             return True
 
         self._update(change)
@@ -211,6 +216,27 @@ class TokenStore:
             os.unlink(self.path)
         return count
 
+    def clear_matching(self, wanted: tuple[str, ...]) -> tuple[int, int]:
+        """`kvctl logout --client-id …`: forget the tokens whose labels include every one of
+        `wanted` (see `labels`). Returns (removed, kept). Errors are raised, not swallowed: the
+        user asked for exactly this."""
+        if not self.path.exists():
+            return 0, 0
+        with self._lock, self._locked():
+            entries = self._read()
+            stale = [
+                key
+                for key, entry in entries.items()
+                if isinstance(entry, dict)
+                and isinstance(entry.get("labels"), list)
+                and set(wanted) <= set(entry["labels"])
+            ]
+            for key in stale:
+                del entries[key]
+            if stale:
+                self._write(entries)
+        return len(stale), len(entries)
+
 
 def _drop_token(entries: dict[str, Any], token: str) -> bool:
     stale = [key for key, entry in entries.items() if isinstance(entry, dict) and entry.get("token") == token]
@@ -224,6 +250,18 @@ def _expires(entry: Any) -> int:
         return int(entry.get("expires_on", 0))
     except (AttributeError, TypeError, ValueError):
         return 0
+
+
+def labels(cloud: str | None, tenant: str | None, mode: str | None, client_id: str | None) -> tuple[str, ...]:
+    """What `kvctl logout` may select an entry by, each hashed like the key (the file names no
+    account): the cloud, tenant, credential kind and client id that were asked for. A part that
+    was not given (no --client-id, no tenant) gives no label, so it matches no filter on it."""
+    named = {"cloud": cloud, "tenant": tenant, "auth": mode, "client-id": client_id}
+    return tuple(
+        hashlib.sha256(f"{name}={value.strip().lower()}".encode()).hexdigest()
+        for name, value in named.items()
+        if value and value.strip()
+    )
 
 
 def entry_key(*parts: str | None) -> str:
@@ -245,7 +283,7 @@ class MemoryStore:
             entry = self._entries.get(key)
         return entry if entry is not None and entry[1] - EXPIRY_MARGIN > _now() else None
 
-    def put(self, key: str, token: str, expires_on: int) -> None:
+    def put(self, key: str, token: str, expires_on: int, labels: tuple[str, ...] = ()) -> None:
         with self._lock:
             self._entries[key] = (token, int(expires_on))
 
@@ -276,78 +314,6 @@ def default_store() -> TokenStore | None:
         return _STORE
 
 
-class CachingCredential:
-    """A credential that answers from the token file and builds the real credential (azure.identity,
-    MSAL, cryptography: ~0.5 s of imports) only when the file has no usable token.
-
-    One instance serves every vault of a command (they need the same token), and a token missing
-    from the cache is asked for once however many threads want it at the same moment: three vaults
-    fetched at once through `--auth azure-cli` start one `az` process, not three."""
-
-    def __init__(
-        self,
-        build: Callable[[], Any],
-        key_parts: Callable[[str, str | None], tuple[str, ...]],
-        store: TokenStore | MemoryStore,
-        name: str,
-    ) -> None:
-        self._build = build
-        self._key_parts = key_parts
-        self._store = store
-        self._inner: Any = None
-        self._lock = threading.Lock()
-        self._fetching: dict[str, threading.Lock] = {}  # one lock per key: a single request in flight
-        self.name = name
-
-    @property
-    def inner(self) -> Any:
-        with self._lock:
-            if self._inner is None:
-                self._inner = self._build()
-                self.name = getattr(self._inner, "name", type(self._inner).__name__)
-            return self._inner
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        scope = scopes[0] if scopes else ""
-        key = entry_key(*self._key_parts(scope, kwargs.get("tenant_id")))
-        challenged = bool(kwargs.get("claims"))
-        if challenged:
-            # A CAE claims challenge: the service revoked the token; never answer it from the cache.
-            self._store.evict(key)
-        else:
-            hit = self._hit(key)
-            if hit is not None:
-                return hit
-        with self._lock:
-            fetching = self._fetching.setdefault(key, threading.Lock())
-        with fetching:
-            if not challenged:  # another thread may have fetched it while this one waited
-                hit = self._hit(key)
-                if hit is not None:
-                    return hit
-            token = self.inner.get_token(*scopes, **kwargs)
-            self._store.put(key, token.token, int(token.expires_on))
-        return token
-
-    def cached(self, scope: str, tenant_id: str | None = None) -> bool:
-        """Would get_token(scope, tenant_id=...) be answered from the cache right now?"""
-        return self._store.get(entry_key(*self._key_parts(scope, tenant_id))) is not None
-
-    def _hit(self, key: str) -> Any:
-        hit = self._store.get(key)
-        if hit is None:
-            return None
-        from azure.core.credentials import AccessToken  # already loaded with any SDK client
-
-        return AccessToken(hit[0], hit[1])
-
-    def close(self) -> None:
-        if self._inner is not None:
-            close = getattr(self._inner, "close", None)
-            if close:
-                close()
-
-
 def eviction_policy(store: TokenStore) -> Any:
     """A per-call pipeline policy: a 401 to a request that carried a cached token evicts it and sends
     the request once more, so the authentication policy gets a fresh token. (Key Vault's challenge
@@ -359,20 +325,22 @@ def eviction_policy(store: TokenStore) -> Any:
             response = self.next.send(request)
             if response.http_response.status_code != 401:
                 return response
-            sent = request.http_request.headers.get("Authorization", "")
-            token = sent[len("Bearer ") :] if sent.startswith("Bearer ") else None
-
-            def reject() -> bool:
-                return store.reject(token) if token else store.reject_served()
-
             if request.context.get("kvctl_token_retried"):
-                # The fresh token was refused too: it is not kept to fail again in the next process.
-                reject()
+                _reject_sent(request)  # refused again: not kept to fail again in the next process
                 return response
-            if reject():
+            if _reject_sent(request):
                 request.context["kvctl_token_retried"] = True
                 request.http_request.headers.pop("Authorization", None)
-                return self.next.send(request)
+                response = self.next.send(request)
+                if response.http_response.status_code == 401:
+                    # The fresh token was refused too (this policy is not re-entered: it sits
+                    # outside the retry policy): drop it, and give the caller this 401 (no loop).
+                    _reject_sent(request)
             return response
+
+    def _reject_sent(request: Any) -> bool:
+        sent = request.http_request.headers.get("Authorization", "")
+        token = sent[len("Bearer ") :] if sent.startswith("Bearer ") else None
+        return store.reject(token) if token else store.reject_served()
 
     return EvictOn401()

@@ -17,7 +17,9 @@ from ..core.settings import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     Settings,
+    token_cache_enabled,
 )
+from .ca_bundle import checked_ca_bundle
 
 if TYPE_CHECKING:
     from ..azure.clients import AzureClients
@@ -58,7 +60,8 @@ _GLOBAL_OPTIONS: list[tuple[str, tuple[str, ...], str | None, str, dict[str, Any
         ("--ca-bundle",),
         "KVCTL_CA_BUNDLE",
         "Extra CA certificate to trust (the emulator's).",
-        {"type": click.Path(exists=True, dir_okay=False), "metavar": "PATH"},
+        # Not a click.Path: every problem with the bundle gets kvctl's one-line error (_ca_bundle).
+        {"metavar": "PATH"},
     ),
     (
         "output",
@@ -91,6 +94,7 @@ class AppContext:
     def __init__(self) -> None:
         self.root: dict[str, Any] = {}
         self.overrides: dict[str, Any] = {}
+        self.explicit: set[str] = set()  # options given on the command line (not from the environment)
         self._settings: Settings | None = None
         self._output: Output | None = None
         self._clients: AzureClients | None = None
@@ -108,6 +112,7 @@ class AppContext:
         if self._settings is None:
             if self.value("output"):
                 check_format(self.value("output"), self.output_source())  # KVCTL_OUTPUT=yaml is never ignored
+            token_cache_enabled(os.environ.get("KVCTL_TOKEN_CACHE"))  # KVCTL_TOKEN_CACHE=maybe: refused, not "on"
             self._settings = Settings(
                 vault=self.value("vault"),
                 auth=self.value("auth") or "auto",
@@ -115,7 +120,7 @@ class AppContext:
                 tenant=self.value("tenant"),
                 subscription=self.value("subscription"),
                 cloud=self.value("cloud") or "public",
-                ca_bundle=_ca_bundle(self.value("ca_bundle")),
+                ca_bundle=checked_ca_bundle(self.value("ca_bundle")),
                 arm_endpoint=os.environ.get("KVCTL_ARM_ENDPOINT") or None,
                 output=self.value("output"),
                 verbose=self.value("verbose"),
@@ -297,28 +302,6 @@ def _env_number(name: str, default: float, kind: type, low: float, high: float) 
     return value
 
 
-def _ca_bundle(path: str | None) -> str | None:
-    """The CA bundle, checked before any request: a file that holds no PEM certificate would
-    otherwise fail inside the TLS layer on the first connection, as an unexpected error."""
-    if not path:
-        return None
-    import ssl
-
-    from ..core.trust import context_with
-
-    try:
-        context_with(path)  # the context every connection then shares: the bundle is read once
-    except ssl.SSLError:
-        raise UsageError(
-            f"the CA bundle {path} is not a PEM CA bundle (no certificate could be read from it)",
-            hint="pass a file of PEM certificates (-----BEGIN CERTIFICATE-----), e.g. the emulator's ca.pem",
-        ) from None
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise UsageError(f"cannot read the CA bundle {path}: {reason}") from None
-    return path
-
-
 def check_format(value: str, source: str) -> None:
     from ..output import KNOWN_FORMATS
 
@@ -333,6 +316,8 @@ def _store(root: bool, formats: Sequence[str] | None = None) -> Callable[[click.
         assert param.name is not None
         if root:
             app.root[param.name] = value
+            if ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE:
+                app.explicit.add(param.name)
             if param.name == "output":
                 source = ctx.get_parameter_source(param.name)
                 app.root["output_explicit"] = source == click.core.ParameterSource.COMMANDLINE
@@ -340,6 +325,7 @@ def _store(root: bool, formats: Sequence[str] | None = None) -> Callable[[click.
                     check_format(value, "-o")  # KVCTL_OUTPUT is checked when used, so --help always works
         elif value not in (None, False, 0):
             app.overrides[param.name] = value
+            app.explicit.add(param.name)
         if param.name == "output" and formats is not None and not root:
             # Checked while parsing, so that a bad format stops the command before any request.
             app.requested_format(formats)

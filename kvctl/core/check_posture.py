@@ -8,7 +8,7 @@ from typing import Any
 
 from ..builtin_roles import ROLES_BY_GUID
 from .arm import RoleAssignment, VaultResource
-from .checks import Finding, make_finding
+from .checks import Finding, make_finding, subscription_option
 from .whocan import level_of, role_capabilities
 
 AUDIT_CATEGORY = "AuditEvent"
@@ -23,7 +23,7 @@ ENABLE_COMMAND = (
 )
 
 
-def private_endpoint_findings(vault: VaultResource) -> list[Finding]:
+def private_endpoint_findings(vault: VaultResource, subscription: str | None = None) -> list[Finding]:
     connections = vault.properties.get("privateEndpointConnections") or []
     approved = [
         c
@@ -42,7 +42,7 @@ def private_endpoint_findings(vault: VaultResource) -> list[Finding]:
             f"vault {vault.name} has no approved private endpoint",
             f"az network private-endpoint create --name {vault.name}-pe --connection-name {vault.name} "
             f"--private-connection-resource-id {vault.id} --group-id vault --vnet-name VNET --subnet SUBNET "
-            "--resource-group RG",
+            f"--resource-group RG{subscription_option(subscription)}",
         )
     ]
 
@@ -74,7 +74,9 @@ def audit_logging_findings(vault: VaultResource, settings: list[dict[str, Any]])
     ]
 
 
-def broad_grant_findings(vault: VaultResource, assignments: list[RoleAssignment]) -> list[Finding]:
+def broad_grant_findings(
+    vault: VaultResource, assignments: list[RoleAssignment], subscription: str | None = None
+) -> list[Finding]:
     found = []
     for a in assignments:
         role = ROLES_BY_GUID.get(a.role_guid.lower())
@@ -98,7 +100,8 @@ def broad_grant_findings(vault: VaultResource, assignments: list[RoleAssignment]
                 f"{role.name} for {a.principal_id} at {level} scope {a.scope} {how} in vault {vault.name}",
                 # The narrow grant first, so the principal keeps the access it has reason to use.
                 f"kvctl access grant --assignee {a.principal_id} --role 'Key Vault Secrets User' "
-                f"--vault {vault.vault_url} && az role assignment delete --ids {a.id}",
+                f"--vault {vault.vault_url}{subscription_option(subscription)} "
+                f"&& az role assignment delete --ids {a.id}",
             )
         )
     return found

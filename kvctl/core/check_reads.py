@@ -12,7 +12,7 @@ from typing import Any
 from .arm import ArmBackend, VaultResource
 from .audit import Workspace, WorkspaceReader, audit_workspace_ids
 from .audit_run import LogsBackend, last_reads
-from .checks import Finding, _kvctl_target, make_finding
+from .checks import Finding, _kvctl_target, make_finding, subscription_option
 from .errors import KvctlError
 from .models import Secret
 
@@ -32,8 +32,10 @@ def unread_findings(
     secrets: Iterable[Secret],
     now: dt.datetime,
     window: dt.timedelta,
+    subscription: str | None = None,
 ) -> list[Finding]:
     ids, _ = audit_workspace_ids(settings)
+    sub = subscription_option(subscription)  # kvctl check and audit find the vault through ARM
     if not ids:
         return []  # no log to read: KV008 says so
     try:
@@ -56,7 +58,7 @@ def unread_findings(
             _not_checked(
                 vault,
                 "Log Analytics cut the answer short",
-                f"kvctl check {_kvctl_target(vault)} --unread-for 30d  # a shorter window",
+                f"kvctl check {_kvctl_target(vault)} --unread-for 30d{sub}  # a shorter window",
             )
         ]
     covered = reads.covered_from or reads.start
@@ -66,7 +68,8 @@ def unread_findings(
             _not_checked(
                 vault,
                 f"its audit log begins at {covered:%Y-%m-%d %H:%M} UTC, inside the {window.days or 1}-day window",
-                f"kvctl audit --vault {_kvctl_target(vault)} --since {max(1, (now - covered).days)}d  # what it holds",
+                f"kvctl audit --vault {_kvctl_target(vault)} --since {max(1, (now - covered).days)}d{sub}"
+                "  # what it holds",
             )
         ]
     days = max(1, round((now - reads.start).total_seconds() / 86400))
@@ -86,7 +89,7 @@ def unread_findings(
                 vault,
                 secret.id,
                 f"secret {secret.name} in {vault.name} was not read in the last {days} days",
-                f"kvctl audit {secret.name} --vault {target} --since {days}d  # nobody uses it? then: "
+                f"kvctl audit {secret.name} --vault {target} --since {days}d{sub}  # nobody uses it? then: "
                 f"kvctl update {secret.name} --disable --vault {target}",
             )
         )

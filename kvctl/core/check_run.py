@@ -85,13 +85,15 @@ def evaluate(
     options: CheckOptions,
     arm: ArmBackend | None = None,
     assignments: Callable[[VaultResource], list[RoleAssignment]] | None = None,
+    subscription: str | None = None,
 ) -> list[Finding]:
     """Every finding for one vault. Its settings come from `vault` as found (an ARM list or a
-    Resource Graph row alike); `assignments` replaces the per-vault role assignment list."""
-    findings = vault_findings(vault) + private_endpoint_findings(vault)
+    Resource Graph row alike); `assignments` replaces the per-vault role assignment list;
+    `subscription` is named in the remedies that find the vault through ARM."""
+    findings = vault_findings(vault, subscription) + private_endpoint_findings(vault, subscription)
     settings: list[dict[str, Any]] | None = None
     if arm is not None:
-        posture, settings = _posture(arm, vault, assignments)
+        posture, settings = _posture(arm, vault, assignments, subscription)
         findings += posture
     secrets: list[Secret] | None = None
     try:
@@ -100,7 +102,9 @@ def evaluate(
     except ForbiddenError as exc:
         findings.append(unreadable_secrets(vault, exc.action or "forbidden"))
     if arm is not None and options.logs is not None and settings is not None and secrets is not None:
-        findings += unread_findings(arm, arm, options.logs, vault, settings, secrets, now, options.unread_for)
+        findings += unread_findings(
+            arm, arm, options.logs, vault, settings, secrets, now, options.unread_for, subscription
+        )
     order = {severity: index for index, severity in enumerate(reversed(SEVERITIES))}
     return sorted(findings, key=lambda f: (order[f.severity], f.rule, f.resource))
 
@@ -109,6 +113,7 @@ def _posture(
     arm: ArmBackend,
     vault: VaultResource,
     assignments: Callable[[VaultResource], list[RoleAssignment]] | None = None,
+    subscription: str | None = None,
 ) -> tuple[list[Finding], list[dict[str, Any]] | None]:
     """Audit logging and broad grants: both need only ARM read rights. Also the diagnostic settings
     (None when they could not be read), for KV015."""
@@ -122,7 +127,7 @@ def _posture(
         unreadable.append("its diagnostic settings (audit logging, KV008)")
     try:
         listed = assignments(vault) if assignments else arm.list_role_assignments(vault.id)
-        findings += broad_grant_findings(vault, listed)
+        findings += broad_grant_findings(vault, listed, subscription)
     except ForbiddenError:
         unreadable.append("its role assignments (broad grants, KV009)")
     if unreadable:
@@ -157,11 +162,15 @@ def run_checks(
             confirm(planned)
             vaults, changes = apply_fixes(arm, vaults, plans)
 
-    # Fleet-wide, role assignments come one list per subscription, not one per vault.
-    assignments = SubscriptionAssignments(arm) if request.discovered is not None else None
+    # Fleet-wide, role assignments come one list per subscription, not one per vault; and each
+    # remedy that finds its vault through ARM names the vault's subscription (there is no one
+    # subscription the pasted commands could assume).
+    fleet = request.discovered is not None
+    assignments = SubscriptionAssignments(arm) if fleet else None
 
     def one(vault: VaultResource) -> VaultCheck:
-        findings = evaluate(vault, factory, now, request.options, arm, assignments)
+        subscription = (vault.subscription_id or None) if fleet else None
+        findings = evaluate(vault, factory, now, request.options, arm, assignments, subscription)
         return VaultCheck(vault, findings, changes.get(vault.id, []))
 
     return for_each_vault(vaults, one, progress=progress)

@@ -60,11 +60,19 @@ def _kvctl_target(vault: VaultResource) -> str:
     return vault.name if vault.vault_url.lower().startswith(f"https://{vault.name.lower()}.") else vault.vault_url
 
 
-def vault_findings(vault: VaultResource) -> list[Finding]:
-    """Findings from the vault's ARM properties."""
+def subscription_option(subscription: str | None) -> str:
+    """` --subscription ID` for a remedy that finds the vault through ARM by name or URL (az
+    keyvault …, and kvctl's check, audit and access), when it must name one: fleet-wide, a vault
+    may be in any subscription, and a pasted command would otherwise look in the default one."""
+    return f" --subscription {subscription}" if subscription else ""
+
+
+def vault_findings(vault: VaultResource, subscription: str | None = None) -> list[Finding]:
+    """Findings from the vault's ARM properties (`subscription`: named in remedies that need it)."""
     props = vault.properties
     name = vault.name
     target = _kvctl_target(vault)
+    sub = subscription_option(subscription)
     found: list[Finding] = []
     if props.get("enableSoftDelete") is False:
         found.append(
@@ -73,7 +81,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} has soft delete off",
-                f"kvctl check {target} --fix  # enables soft delete and purge protection; irreversible",
+                f"kvctl check {target} --fix{sub}  # enables soft delete and purge protection; irreversible",
             )
         )
     if not props.get("enablePurgeProtection"):
@@ -83,7 +91,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} has purge protection off",
-                f"kvctl check {target} --fix  # or: az keyvault update --name {name} "
+                f"kvctl check {target} --fix{sub}  # or: az keyvault update --name {name}{sub} "
                 "--enable-purge-protection true (irreversible)",
             )
         )
@@ -95,7 +103,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} keeps deleted secrets for {retention} days",
-                f"kvctl check {target} --fix --retention {MAX_RETENTION}",
+                f"kvctl check {target} --fix --retention {MAX_RETENTION}{sub}",
             )
         )
     if not vault.rbac:
@@ -105,7 +113,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} uses access policies instead of RBAC",
-                f"az keyvault update --name {name} --enable-rbac-authorization true  "
+                f"az keyvault update --name {name}{sub} --enable-rbac-authorization true  "
                 "# after granting roles with kvctl access grant",
             )
         )
@@ -120,7 +128,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                         vault,
                         f"{vault.id}/accessPolicies/{oid}",
                         f"access policy for {oid} in vault {name} grants {what}",
-                        f"az keyvault set-policy --name {name} --object-id {oid} --secret-permissions get list",
+                        f"az keyvault set-policy --name {name}{sub} --object-id {oid} --secret-permissions get list",
                     )
                 )
     acls = props.get("networkAcls") or {}
@@ -131,7 +139,7 @@ def vault_findings(vault: VaultResource) -> list[Finding]:
                 vault,
                 vault.id,
                 f"vault {name} accepts requests from any network",
-                f"az keyvault update --name {name} --default-action Deny  "
+                f"az keyvault update --name {name}{sub} --default-action Deny  "
                 "# then add network rules; or: --public-network-access Disabled",
             )
         )

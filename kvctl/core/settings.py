@@ -26,6 +26,23 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 5
 DEFAULT_CONCURRENCY = 16
 
+# KVCTL_TOKEN_CACHE: the design's `off`, and the spellings of a switch people type (any case);
+# empty or unset is the default, on. Anything else is refused rather than guessed.
+TOKEN_CACHE_ON = ("on", "1", "true", "yes")
+TOKEN_CACHE_OFF = ("off", "0", "false", "no")
+
+
+def token_cache_enabled(raw: str | None) -> bool:
+    """Whether KVCTL_TOKEN_CACHE=`raw` keeps tokens across invocations; UsageError for a value
+    that is neither (`maybe` silently meaning "on" would leave tokens on disk the user meant to avoid)."""
+    text = (raw or "").strip().lower()
+    if text in ("", *TOKEN_CACHE_ON):
+        return True
+    if text in TOKEN_CACHE_OFF:
+        return False
+    accepted = ", ".join(f"{off}/{on}" for off, on in zip(TOKEN_CACHE_OFF, TOKEN_CACHE_ON, strict=True))
+    raise UsageError(f"KVCTL_TOKEN_CACHE={raw!r} is not a switch: use {accepted} (any case; empty means on)")
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import stat as stat_module
 import threading
 
 _HASHED = re.compile(r"[0-9a-f]{8}\.\d+")
@@ -38,11 +39,41 @@ def system_capath() -> str | None:
     return None
 
 
+class NotAFileError(OSError):
+    """The bundle path names a directory, a named pipe, a socket or a device, not a file."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def check_readable_file(path: str) -> None:
+    """Raise NotAFileError unless `path` is a regular file this process can open, OSError when it
+    cannot be opened. Never blocks: OpenSSL opening a named pipe waits for a writer for ever."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+    finally:
+        os.close(fd)
+    if not stat_module.S_ISREG(mode):
+        kinds = (
+            (stat_module.S_ISDIR, "directory"),
+            (stat_module.S_ISFIFO, "named pipe"),
+            (stat_module.S_ISSOCK, "socket"),
+            (stat_module.S_ISCHR, "character device"),
+            (stat_module.S_ISBLK, "block device"),
+        )
+        raise NotAFileError(next((name for test, name in kinds if test(mode)), "special file"))
+
+
 def context_with(ca_file: str) -> ssl.SSLContext:
     """A client TLS context trusting the system's CAs and those in `ca_file` (built once per file).
 
-    Raises ssl.SSLError when `ca_file` holds no PEM certificate, OSError when it cannot be read."""
+    Raises ssl.SSLError when `ca_file` holds no PEM certificate, OSError when it cannot be read
+    (NotAFileError when it is no regular file)."""
     stat = os.stat(ca_file)
+    if not stat_module.S_ISREG(stat.st_mode):
+        check_readable_file(ca_file)  # raises NotAFileError (ssl would hang on a named pipe)
     key = (ca_file, stat.st_ino, stat.st_size, stat.st_mtime_ns)  # a rewritten file is read again
     with _LOCK:
         context = _CONTEXTS.get(key)

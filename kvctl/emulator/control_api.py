@@ -10,6 +10,11 @@ for Azure (ARM, Key Vault, Graph) can flip a switch.
                                      logQueryRowLimit: rows a Log Analytics query answers at most
 - `PATCH /_emulator/vaults/{name}`   set vault properties directly, even ones ARM refuses to change
 - `POST /_emulator/identities`       `{"name": N}`: a new identity (subject to the replication delay)
+- `POST /_emulator/revoke`           revoke every Key Vault, ARM, Graph and Log Analytics token issued
+                                     so far (not the control API's own); `{"claimsChallenge": true}`:
+                                     Key Vault answers a revoked token with a CAE claims challenge
+                                     (error="insufficient_claims") instead of a plain 401;
+                                     `{"alsoNext": N}`: the next N such tokens are born revoked
 """
 
 from __future__ import annotations
@@ -91,7 +96,21 @@ class ControlService:
             return Response(
                 200, {"name": identity.name, "clientId": identity.client_id, "objectId": identity.object_id}
             )
+        if path == "revoke" and request.method == "POST":
+            return Response(200, self._revoke(request))
         raise ApiError(404, "NotFound", f"No emulator control endpoint at {request.path}.")
+
+    def _revoke(self, request: Request) -> dict[str, Any]:
+        body = request.json() if request.body else {}
+        if not isinstance(body, dict) or set(body) - {"claimsChallenge", "alsoNext"}:
+            raise ApiError(400, "BadParameter", 'Expected {"claimsChallenge": true|false, "alsoNext": N}.')
+        challenge, also_next = body.get("claimsChallenge", False), body.get("alsoNext", 0)
+        if not isinstance(challenge, bool):
+            raise ApiError(400, "BadParameter", "claimsChallenge must be true or false.")
+        if isinstance(also_next, bool) or not isinstance(also_next, int) or not 0 <= also_next <= 1000:
+            raise ApiError(400, "BadParameter", "alsoNext must be a whole number from 0 to 1000.")
+        revoked = self.world.tokens.revoke(challenge, also_next)
+        return {"revoked": revoked, "claimsChallenge": challenge, "alsoNext": also_next}
 
     def _state(self) -> dict[str, Any]:
         store = self.world.store

@@ -17,7 +17,7 @@ from .http import ApiError, Request, Response
 from .lifecycle import DELETING, PURGING, RECOVERING, RESTORING
 from .secret_shapes import SUPPORTED_API_VERSIONS, SecretShapes
 from .store import DeletedInfo, NameConflict, SecretVersion
-from .tokens import VAULT_AUDIENCES, TokenError
+from .tokens import CAE_MESSAGE, VAULT_AUDIENCES, TokenError
 from .world import World, recovery_of
 
 NAME_PATTERN = re.compile(r"^[0-9a-zA-Z-]{1,127}\Z")
@@ -104,6 +104,9 @@ class VaultService:
         try:
             claims = self.world.tokens.verify(token, VAULT_AUDIENCES)
         except TokenError as exc:
+            if str(exc) == "revoked" and self.world.tokens.claims_challenge:
+                header = self.world.tokens.claims_challenge_header()  # continuous access evaluation
+                raise ApiError(401, "Unauthorized", CAE_MESSAGE, headers={"WWW-Authenticate": header}) from exc
             reason = {
                 "audience": "AKV10022: Invalid audience.",
                 "expired": "AKV10032: Token expired.",

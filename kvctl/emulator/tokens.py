@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,11 @@ FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 # The audience of tokens for the emulator's own control API (`/_emulator/`): no Azure service has it.
 EMULATOR_AUDIENCE = "https://emulator.localhost"
 EMULATOR_AUDIENCES = frozenset({EMULATOR_AUDIENCE, EMULATOR_AUDIENCE + "/"})
+# What a service says when continuous access evaluation refuses a token (Microsoft Graph's wording).
+CAE_MESSAGE = (
+    "Continuous access evaluation resulted in challenge with result: InteractionRequired "
+    "and code: TokenIssuedBeforeRevocationTimestamp"
+)
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,8192}\.[A-Za-z0-9_-]{1,65536}\.[A-Za-z0-9_-]{1,1024}\Z")
 
 
@@ -64,6 +70,43 @@ class TokenAuthority:
     def __init__(self, signing_key: bytes, tenant_id: str) -> None:
         self._key = signing_key
         self.tenant_id = tenant_id
+        # Revocation (POST /_emulator/revoke), for tests of a client's answer to a refused token:
+        # tokens this run issued, by Entra ID's token id (uti) and expiry; those revoked; how many
+        # of the next tokens are born revoked; and whether Key Vault answers a revoked token with
+        # a CAE claims challenge (as it does for a CAE-capable client) or a plain 401.
+        self._lock = threading.Lock()
+        self._issued: dict[str, int] = {}
+        self._revoked: dict[str, int] = {}
+        self._revoke_next = 0
+        self.claims_challenge = False
+        self.revoked_at = 0
+
+    def revoke(self, claims_challenge: bool = False, also_next: int = 0) -> int:
+        """Revoke every token issued so far (but the control API's own and federation assertions)
+        and the next `also_next` ones. Returns how many were revoked now."""
+        now = int(time.time())
+        with self._lock:
+            live = {uti: exp for uti, exp in self._issued.items() if exp >= now}
+            self._revoked = {uti: exp for uti, exp in self._revoked.items() if exp >= now} | live
+            self._issued = {}
+            self._revoke_next = also_next
+            self.claims_challenge = claims_challenge
+            self.revoked_at = now
+            return len(live)
+
+    def claims_challenge_header(self) -> str:
+        """Continuous access evaluation: a revoked token is refused with the claims the client must
+        ask Entra ID for (a token issued after the revocation), base64url-encoded."""
+        wanted = {"access_token": {"nbf": {"essential": True, "value": str(self.revoked_at)}}}
+        claims = _b64url(json.dumps(wanted, separators=(",", ":")).encode())
+        return (
+            f'Bearer realm="", authorization_uri="https://login.windows.net/{self.tenant_id}", '
+            f'error="insufficient_claims", claims="{claims}"'
+        )
+
+    def is_revoked(self, claims: dict[str, Any]) -> bool:
+        with self._lock:
+            return str(claims.get("uti", "")) in self._revoked
 
     def issue(self, identity: Identity, audience: str, lifetime: int = TOKEN_LIFETIME_SECONDS) -> tuple[str, int]:
         now = int(time.time())
@@ -84,6 +127,13 @@ class TokenAuthority:
             "uti": secrets.token_urlsafe(16),
             "ver": "1.0",
         }
+        if audience not in EMULATOR_AUDIENCES and audience != FEDERATION_AUDIENCE:
+            with self._lock:
+                if self._revoke_next > 0:
+                    self._revoke_next -= 1
+                    self._revoked[claims["uti"]] = claims["exp"]
+                else:
+                    self._issued[claims["uti"]] = claims["exp"]
         return self._sign(claims), claims["exp"]
 
     def _sign(self, claims: dict[str, Any]) -> str:
@@ -113,4 +163,6 @@ class TokenAuthority:
             raise TokenError("audience")
         if not isinstance(claims.get("exp"), int) or claims["exp"] < time.time():
             raise TokenError("expired")
+        if self.is_revoked(claims):
+            raise TokenError("revoked")
         return claims

@@ -68,8 +68,11 @@ def test_the_cache_file_is_private_and_holds_no_secret(fresh_emulator, unique):
     text = path.read_text()
     assert "do-not-store-me" not in text and emulator.info["identityHeader"] not in text
     # Only access tokens: nothing that looks like a refresh token or a secret.
+    # (labels: hashes of the cloud, tenant, credential kind and client id, for `logout --client-id`).
     for entry in _entries().values():
-        assert set(entry) == {"token", "expires_on"}
+        assert set(entry) <= {"token", "expires_on", "labels"}
+        assert all(len(label) == 64 and int(label, 16) >= 0 for label in entry.get("labels", []))
+        assert emulator.identity("admin")["clientId"] not in text
 
 
 def test_a_group_readable_cache_directory_is_tightened(fresh_emulator, unique):

@@ -13,8 +13,9 @@ from azure.core.credentials import AccessToken
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kvctl.azure.caching_credential import CachingCredential
 from kvctl.azure.chain import candidates, on_azure_vm
-from kvctl.azure.token_cache import CachingCredential, MemoryStore, TokenStore, entry_key
+from kvctl.azure.token_cache import MemoryStore, TokenStore, entry_key
 from kvctl.azure.token_keys import azure_cli_account, identity_of
 
 _SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

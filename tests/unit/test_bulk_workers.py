@@ -31,7 +31,7 @@ def test_a_longer_wait_never_means_fewer_workers(cpu, wait, more, limit):
 
 
 def test_next_to_the_vault_few_across_a_network_all():
-    assert useful_workers(0.030, 0.028, 16) == 3  # 2 ms of wait (the emulator on loopback)
+    assert useful_workers(0.030, 0.026, 16) == 3  # 4 ms of wait (the emulator on loopback)
     assert useful_workers(0.090, 0.030, 16) == 16  # 60 ms of wait (a handshake and a request away)
     assert useful_workers(0.030 + 9.5 * REQUEST_CPU, 0.030, 64) == 11  # ceil(9.5) + 1
 

@@ -4,10 +4,11 @@ token, and built (azure.identity, MSAL, cryptography: ~0.5 s of imports) only wh
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from .token_cache import MemoryStore, TokenStore, entry_key
+from .token_cache import EXPIRY_MARGIN, MemoryStore, TokenStore, entry_key
 
 
 class CachingCredential:
@@ -66,8 +67,10 @@ class CachingCredential:
         return token
 
     def cached(self, scope: str, tenant_id: str | None = None) -> bool:
-        """Would get_token(scope, tenant_id=...) be answered from the cache right now?"""
-        return self._store.get(entry_key(*self._key_parts(scope, tenant_id))) is not None
+        """Will get_token(scope, tenant_id=...) be answered from the cache for at least another
+        minute (so that a caller deciding on it now is not overtaken by the expiry margin)?"""
+        hit = self._store.get(entry_key(*self._key_parts(scope, tenant_id)))
+        return hit is not None and hit[1] - EXPIRY_MARGIN - 60 > time.time()
 
     def _hit(self, key: str) -> Any:
         hit = self._store.get(key)

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -89,8 +90,12 @@ class _Memory:
     def _all(self) -> dict[str, str]:
         if self.path is None:
             return {}
-        try:
-            data = json.loads(self.path.read_text())
+        try:  # never through a symlink, never blocking on a planted FIFO: only a regular file counts
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, encoding="utf-8") as handle:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    return {}
+                data = json.loads(handle.read(65536))
         except (OSError, ValueError):
             return {}
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}

@@ -21,37 +21,28 @@ It is used only when it cannot mislead:
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from .token_cache import FILE_NAME as TOKEN_FILE_NAME
-from .token_cache import TokenStore, cache_dir, enabled, entry_key
+from .token_cache import CHALLENGES_NAME, TokenStore, cache_dir, enabled, entry_key
 
 # How long a remembered challenge is kept without being confirmed again (a vault's tenant and
 # scope rarely change; a wrong one costs one extra round trip, never a wrong token).
 KEEP_SECONDS = 30 * 24 * 3600
 
 
-FILE_NAME = "challenges.json"
+FILE_NAME = CHALLENGES_NAME
 
 
 class ChallengeStore(TokenStore):
-    """The token file's reading, locking and writing, for a file of challenge headers."""
+    """The token file's reading, locking and writing, for a file of challenge headers (a file
+    found tampered discards the tokens too: see TokenStore._discard)."""
 
     def __init__(self, directory: Path) -> None:
         super().__init__(directory)
         self.path = directory / FILE_NAME
-
-    def _discard(self, why: str) -> None:
-        """Whatever made this file untrustworthy (a directory others could write, a planted file)
-        says the same of the tokens beside it: both are discarded, whichever store noticed first."""
-        super()._discard(why)
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
-            os.unlink(self.directory / TOKEN_FILE_NAME)
 
 
 _STORE: ChallengeStore | None = None

@@ -59,6 +59,16 @@ def is_emulator_token(token: str) -> bool:
     return parsed is not None and (parsed.host == EMULATOR_ISSUER_HOST or is_loopback(parsed.host))
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is an error: the identity header goes to the endpoint alone
+
+
+# The emulator's identity endpoint is on loopback: straight there, never through HTTP_PROXY (which
+# would see the identity header and the token in clear) and never to where a redirect points.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+
+
 class EmulatorCredential:
     """Gets tokens from the emulator's App Service-style endpoint (IDENTITY_ENDPOINT/HEADER).
 
@@ -98,7 +108,7 @@ class EmulatorCredential:
             headers={"X-IDENTITY-HEADER": self._header, "Metadata": "true"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310 - checked loopback http URL
+            with _DIRECT.open(request, timeout=self._timeout) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = _error_text(exc)

@@ -23,12 +23,15 @@ NO_PROXY rule users rely on (clients.py decides; see `proxy_configured`).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import os
 import select
+import socket
 import ssl
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -47,6 +50,10 @@ from azure.core.utils import CaseInsensitiveDict
 from .pipeline import refuse_other_origin
 
 _BLOCK_SIZE = 4096
+# The largest answer kvctl reads. Key Vault's are a few kilobytes (a secret is at most 25 KiB, a page
+# of 25 items far less): a bigger one is a misbehaving service or something in between, and an
+# answer that never ends must not take all of the machine's memory first.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 # One line per request with -vv, as urllib3's pool logged for requests' transport: method, path
 # (the console redacts the query) and status. Never a header or a body.
 _LOG = logging.getLogger("kvctl.http")
@@ -63,19 +70,51 @@ def proxy_configured() -> bool:
 
 def trust_context(ca_bundle: str | None) -> ssl.SSLContext:
     """The TLS trust requests' transport gave kvctl's clients (see transport._TrustAdapter)."""
-    from_environment = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    variable = next((name for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(name)), None)
+    from_environment = os.environ[variable] if variable else None
     if ca_bundle:
         from ..core.trust import context_with
 
         context = context_with(ca_bundle)  # shared per process: built (and checked) once
-        if from_environment:
-            context.load_verify_locations(cafile=from_environment)
+        if variable and from_environment:
+            _load_environment_bundle(context, variable, from_environment)
         return context
-    if from_environment:
-        return ssl.create_default_context(cafile=from_environment)
+    if variable and from_environment:
+        # requests trusted only the variable's bundle: an empty client context (certificate and
+        # host name checked), not create_default_context(), which would add the system store.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        _load_environment_bundle(context, variable, from_environment)
+        return context
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
+
+
+def _load_environment_bundle(context: ssl.SSLContext, variable: str, path: str) -> None:
+    """Trust what REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) names, as requests did: a PEM file, or a
+    hashed CA directory. Anything else is the user's to fix: one line, exit 2, before any request
+    (never a hang on a pipe, never a traceback)."""
+    import stat
+
+    from ..core.errors import UsageError
+
+    hint = f"point {variable} at a PEM file or a hashed CA directory, or unset it"
+    try:
+        kind = stat.S_IFMT(os.stat(path).st_mode)
+        if kind == stat.S_IFDIR:
+            context.load_verify_locations(capath=path)
+            return
+        if kind != stat.S_IFREG:
+            raise UsageError(f"{variable} names {path!r}, which is not a file or a directory", hint=hint)
+        context.load_verify_locations(cafile=path)
+    except UsageError:
+        raise
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "no PEM certificate in it"
+        raise UsageError(
+            f"{variable} names {path!r}, which kvctl cannot use as CA bundle: {reason}", hint=hint
+        ) from None
 
 
 class _Drained:
@@ -111,6 +150,83 @@ def _dropped(connection: http.client.HTTPSConnection) -> bool:
     except (OSError, ValueError):
         return True
     return bool(readable)
+
+
+class _Deadlines:
+    """Cuts the connection of a request whose whole answer has not arrived by its deadline.
+
+    The read timeout bounds each wait for bytes, not the answer: a service (or a proxy) that sends
+    a byte every second would keep a read going for ever. One daemon thread holds every deadline
+    of the process and shuts down a late request's socket; the read then fails at once, and
+    `expired` tells that failure apart from any other."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._due: dict[int, tuple[float, Any]] = {}
+        self._expired: set[int] = set()
+        self._next_id = 0
+        self._thread: threading.Thread | None = None
+        self._wakes_at = 0.0  # when the watcher wakes next: only a sooner deadline needs to wake it
+
+    def start(self, seconds: float, sock: Any) -> int:
+        with self._condition:
+            self._next_id += 1
+            ident = self._next_id
+            due = time.monotonic() + seconds
+            self._due[ident] = (due, sock)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="kvctl-deadlines", daemon=True)
+                self._thread.start()
+            elif due < self._wakes_at:
+                self._condition.notify()
+            return ident
+
+    def stop(self, ident: int) -> bool:
+        """Forget the deadline; True when it had expired (the connection was cut)."""
+        with self._condition:
+            self._due.pop(ident, None)
+            if ident in self._expired:
+                self._expired.discard(ident)
+                return True
+            return False
+
+    def _watch(self) -> None:
+        with self._condition:
+            while True:
+                now = time.monotonic()
+                for ident, (due, sock) in list(self._due.items()):
+                    if due <= now:
+                        del self._due[ident]
+                        self._expired.add(ident)
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
+                self._wakes_at = min((due for due, _ in self._due.values()), default=now + 3600)
+                self._condition.wait(max(0.0, self._wakes_at - now))
+
+
+_DEADLINES = _Deadlines()
+
+
+def _read_whole(answer: http.client.HTTPResponse) -> bytes:
+    """The body, refusing one larger than MAX_ANSWER_BYTES before it is all in memory."""
+    length = answer.getheader("Content-Length")
+    if length is not None and length.strip().isdigit() and int(length) > MAX_ANSWER_BYTES:
+        raise _TooLarge(int(length))
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := answer.read(65536):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise _TooLarge(size)
+        chunks.append(chunk)
+    if answer.length:  # read(amt) ends quietly at a premature end; read() would have raised
+        raise http.client.IncompleteRead(b"".join(chunks), answer.length)
+    return b"".join(chunks)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"an answer of over {MAX_ANSWER_BYTES // (1024 * 1024)} MiB ({size} bytes so far)")
 
 
 class DirectTransport(HttpTransport):
@@ -194,29 +310,41 @@ class DirectTransport(HttpTransport):
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
         connection = self._connection(connection_timeout)
+        deadline: int | None = None
+        cut = False
         try:
             if connection.sock is not None:
                 connection.sock.settimeout(read_timeout)
+                deadline = _DEADLINES.start(read_timeout, connection.sock)
             # From here on the request may have reached the service: every failure says so.
             connection.request(request.method, target, body=body, headers=dict(request.headers))
             answer = connection.getresponse()
-            content = answer.read()
+            content = _read_whole(answer)
         except TimeoutError as exc:
             connection.close()
             raise ServiceResponseTimeoutError("timed out waiting for the answer", error=exc) from exc
+        except _TooLarge as exc:
+            connection.close()
+            raise ServiceResponseError(f"no usable answer: {exc}", error=exc) from exc
         except http.client.IncompleteRead as exc:
             connection.close()
+            if deadline is not None and _DEADLINES.stop(deadline):
+                raise ServiceResponseTimeoutError("timed out: the whole answer took too long", error=exc) from exc
             raise IncompleteReadError(f"incomplete answer: {exc!r}", error=exc) from exc
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
+            if deadline is not None and _DEADLINES.stop(deadline):
+                raise ServiceResponseTimeoutError("timed out: the whole answer took too long", error=exc) from exc
             raise ServiceResponseError(f"no answer: {exc!r}", error=exc) from exc
         except BaseException:  # an interrupt mid-request: the connection's state is unknown
             connection.close()
             raise
+        finally:
+            cut = deadline is not None and _DEADLINES.stop(deadline)
 
         if _LOG.isEnabledFor(logging.DEBUG):
             _LOG.debug('%s "%s %s HTTP/1.1" %s %s', self.origin, request.method, target, answer.status, len(content))
-        if answer.will_close:
+        if answer.will_close or cut:  # cut: the deadline fell as the last byte came
             connection.close()
         else:
             self._release(connection)

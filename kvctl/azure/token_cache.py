@@ -40,6 +40,9 @@ EXPIRY_MARGIN = 300
 FILE_NAME = "tokens.json"
 LOCK_NAME = "tokens.lock"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+CHALLENGES_NAME = "challenges.json"  # the vaults' challenges (challenges.py), discarded with the tokens
+CHAIN_NAME = "chain.json"  # which credential answered last (chain.py), discarded with them too
 _LOG = logging.getLogger("kvctl")
 
 
@@ -79,13 +82,13 @@ class TokenStore:
     def _discard(self, why: str) -> None:
         """Forget the cached tokens (the files, never what a symlink points to), saying why under -v."""
         _LOG.info("token cache: discarding %s: %s", self.directory, why)
-        for name in (self.path.name, LOCK_NAME):
+        for name in (FILE_NAME, LOCK_NAME, CHALLENGES_NAME, CHAIN_NAME, self.path.name):  # all kvctl keeps here
             with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
                 os.unlink(self.directory / name)
 
     def _read(self) -> dict[str, Any]:
         try:
-            fd = os.open(self.path, os.O_RDONLY | _NOFOLLOW)
+            fd = os.open(self.path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)  # a planted FIFO must not block
         except FileNotFoundError:
             return {}
         except OSError:  # a symlink (ELOOP), or unreadable: not a file kvctl wrote
@@ -210,10 +213,19 @@ class TokenStore:
         return bool(served)
 
     def clear(self) -> int:
-        """`kvctl logout`: forget every cached token. Returns how many there were."""
-        count = len(self._read())
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        """`kvctl logout`: forget every cached token. Returns how many there were.
+
+        Under the lock (a command finishing meanwhile cannot write them back) and only in a
+        directory that is really kvctl's (never through a symbolic link to somewhere else)."""
+        if os.path.islink(self.directory):
+            _LOG.info("token cache: %s is a symbolic link: nothing removed through it", self.directory)
+            return 0
+        if not self.directory.exists():
+            return 0
+        with self._lock, self._locked():
+            count = len(self._read())
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
         return count
 
     def clear_matching(self, wanted: tuple[str, ...]) -> tuple[int, int]:

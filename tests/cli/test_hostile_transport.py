@@ -1,0 +1,206 @@
+"""What an attacker on the path (or a broken service) can do to a real `kvctl` process, each found by
+the attack pass on the data plane's transport and the token cache: answers that never end or
+trickle in, proxies that would see the emulator's tokens, files planted where kvctl keeps its cache,
+and a CA bundle variable that names something kvctl cannot use."""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EmulatorProcess, run_kvctl_subprocess
+
+CHALLENGE = b'Bearer authorization="https://login.windows.net/t", resource="https://vault.azure.net"'
+
+
+def _serve(emulator: EmulatorProcess, answer: str) -> Iterator[str]:
+    """A TLS server with the emulator's certificate that answers 401 challenges properly, then
+    answers every request that carries a token with `answer` (endless or trickle)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(emulator.state_dir / "server.pem", emulator.state_dir / "server-key.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def handle(raw: socket.socket) -> None:
+        try:
+            with context.wrap_socket(raw, server_side=True) as conn:
+                conn.settimeout(30)
+                while not stop.is_set():
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            return
+                        head += chunk
+                    if b"\r\nauthorization:" not in head.lower():
+                        conn.sendall(
+                            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nWWW-Authenticate: "
+                            + CHALLENGE
+                            + b"\r\n\r\n"
+                        )
+                        continue
+                    if answer == "endless":
+                        conn.sendall(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        )
+                        block = b"%x\r\n%s\r\n" % (65536, b" " * 65536)
+                        while not stop.is_set():
+                            conn.sendall(block)
+                    else:  # trickle: a byte at a time, each well within the read timeout
+                        conn.sendall(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+                        )
+                        while not stop.wait(0.3):
+                            conn.sendall(b" ")
+        except (OSError, ssl.SSLError):
+            pass
+
+    def accept() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(raw,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+
+
+@pytest.fixture
+def hostile_vault(emulator):
+    servers: list[Iterator[str]] = []
+
+    def start(answer: str) -> str:
+        server = _serve(emulator, answer)
+        servers.append(server)
+        return next(server)
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_an_answer_that_never_ends_is_cut_off_not_read_into_memory(emulator, hostile_vault):
+    url = hostile_vault("endless")
+    done = run_kvctl_subprocess(
+        ["--vault", url, "get", "a"], emulator=emulator, env={"KVCTL_RETRIES": "0", "KVCTL_TIMEOUT": "30"}
+    )
+    assert done.exit_code == 7, done.stderr
+    assert "MiB" in done.stderr and "Traceback" not in done.stderr and "MemoryError" not in done.stderr
+
+
+def test_an_answer_that_trickles_in_ends_at_the_timeout(emulator, hostile_vault):
+    """Every byte comes within the read timeout, the whole answer never does: KVCTL_TIMEOUT bounds
+    the answer, not each wait (the process would otherwise run for ever; the guard here is 60 s)."""
+    url = hostile_vault("trickle")
+    done = run_kvctl_subprocess(
+        ["--vault", url, "get", "a"], emulator=emulator, env={"KVCTL_RETRIES": "0", "KVCTL_TIMEOUT": "2"}
+    )
+    assert done.exit_code == 7 and "timed out" in done.stderr, done.stderr
+
+
+def test_the_emulators_identity_endpoint_is_never_reached_through_http_proxy(fresh_emulator, unique):
+    """HTTP_PROXY without a loopback exception is common: the identity header and the token must
+    not cross it (the emulator's endpoint is plain HTTP on loopback)."""
+    emulator = fresh_emulator()
+    seen: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def record() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    seen.append(conn.recv(4096))
+                except OSError:
+                    seen.append(b"")
+
+    threading.Thread(target=record, daemon=True).start()
+    proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    name = unique()
+    env = {"HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": None, "no_proxy": None, "KVCTL_TOKEN_CACHE": "off"}
+    try:
+        done = run_kvctl_subprocess(["set", name, "--value", "v", "-q"], emulator=emulator, env=env)
+        assert done.exit_code == 0, done.stderr
+        assert run_kvctl_subprocess(["get", name], emulator=emulator, env=env).stdout == "v\n"
+    finally:
+        listener.close()
+    assert seen == [], seen
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ["XDG_CACHE_HOME"]) / "kvctl"
+
+
+def test_a_fifo_planted_as_the_challenge_file_neither_hangs_nor_stays(fresh_emulator, unique):
+    emulator = fresh_emulator()
+    name = unique()
+    assert run_kvctl_subprocess(["set", name, "--value", "v", "-q"], emulator=emulator).exit_code == 0
+    directory = _cache_dir()
+    directory.chmod(0o777)  # left open, and something planted while it was
+    (directory / "challenges.json").unlink()
+    os.mkfifo(directory / "challenges.json")
+    done = run_kvctl_subprocess(["get", name], emulator=emulator, timeout=30)
+    assert (done.exit_code, done.stdout) == (0, "v\n"), done.stderr
+    assert not (directory / "challenges.json").is_fifo()
+    again = run_kvctl_subprocess(["get", name], emulator=emulator, timeout=30)
+    assert again.exit_code == 0
+
+
+def test_logout_never_removes_a_file_through_a_symlinked_cache_directory(emulator, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    precious = elsewhere / "tokens.json"
+    precious.write_text('{"version": 1, "tokens": {}}')
+    precious.chmod(0o600)
+    cache_home = tmp_path / "cache-home"
+    cache_home.mkdir()
+    (cache_home / "kvctl").symlink_to(elsewhere)
+    done = run_kvctl_subprocess(["logout"], emulator=emulator, env={"XDG_CACHE_HOME": str(cache_home)})
+    assert done.exit_code == 0, done.stderr
+    assert precious.exists()
+
+
+@pytest.mark.parametrize("kind", ["directory", "missing", "not-pem", "fifo"])
+def test_requests_ca_bundle_is_used_as_requests_did_or_refused_in_one_line(emulator, tmp_path, kind):
+    """A hashed CA directory works as it did with requests; anything unusable is exit 2 with one
+    line naming the variable, never a traceback or a hang."""
+    ca = emulator.info["caFile"]
+    path = tmp_path / kind
+    if kind == "directory":
+        path.mkdir()
+        import subprocess
+
+        subject_hash = subprocess.run(
+            ["openssl", "x509", "-hash", "-noout", "-in", ca], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if not subject_hash:
+            pytest.skip("openssl is not installed to name the hashed file")
+        (path / f"{subject_hash}.0").write_bytes(Path(ca).read_bytes())
+    elif kind == "not-pem":
+        path.write_text("not a certificate\n")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    env = {"REQUESTS_CA_BUNDLE": str(path), "KVCTL_CA_BUNDLE": None, "KVCTL_RETRIES": "0"}
+    done = run_kvctl_subprocess(["get", "no-such-secret"], emulator=emulator, env=env, timeout=30)
+    if kind == "directory":
+        assert done.exit_code == 3, done.stderr  # trusted: the vault answered "not found"
+    else:
+        assert done.exit_code == 2, done.stderr
+        assert "REQUESTS_CA_BUNDLE" in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) <= 2

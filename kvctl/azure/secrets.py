@@ -21,6 +21,7 @@ from ..core.backend import Waiting
 from ..core.errors import ForbiddenError, KvctlError, UnavailableError
 from ..core.models import Secret
 from ..core.redaction import register
+from . import raw_reads
 from .errors import translate
 from .pipeline import READ_ONLY_POST
 from .secret_records import from_deleted, from_kv_secret, secret_from
@@ -123,7 +124,7 @@ class AzureSecretBackend:
 
     def get(self, name: str, version: str | None = None) -> Secret:
         what = f"secret '{name}'" + (f" version {version}" if version else "")
-        return from_kv_secret(self._call(what, self.client.get_secret, name, version))
+        return self._call(what, raw_reads.get_secret, self.client, name, version)
 
     def _stream(self, what: str, pages: Any, convert: Callable[[Any], Secret]) -> Iterator[Secret]:
         """Items as the pages arrive (errors translated at each page fetch): a page at a time in memory.
@@ -139,9 +140,12 @@ class AzureSecretBackend:
 
     def list(self) -> Iterator[Secret]:
         what = "the secret list"
-        return self._stream(
-            what, self._call(what, self.client.list_properties_of_secrets, max_page_size=25), secret_from
-        )
+        pages = raw_reads.list_pages(self.client, what)
+        while True:
+            page = self._call(what, next, pages, None)
+            if page is None:
+                return
+            yield from page
 
     def list_versions(self, name: str) -> Iterator[Secret]:
         what = f"secret '{name}'"

@@ -16,6 +16,8 @@ from typing import Any
 from azure.core.pipeline.policies import HTTPPolicy
 
 _LOG = logging.getLogger("kvctl")
+_NOTICE = logging.getLogger("kvctl.wait")  # shown without -v (cli/context.py)
+_SAID: list[bool] = []
 FIRST_PAUSE = 2.0
 LONGEST_PAUSE = 15.0
 
@@ -55,6 +57,13 @@ class WaitForAccessPolicy(HTTPPolicy):
             if left <= 0:
                 return response
             wait = min(pause, left)
+            if not _SAID:  # once, without -v: a CI log must not show a silent pause
+                _SAID.append(True)
+                _NOTICE.warning(
+                    "access is not effective yet (a role assignment takes minutes to apply); "
+                    "waiting up to %.0f s more (--wait-for-access)",
+                    left,
+                )
             _LOG.info("forbidden by RBAC; waiting for access to propagate (%.0f s left)", left)
             self._sleep(wait)
             pause = min(pause * 2, LONGEST_PAUSE)

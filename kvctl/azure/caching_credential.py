@@ -3,12 +3,15 @@ token, and built (azure.identity, MSAL, cryptography: ~0.5 s of imports) only wh
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from .token_cache import EXPIRY_MARGIN, MemoryStore, TokenStore, entry_key
+
+_LOG = logging.getLogger("kvctl")
 
 
 class CachingCredential:
@@ -33,6 +36,7 @@ class CachingCredential:
         self._store = store
         self._inner: Any = None
         self._lock = threading.Lock()
+        self._said: set[str] = set()
         self._fetching: dict[str, threading.Lock] = {}  # one lock per key: a single request in flight
         self.name = name
 
@@ -78,6 +82,10 @@ class CachingCredential:
             return None
         from azure.core.credentials import AccessToken  # already loaded with any SDK client
 
+        if key not in self._said:  # -v: the choice made, once per token (never the token)
+            self._said.add(key)
+            minutes = max(0, int((hit[1] - time.time()) // 60))
+            _LOG.info("token cache: %s token used from the cache (expires in %d min)", self.name, minutes)
         return AccessToken(hit[0], hit[1])
 
     def close(self) -> None:

@@ -70,9 +70,18 @@ def summarize_credential_failure(text: str) -> str:
         return _first_line(redact(text))[:300]
     parts = []
     for name, reason in tried:
-        reason = redact(reason).split(". ")[0].strip().rstrip(".")
-        parts.append(f"{name} ({reason[:90]})")
+        parts.append(f"{name} ({_short(redact(reason).split('. ')[0].strip().rstrip('.'))})")
     return "no credential could get a token; tried " + "; ".join(parts)
+
+
+def _short(reason: str, limit: int = 140) -> str:
+    """A reason cut, if at all, at a word and never inside an open parenthesis."""
+    if len(reason) <= limit:
+        return reason
+    cut = reason[:limit].rsplit(" ", 1)[0]
+    while cut.count("(") > cut.count(")"):
+        cut = cut[: cut.rfind("(")].rstrip()
+    return cut.rstrip(",;:") + " …"
 
 
 def forbidden(message: str, vault_hint: str | None = None) -> ForbiddenError:

@@ -224,8 +224,9 @@ class TokenStore:
             return 0
         with self._lock, self._locked():
             count = len(self._read())
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
+            for name in (self.path.name, CHALLENGES_NAME):  # the challenges lead to tokens: they go too
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.directory / name)
         return count
 
     def clear_matching(self, wanted: tuple[str, ...]) -> tuple[int, int]:

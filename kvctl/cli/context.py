@@ -201,6 +201,22 @@ def _configure_logging(settings: Settings) -> None:
     from ..core.redaction import redact
 
     _remove_handlers(logging)  # what an earlier run in this process (tests) set up
+
+    class NoticeHandler(logging.Handler):
+        """Notices kvctl gives even without -v (why it pauses), through the one console."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                _console_line(f"kvctl: {record.getMessage()}")
+            except Exception:  # noqa: BLE001 - logging must never break the command
+                self.handleError(record)
+
+    notice = NoticeHandler()
+    notice.kvctl = True  # type: ignore[attr-defined]
+    notices = logging.getLogger("kvctl.wait")
+    notices.addHandler(notice)
+    notices.setLevel(logging.WARNING)
+    notices.propagate = False
     if not (settings.verbose or settings.debug):
         silence = logging.NullHandler()
         silence.kvctl = True  # type: ignore[attr-defined]
@@ -250,7 +266,7 @@ _KEPT_QUERY = ("api-version", "maxresults")
 
 
 def _remove_handlers(logging: Any) -> None:
-    for name in ("azure", *_LOGGERS):
+    for name in ("azure", "kvctl.wait", *_LOGGERS):
         logger = logging.getLogger(name)
         for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
             logger.removeHandler(old)
@@ -282,11 +298,17 @@ def _console_line(text: str) -> None:
 
 
 def _wait_for_access(text: str | None) -> float:
-    if not text:
+    if not text or text.strip() == "0":
         return 0.0
     from ..core import validate
 
-    return validate.duration(text).total_seconds()
+    try:
+        return validate.duration(text).total_seconds()
+    except UsageError:
+        raise UsageError(
+            f"--wait-for-access (or KVCTL_WAIT_FOR_ACCESS) {text!r} is not a duration",
+            hint="e.g. 30s, 5m or 1h (0 to not wait)",
+        ) from None
 
 
 def _env_number(name: str, default: float, kind: type, low: float, high: float) -> float:

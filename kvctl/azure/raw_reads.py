@@ -80,7 +80,8 @@ def secret_record(item: Any, value: str | None = None) -> Secret:
         raise BadAnswer("an item that is not an object")
     identifier = _text(item.get("id")) or ""
     vault_url, name, version = _identifier(identifier)
-    attributes = item.get("attributes") or {}
+    attributes = item.get("attributes")
+    attributes = {} if attributes is None else attributes
     if not isinstance(attributes, dict):
         raise BadAnswer("attributes that are not an object")
     tags = item.get("tags")

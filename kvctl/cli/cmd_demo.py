@@ -65,6 +65,10 @@ def demo(lifecycle_delay: float) -> None:
         info = emulator.start()
         try:
             env = {**os.environ, **emulator.env, "KVCTL_NO_PROGRESS": "1", "COLUMNS": "100"}
+            # The tour's tokens and files are the throwaway emulator's: they go with it, not into
+            # the user's own cache and state directories.
+            env["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")
+            env["XDG_STATE_HOME"] = str(Path(tmp) / "state-home")
             for name in ("KVCTL_AUTH", "KVCTL_OUTPUT", "KVCTL_CLOUD", "AZURE_CLIENT_ID"):
                 env.pop(name, None)
             click.echo(f"# A local emulator is serving vault '{info['vaults'][0]['name']}' at {env['KVCTL_VAULT']}.")

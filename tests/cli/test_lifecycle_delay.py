@@ -66,7 +66,11 @@ def test_backup_delete_purge_restore_get(slow_vault, tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_demo_works_with_the_delay(tmp_path):
+    """...and leaves nothing in the user's cache or state directories (its tokens are a throwaway
+    emulator's; a new user found them in ~/.cache/kvctl)."""
     env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "user-cache")
+    env["XDG_STATE_HOME"] = str(tmp_path / "user-state")
     result = subprocess.run(
         [sys.executable, "-m", "kvctl", "demo", "--lifecycle-delay", "3"],
         cwd=tmp_path,
@@ -78,6 +82,7 @@ def test_the_demo_works_with_the_delay(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "recoverable until" in result.stdout and "kvctl: error" not in result.stdout
+    assert not (tmp_path / "user-cache").exists() and not (tmp_path / "user-state").exists()
 
 
 def test_ctrl_c_while_waiting_says_the_service_goes_on(fresh_emulator, tmp_path):

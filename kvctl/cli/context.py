@@ -20,6 +20,7 @@ from ..core.settings import (
     token_cache_enabled,
 )
 from .ca_bundle import checked_ca_bundle
+from .logs import CONSOLE_LINE, configure_logging
 
 if TYPE_CHECKING:
     from ..azure.clients import AzureClients
@@ -98,7 +99,7 @@ class AppContext:
         self._settings: Settings | None = None
         self._output: Output | None = None
         self._clients: AzureClients | None = None
-        _CONSOLE_LINE.clear()  # log lines go to this run's console once it exists
+        CONSOLE_LINE.clear()  # log lines go to this run's console once it exists
 
     def value(self, name: str) -> Any:
         if name == "verbose":
@@ -131,7 +132,7 @@ class AppContext:
                 concurrency=int(_env_number("KVCTL_CONCURRENCY", DEFAULT_CONCURRENCY, int, 1, 64)),
                 wait_for_access=_wait_for_access(self.value("wait_for_access")),
             )
-            _configure_logging(self._settings)
+            configure_logging(self._settings)
         return self._settings
 
     @property
@@ -144,7 +145,7 @@ class AppContext:
                 verbose=self.value("verbose"),
                 local_time=bool(self.value("local_time")),
             )
-            _CONSOLE_LINE[:] = [self._output.console.line]
+            CONSOLE_LINE[:] = [self._output.console.line]
         return self._output
 
     @property
@@ -188,113 +189,6 @@ class AppContext:
     def close(self) -> None:
         if self._clients is not None:
             self._clients.close()
-
-
-def _configure_logging(settings: Settings) -> None:
-    """-v: kvctl's own log lines and azure-identity's; -vv: also one line per HTTP request (method,
-    URL without secrets, status); --debug: the SDK's redacted request and response headers too.
-    Without -v the SDK says nothing: its warnings would otherwise reach stderr through logging's
-    last-resort handler, beside (and contradicting) kvctl's own one-line error."""
-    import logging
-    import sys
-
-    from ..core.redaction import redact
-
-    _remove_handlers(logging)  # what an earlier run in this process (tests) set up
-
-    class NoticeHandler(logging.Handler):
-        """Notices kvctl gives even without -v (why it pauses), through the one console."""
-
-        def emit(self, record: logging.LogRecord) -> None:
-            try:
-                _console_line(f"kvctl: {record.getMessage()}")
-            except Exception:  # noqa: BLE001 - logging must never break the command
-                self.handleError(record)
-
-    notice = NoticeHandler()
-    notice.kvctl = True  # type: ignore[attr-defined]
-    notices = logging.getLogger("kvctl.wait")
-    notices.addHandler(notice)
-    notices.setLevel(logging.WARNING)
-    notices.propagate = False
-    if not (settings.verbose or settings.debug):
-        silence = logging.NullHandler()
-        silence.kvctl = True  # type: ignore[attr-defined]
-        logging.getLogger("azure").addHandler(silence)
-        return
-
-    class RedactingFormatter(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            return redact(_quiet_query(super().format(record)))
-
-    class ConsoleHandler(logging.StreamHandler):
-        """Through the one console, so a log line never lands on a progress line."""
-
-        def emit(self, record: logging.LogRecord) -> None:
-            try:
-                _console_line(self.format(record))
-            except Exception:  # noqa: BLE001 - logging must never break the command
-                self.handleError(record)
-
-    handler = ConsoleHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
-    handler.kvctl = True  # type: ignore[attr-defined]
-    requests_handler = ConsoleHandler(sys.stderr)
-    requests_handler.setFormatter(RedactingFormatter("http: %(message)s"))
-    requests_handler.kvctl = True  # type: ignore[attr-defined]
-    # Headers and URLs only (the SDK redacts Authorization); request bodies are never logged.
-    for name in _LOGGERS:
-        logger = logging.getLogger(name)
-        if name in ("urllib3.connectionpool", "kvctl.http"):  # requests' transport, kvctl's own
-            if settings.verbose >= 2 or settings.debug:
-                logger.addHandler(requests_handler)
-                logger.setLevel(logging.DEBUG)
-                logger.propagate = False  # not again through the "kvctl" logger's handler
-        elif name == "kvctl" or name == "azure.identity" or settings.debug:
-            logger.addHandler(handler)
-            logger.setLevel(logging.DEBUG if settings.debug else logging.INFO)
-
-
-_LOGGERS = (
-    "kvctl",
-    "kvctl.http",
-    "azure.core.pipeline.policies.http_logging_policy",
-    "azure.identity",
-    "urllib3.connectionpool",
-)
-_KEPT_QUERY = ("api-version", "maxresults")
-
-
-def _remove_handlers(logging: Any) -> None:
-    for name in ("azure", "kvctl.wait", *_LOGGERS):
-        logger = logging.getLogger(name)
-        for old in [h for h in logger.handlers if getattr(h, "kvctl", False)]:
-            logger.removeHandler(old)
-        logger.setLevel(logging.NOTSET)
-        logger.propagate = True
-
-
-def _quiet_query(text: str) -> str:
-    """Query values other than the API version and page size are shown as REDACTED (a paging
-    token is opaque, and an identity endpoint's query names the identity)."""
-    import re
-
-    def keep(match: re.Match[str]) -> str:
-        return match.group(0) if match.group(2).lower() in _KEPT_QUERY else f"{match.group(1)}{match.group(2)}=REDACTED"
-
-    return re.sub(r"([?&])([^=&\s\"']+)=([^&\s\"']*)", keep, text)
-
-
-_CONSOLE_LINE: list[Callable[[str], None]] = []
-
-
-def _console_line(text: str) -> None:
-    if _CONSOLE_LINE:
-        _CONSOLE_LINE[-1](text)
-    else:
-        import sys
-
-        sys.stderr.write(text + "\n")
 
 
 def _wait_for_access(text: str | None) -> float:

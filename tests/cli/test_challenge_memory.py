@@ -54,11 +54,11 @@ def test_without_the_remembered_challenge_the_sdk_asks_as_before(fresh_emulator,
 
 
 def test_a_remembered_challenge_without_a_cached_token_is_not_used(fresh_emulator, unique):
-    """After logout no credential is asked for a token because of a remembered challenge: the
-    service is asked for its challenge first, as without the memory."""
+    """With the token gone (expired) no credential is asked for a token because of a remembered
+    challenge: the service is asked for its challenge first, as without the memory."""
     emulator = fresh_emulator()
     name = _seeded(emulator, unique)
-    assert run_kvctl_subprocess(["logout"], emulator=emulator).exit_code == 0
+    (_challenges().parent / "tokens.json").unlink()
     assert _challenges().exists()
     done, statuses = _get(emulator, name)
     assert done.exit_code == 0 and statuses == ["401", "200"], done.stderr
@@ -108,6 +108,14 @@ def test_a_revoked_cached_token_with_a_remembered_challenge_is_replaced(fresh_em
     done, statuses = _get(emulator, name)
     assert (done.exit_code, done.stdout) == (0, "value\n"), done.stderr
     assert statuses[0] == "401" and statuses[-1] == "200", done.stderr
+
+
+def test_logout_forgets_the_challenges_with_the_tokens(fresh_emulator, unique):
+    emulator = fresh_emulator()
+    _seeded(emulator, unique)
+    assert _challenges().exists()
+    assert run_kvctl_subprocess(["logout"], emulator=emulator).exit_code == 0
+    assert not _challenges().exists()
 
 
 def test_the_token_cache_off_remembers_nothing(fresh_emulator, unique):

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
+from kvctl.azure.secret_records import from_kv_secret
 from kvctl.azure.secrets import AzureSecretBackend
 from kvctl.core.errors import UnavailableError
 
@@ -190,7 +191,7 @@ def test_an_identical_version_written_a_moment_before_is_not_taken_for_this_writ
     client = NewSecretClient()
     expires = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
     client.inner.stored.append(_stored_version("renew-me", "same", expires))
-    previous = backend(client).get("renew-me")
+    previous = from_kv_secret(client.inner.stored[-1])  # what the command's get saw as latest
     secret = backend(client).set("renew-me", "same", expires=expires, newer_than=previous)
     assert client.set_calls == 2, "the reset write was not done: it is sent again"
     assert secret.version != previous.version
@@ -205,7 +206,7 @@ def test_an_identical_twin_older_than_the_latest_in_its_second_is_not_taken_eith
     expires = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
     client.inner.stored.append(_stored_version("renew-me", "same", expires, "e" * 32))
     client.inner.stored.append(_stored_version("renew-me", "same", expires))
-    latest = backend(client).get("renew-me")
+    latest = from_kv_secret(client.inner.stored[-1])
     secret = backend(client).set("renew-me", "same", expires=expires, newer_than=latest)
     assert client.set_calls == 2, "the reset write was not done: it is sent again"
     assert secret.version not in {"e" * 32, "f" * 32}

@@ -107,7 +107,13 @@ def _load_environment_bundle(context: ssl.SSLContext, variable: str, path: str) 
             return
         if kind != stat.S_IFREG:
             raise UsageError(f"{variable} names {path!r}, which is not a file or a directory", hint=hint)
-        context.load_verify_locations(cafile=path)
+        from ..core.trust import system_directory_for
+
+        directory = system_directory_for(path)  # the system bundle: its hashed directory, read lazily
+        if directory:
+            context.load_verify_locations(capath=directory)
+        else:
+            context.load_verify_locations(cafile=path)
     except UsageError:
         raise
     except (OSError, ssl.SSLError) as exc:

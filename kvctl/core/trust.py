@@ -66,6 +66,17 @@ def check_readable_file(path: str) -> None:
         raise NotAFileError(next((name for test, name in kinds if test(mode)), "special file"))
 
 
+def system_directory_for(bundle: str) -> str | None:
+    """The system's hashed CA directory when `bundle` is the system bundle and the directory holds
+    the same CAs (update-ca-certificates writes both): trusting the directory, read lazily, is
+    then trusting the bundle, without parsing every certificate in it (~35 ms). Else None."""
+    paths = ssl.get_default_verify_paths()
+    capath = system_capath()
+    if capath and _same(capath, paths.openssl_capath) and _same(bundle, paths.openssl_cafile):
+        return capath
+    return None
+
+
 def context_with(ca_file: str) -> ssl.SSLContext:
     """A client TLS context trusting the system's CAs and those in `ca_file` (built once per file).
 
@@ -83,15 +94,8 @@ def context_with(ca_file: str) -> ssl.SSLContext:
         paths = ssl.get_default_verify_paths()
         capath = system_capath()
         explicit_file = os.environ.get(paths.openssl_cafile_env)
-        if (
-            explicit_file
-            and capath
-            and _same(capath, paths.openssl_capath)
-            and _same(explicit_file, paths.openssl_cafile)
-        ):
-            # SSL_CERT_FILE names the system bundle, and the system directory holds the same CAs
-            # (update-ca-certificates writes both): no need to parse every one of them.
-            explicit_file = None
+        if explicit_file and system_directory_for(explicit_file):
+            explicit_file = None  # its CAs are the directory's, loaded below
         if explicit_file:  # SSL_CERT_FILE: what the user asked OpenSSL to trust, as the default store would
             try:
                 context.load_verify_locations(cafile=explicit_file)

@@ -73,8 +73,23 @@ class IdentityRecord:
 class ArmRecords(Database):
     def __init__(self, path: Any) -> None:
         super().__init__(path)
+        # Rows read on every data-plane request (the vault, its group and subscription: four or
+        # five reads each), kept until any write to them. Reads and writes hold the database's
+        # lock, and this process is the database's only writer (the state directory is locked).
+        self._rows: dict[tuple[str, str], Any] = {}
         with self._lock:
             self._db.executescript(_ARM_SCHEMA)
+
+    def _kept_row(self, sql: str, key: str) -> Any:
+        with self._lock:
+            found = self._rows.get((sql, key), _UNREAD)
+            if found is _UNREAD:
+                found = self._rows[(sql, key)] = self._db.execute(sql, (key,)).fetchone()
+            return found
+
+    def _forget_rows(self) -> None:
+        """Every write to the vaults, their groups or subscriptions (under the lock) calls this."""
+        self._rows.clear()
 
     # -- resource groups -----------------------------------------------------------------------
 
@@ -107,21 +122,23 @@ class ArmRecords(Database):
             return self._db.execute("DELETE FROM resource_groups WHERE key = ?", (name.lower(),)).rowcount == 1
 
     def vault_group(self, vault: str) -> str | None:
-        row = self._one("SELECT resource_group FROM vault_groups WHERE key = ?", (vault.lower(),))
+        row = self._kept_row("SELECT resource_group FROM vault_groups WHERE key = ?", vault.lower())
         return str(row[0]) if row else None
 
     def set_vault_group(self, vault: str, group: str) -> None:
         with self._lock:
+            self._forget_rows()
             self._db.execute(
                 "INSERT OR REPLACE INTO vault_groups (key, resource_group) VALUES (?, ?)", (vault.lower(), group)
             )
 
     def vault_subscription(self, vault: str) -> str | None:
-        row = self._one("SELECT subscription_id FROM vault_subscriptions WHERE key = ?", (vault.lower(),))
+        row = self._kept_row("SELECT subscription_id FROM vault_subscriptions WHERE key = ?", vault.lower())
         return str(row[0]) if row else None
 
     def set_vault_subscription(self, vault: str, subscription_id: str) -> None:
         with self._lock:
+            self._forget_rows()
             self._db.execute(
                 "INSERT OR REPLACE INTO vault_subscriptions (key, subscription_id) VALUES (?, ?)",
                 (vault.lower(), subscription_id),
@@ -133,6 +150,7 @@ class ArmRecords(Database):
         """Move a vault to the deleted vaults; its secrets stay, for a recovery."""
         v = deleted.vault
         with self.transaction() as db:
+            self._forget_rows()
             db.execute("DELETE FROM vaults WHERE key = ?", (v.name.lower(),))
             db.execute(
                 "INSERT OR REPLACE INTO deleted_vaults (key, name, location, tags, properties, created,"
@@ -166,6 +184,7 @@ class ArmRecords(Database):
         """Purge (or delete without soft delete): the vault, its deleted record and every secret."""
         key = name.lower()
         with self.transaction() as db:
+            self._forget_rows()
             db.execute("DELETE FROM vaults WHERE key = ?", (key,))
             db.execute("DELETE FROM deleted_vaults WHERE key = ?", (key,))
             db.execute("DELETE FROM vault_groups WHERE key = ?", (key,))
@@ -176,11 +195,10 @@ class ArmRecords(Database):
     # -- vaults --------------------------------------------------------------------------------
 
     def get_vault(self, name: str) -> VaultRecord | None:
-        row = self._one(
-            "SELECT name, location, tags, properties, created, updated FROM vaults WHERE key = ?",
-            (name.lower(),),
+        row = self._kept_row(
+            "SELECT name, location, tags, properties, created, updated FROM vaults WHERE key = ?", name.lower()
         )
-        return _vault_from_row(row) if row else None
+        return _vault_from_row(row) if row else None  # a record of its own each time: callers may change it
 
     def list_vaults(self) -> list[VaultRecord]:
         rows = self._all("SELECT name, location, tags, properties, created, updated FROM vaults ORDER BY ordinal", ())
@@ -188,6 +206,7 @@ class ArmRecords(Database):
 
     def put_vault(self, vault: VaultRecord) -> None:
         with self._lock:
+            self._forget_rows()
             ordinal = self._db.execute("SELECT COALESCE(MAX(ordinal), 0) + 1 FROM vaults").fetchone()[0]
             self._db.execute(
                 "INSERT INTO vaults (key, name, location, tags, properties, created, updated, ordinal)"
@@ -251,6 +270,9 @@ class ArmRecords(Database):
     def delete_role_assignment(self, name: str) -> bool:
         with self._lock:
             return self._db.execute("DELETE FROM role_assignments WHERE name = ?", (name.lower(),)).rowcount == 1
+
+
+_UNREAD = object()
 
 
 def _vault_from_row(row: Any) -> VaultRecord:

@@ -129,6 +129,8 @@ def test_a_get_served_from_the_token_cache_imports_no_credential_library(emulato
     loaded = _imported_by(["get", name], env)
     assert "azure.keyvault.secrets" in loaded, "the measurement saw the SDK load"
     assert _avoidable(loaded) == []
+    # Nothing asks a token endpoint, so neither urllib's client nor the built-in roles' table load.
+    assert "urllib.request" not in loaded and "kvctl.builtin_roles" not in loaded
 
 
 def test_the_emulator_credential_needs_no_credential_library_even_on_a_miss(emulator, unique):

@@ -4,13 +4,12 @@ guard that keeps real Azure tokens away from hosts that are not Azure's."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 from azure.core.credentials import AccessToken
@@ -59,14 +58,18 @@ def is_emulator_token(token: str) -> bool:
     return parsed is not None and (parsed.host == EMULATOR_ISSUER_HOST or is_loopback(parsed.host))
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is an error: the identity header goes to the endpoint alone
+@functools.cache
+def _direct_opener() -> Any:
+    """The emulator's identity endpoint is on loopback: straight there, never through HTTP_PROXY
+    (which would see the identity header and the token in clear), never where a redirect points.
+    Built on first use: a command whose token is cached never loads urllib.request."""
+    import urllib.request
 
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None  # a redirect is an error: the identity header goes to the endpoint alone
 
-# The emulator's identity endpoint is on loopback: straight there, never through HTTP_PROXY (which
-# would see the identity header and the token in clear) and never to where a redirect points.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect())
 
 
 class EmulatorCredential:
@@ -103,12 +106,15 @@ class EmulatorCredential:
         if self._client_id:
             key = "client_id" if validate.GUID.match(self._client_id) else "mi_res_id"
             query[key] = self._client_id
+        import urllib.error
+        import urllib.request
+
         request = urllib.request.Request(  # noqa: S310 - the endpoint was checked to be a loopback URL
             f"{self._endpoint}?{urllib.parse.urlencode(query)}",
             headers={"X-IDENTITY-HEADER": self._header, "Metadata": "true"},
         )
         try:
-            with _DIRECT.open(request, timeout=self._timeout) as response:
+            with _direct_opener().open(request, timeout=self._timeout) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = _error_text(exc)

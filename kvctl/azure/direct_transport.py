@@ -61,11 +61,17 @@ _LOG = logging.getLogger("kvctl.http")
 
 def proxy_configured() -> bool:
     """Does the environment (or the system's settings, as urllib reads them) name a proxy for
-    HTTPS? requests would use it, so kvctl keeps requests' transport then."""
-    import urllib.request
+    HTTPS? requests would use it, so kvctl keeps requests' transport then. Elsewhere than macOS and
+    Windows urllib reads only the environment (`*_proxy`, any case): so does this, without
+    importing urllib.request for it."""
+    import sys
 
-    proxies = urllib.request.getproxies()
-    return bool(proxies.get("https") or proxies.get("all"))
+    if sys.platform in ("darwin", "win32"):
+        import urllib.request
+
+        proxies = urllib.request.getproxies()
+        return bool(proxies.get("https") or proxies.get("all"))
+    return any(value and name.lower() in ("https_proxy", "all_proxy") for name, value in os.environ.items())
 
 
 def trust_context(ca_bundle: str | None) -> ssl.SSLContext:

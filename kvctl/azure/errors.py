@@ -28,7 +28,6 @@ from ..core.errors import (
     unexpected,
 )
 from ..core.redaction import redact
-from ..core.roles import role_for_action
 
 _CALLER = re.compile(r"Caller:\s*([^\r\n]+)")
 _ACTION = re.compile(r"Action:\s*'([^']+)'")
@@ -93,6 +92,8 @@ def forbidden(message: str, vault_hint: str | None = None) -> ForbiddenError:
     arm = _ARM_DENIED.search(message)
     where = vault_hint or "the vault"
     if action:
+        from ..core.roles import role_for_action  # the built-in roles' table: only for a refusal
+
         role = role_for_action(action.group(1))
         oid_match = _OID.search(caller.group(1)) if caller else None
         oid = oid_match.group(1) if oid_match else None
@@ -121,6 +122,8 @@ def forbidden(message: str, vault_hint: str | None = None) -> ForbiddenError:
         )
     if arm:
         oid, arm_action, scope = arm.groups()
+        from ..core.roles import role_for_action
+
         role = role_for_action(arm_action)
         role_text = f"'{role.name}'" if role else "a role that allows it"
         return ForbiddenError(

@@ -47,6 +47,16 @@ KNOWN_FORMATS = ("table", "json", "tsv", "plain", "env", "dotenv", "sarif")
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
 
 
+# Status lines and log lines keep their line breaks and tabs; every other control character (an
+# ESC from a service's error message, a secret's name, a response header) is shown as an escape.
+_STATUS_CONTROL = {c: e for c, e in _CONTROL.items() if c not in (0x09, 0x0A)}
+
+
+def terminal_safe(text: str) -> str:
+    """`text` as it may reach a terminal: nothing in it can move the cursor, recolour or retitle."""
+    return text.translate(_STATUS_CONTROL)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -119,7 +129,7 @@ class Output:
     # -- status on stderr ----------------------------------------------------------------------
 
     def _status(self, prefix: str, message: str) -> None:
-        self.console.line(f"{prefix}{redact(message)}")
+        self.console.line(f"{prefix}{terminal_safe(redact(message))}")
 
     def info(self, message: str) -> None:
         if not self.quiet:

@@ -47,7 +47,7 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest._http_response_impl import HttpResponseImpl
 from azure.core.utils import CaseInsensitiveDict
 
-from .pipeline import refuse_other_origin
+from .pipeline import refuse_other_origin, sane_retry_after
 
 _BLOCK_SIZE = 4096
 # The largest answer kvctl reads. Key Vault's are a few kilobytes (a secret is at most 25 KiB, a page
@@ -211,7 +211,9 @@ class _Deadlines:
                         del self._due[ident]
                         self._expired.add(ident)
                         with contextlib.suppress(OSError):
-                            sock.shutdown(socket.SHUT_RDWR)
+                            # The socket's own shutdown, not SSLSocket's: that one would unwrap TLS,
+                            # and a read after it would take plaintext as the answer.
+                            socket.socket.shutdown(sock, socket.SHUT_RDWR)
                 self._wakes_at = min((due for due, _ in self._due.values()), default=now + 3600)
                 self._condition.wait(max(0.0, self._wakes_at - now))
 
@@ -356,7 +358,10 @@ class DirectTransport(HttpTransport):
 
         if _LOG.isEnabledFor(logging.DEBUG):
             _LOG.debug('%s "%s %s HTTP/1.1" %s %s', self.origin, request.method, target, answer.status, len(content))
-        if answer.will_close or cut:  # cut: the deadline fell as the last byte came
+        if cut:  # the deadline fell as the last bytes came: an answer read across a cut is not trusted
+            connection.close()
+            raise ServiceResponseTimeoutError("timed out: the whole answer took too long")
+        if answer.will_close:
             connection.close()
         else:
             self._release(connection)
@@ -364,6 +369,7 @@ class DirectTransport(HttpTransport):
         headers: CaseInsensitiveDict = CaseInsensitiveDict()
         for name, value in answer.getheaders():
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        sane_retry_after(headers)
         response = HttpResponseImpl(
             request=request,
             internal_response=_Drained(),

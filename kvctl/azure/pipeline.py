@@ -49,6 +49,54 @@ def refuse_other_origin(origin: str | None, url: str) -> None:
         )
 
 
+# The longest pause kvctl takes because a service asked for it (as core.throttle's gate does).
+RETRY_AFTER_CAP = 60
+
+
+def sane_retry_after(headers: Any) -> None:
+    """Make a throttled answer's pause something the SDK's retry policy can sleep: whole seconds,
+    at most RETRY_AFTER_CAP. It sleeps what it is told, so `Retry-After: 3600` hung kvctl for an
+    hour whatever KVCTL_TIMEOUT said, and `inf`, `1e400`, a year-9999 date or `abc` crashed it.
+    A value that is neither a number nor a date is dropped: the policy's own backoff applies."""
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        raw = headers.get(name)
+        if raw is not None:
+            milliseconds = _plain_number(raw.split(",")[0])
+            if milliseconds is None:
+                del headers[name]
+            else:
+                headers[name] = str(int(min(milliseconds, RETRY_AFTER_CAP * 1000)))
+    raw = headers.get("retry-after")
+    if raw is None:
+        return
+    seconds = _plain_number(raw.split(",")[0])  # "1, 1": the header sent twice, joined
+    if seconds is None:
+        seconds = _seconds_until(raw)
+    if seconds is None:
+        del headers["retry-after"]
+    else:
+        headers["retry-after"] = str(int(min(max(seconds, 0.0), RETRY_AFTER_CAP)))
+
+
+def _plain_number(text: str) -> float | None:
+    text = text.strip()
+    if not text or len(text) > 12 or not text.replace(".", "", 1).isdigit() or not text.isascii():
+        return None
+    return float(text)
+
+
+def _seconds_until(text: str) -> float | None:
+    """Seconds from now until an HTTP date, or None when it is not one."""
+    import email.utils
+    import time
+
+    try:
+        when = email.utils.parsedate_to_datetime(text.strip())
+        return when.timestamp() - time.time()
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+
+
 def client_options(settings: Settings, transport: Any) -> dict[str, Any]:
     """Keyword arguments shared by every SDK client kvctl builds, around its `transport`.
 

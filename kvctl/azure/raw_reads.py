@@ -43,11 +43,14 @@ class BadAnswer(DecodeError):
 def answer_json(client: Any, url: str) -> Any:
     """GET `url` (relative to the vault, or a page link) through the client's pipeline; the JSON of
     a success, else the SDK's own exception for the error answer."""
-    response = client.send_request(HttpRequest("GET", url))
-    if response.status_code >= 400:
-        map_error(status_code=response.status_code, response=response, error_map=_ERRORS)
-        raise HttpResponseError(response=response)
-    return response.json()
+    try:  # the pipeline decodes JSON answers itself, before this sees them
+        response = client.send_request(HttpRequest("GET", url))
+        if response.status_code >= 400:
+            map_error(status_code=response.status_code, response=response, error_map=_ERRORS)
+            raise HttpResponseError(response=response)
+        return response.json()
+    except RecursionError:  # JSON nested thousands deep: no answer the API promises
+        raise BadAnswer("an answer nested too deeply to read") from None
 
 
 def get_secret(client: Any, name: str, version: str | None) -> Secret:
@@ -56,7 +59,10 @@ def get_secret(client: Any, name: str, version: str | None) -> Secret:
     if not isinstance(body, dict) or not isinstance(body.get("value"), str):
         raise BadAnswer("a secret without a value")
     register(body["value"])
-    return secret_record(body, body["value"])
+    secret = _ours(client, secret_record(body, body["value"]))
+    if secret.name.lower() != name.lower() or (version and (secret.version or "").lower() != version.lower()):
+        raise BadAnswer("an answer about another secret than the one asked for")
+    return secret
 
 
 def list_pages(client: Any, what: str) -> Iterator[list[Secret]]:
@@ -67,11 +73,37 @@ def list_pages(client: Any, what: str) -> Iterator[list[Secret]]:
         body = answer_json(client, url)
         if not isinstance(body, dict) or not isinstance(body.get("value", []), list):
             raise BadAnswer("a list page without a list")
-        yield [secret_record(item) for item in body.get("value") or []]
+        yield [_ours(client, secret_record(item)) for item in body.get("value") or []]
         link = body.get("nextLink")
         if link is not None and not isinstance(link, str):
             raise BadAnswer("a page link that is not text")
-        url = links.follow(link) if link else None
+        url = links.follow(_next_page(link)) if link else None
+
+
+def _next_page(link: str) -> str:
+    """The service's link to the list's next page, checked and with the client's API version: the
+    SDK's pager re-pins it too, and a link may name no other path than the list's own. (The
+    transport refuses any other origin.)"""
+    if any(c == "\\" or c.isspace() or not c.isprintable() for c in link):
+        raise BadAnswer("a page link with characters no URL has")
+    parts = urllib.parse.urlsplit(link)
+    if parts.scheme != "https" or parts.path.rstrip("/") != "/secrets" or parts.fragment:
+        raise BadAnswer("a page link to somewhere else than the secret list")
+    kept = [p for p in parts.query.split("&") if p and urllib.parse.unquote(p.split("=", 1)[0]) != "api-version"]
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), ""))
+
+
+def _ours(client: Any, secret: Secret) -> Secret:
+    """`secret`, if its identifier is in the client's vault (a service names no other vault's)."""
+    if _vault_key(secret.vault_url) != _vault_key(str(client.vault_url)):
+        raise BadAnswer("an item of another vault")
+    return secret
+
+
+def _vault_key(url: str) -> str:
+    parts = urllib.parse.urlsplit(url.lower())
+    netloc = parts.netloc.removesuffix(":443") if parts.scheme == "https" else parts.netloc
+    return f"{parts.scheme}://{netloc}"
 
 
 def secret_record(item: Any, value: str | None = None) -> Secret:

@@ -69,7 +69,12 @@ class AzureSecretBackend:
         settle: Callable[[], T | None] | None = None,
     ) -> T:
         runner = WriteRunner(self.retries, self.vault_url, self._sleep)
-        return runner.run(what, send, took_effect, settle)
+        try:
+            return runner.run(what, send, took_effect, settle)
+        except KvctlError:
+            raise
+        except Exception as exc:  # e.g. a versions answer the SDK cannot read, in a write's check
+            raise translate(exc, what=what, where=self.vault_url) from exc
 
     def _await(self, description: str, visible: Callable[[], T | None], waiting: Waiting | None) -> T | None:
         """`visible()` once; if the effect is not visible yet, poll it (showing `description`)."""

@@ -17,7 +17,7 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.util.ssl_ import create_urllib3_context
 
 from ..core.settings import Settings
-from .pipeline import client_options, refuse_other_origin
+from .pipeline import client_options, refuse_other_origin, sane_retry_after
 
 
 class _TrustAdapter(HTTPAdapter):
@@ -139,7 +139,9 @@ class OriginGuardTransport(RequestsTransport):
 
     def send(self, request: Any, **kwargs: Any) -> Any:
         refuse_other_origin(self.origin, str(request.url))
-        return super().send(request, **kwargs)
+        response = super().send(request, **kwargs)
+        sane_retry_after(response.headers)
+        return response
 
 
 def requests_options(settings: Settings, session: requests.Session, origin: str | None) -> dict[str, Any]:

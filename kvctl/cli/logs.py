@@ -44,7 +44,9 @@ def configure_logging(settings: Settings) -> None:
 
     class RedactingFormatter(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
-            return redact(_quiet_query(super().format(record)))
+            from ..output import terminal_safe
+
+            return terminal_safe(redact(_quiet_query(super().format(record))))
 
     class ConsoleHandler(logging.StreamHandler):
         """Through the one console, so a log line never lands on a progress line."""

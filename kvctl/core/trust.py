@@ -72,9 +72,19 @@ def system_directory_for(bundle: str) -> str | None:
     then trusting the bundle, without parsing every certificate in it (~35 ms). Else None."""
     paths = ssl.get_default_verify_paths()
     capath = system_capath()
-    if capath and _same(capath, paths.openssl_capath) and _same(bundle, paths.openssl_cafile):
-        return capath
-    return None
+    if not (capath and _same(capath, paths.openssl_capath) and _same(bundle, paths.openssl_cafile)):
+        return None
+    # The same CAs, as far as a count can tell: a CA appended to the bundle by hand (`cat corp.pem
+    # >> ca-certificates.crt`, common in images) or linked into the directory alone makes them
+    # differ, and then the bundle is parsed as given (never narrower or wider than requests).
+    try:
+        with open(bundle, "rb") as handle:
+            in_bundle = handle.read(16 * 1024 * 1024).count(b"-----BEGIN CERTIFICATE-----")
+        with os.scandir(capath) as entries:
+            in_directory = sum(1 for entry in entries if _HASHED.fullmatch(entry.name))
+    except OSError:
+        return None
+    return capath if in_bundle == in_directory else None
 
 
 def context_with(ca_file: str) -> ssl.SSLContext:

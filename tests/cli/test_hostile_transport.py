@@ -5,11 +5,12 @@ and a CA bundle variable that names something kvctl cannot use."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from tests.conftest import EmulatorProcess, run_kvctl_subprocess
 CHALLENGE = b'Bearer authorization="https://login.windows.net/t", resource="https://vault.azure.net"'
 
 
-def _serve(emulator: EmulatorProcess, answer: str) -> Iterator[str]:
+def _serve(emulator: EmulatorProcess, answer: str | Callable[[int], bytes]) -> Iterator[str]:
     """A TLS server with the emulator's certificate that answers 401 challenges properly, then
     answers every request that carries a token with `answer` (endless or trickle)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -44,6 +45,9 @@ def _serve(emulator: EmulatorProcess, answer: str) -> Iterator[str]:
                             + CHALLENGE
                             + b"\r\n\r\n"
                         )
+                        continue
+                    if callable(answer):  # a canned answer, given the server's port
+                        conn.sendall(answer(listener.getsockname()[1]))
                         continue
                     if answer == "endless":
                         conn.sendall(
@@ -81,7 +85,7 @@ def _serve(emulator: EmulatorProcess, answer: str) -> Iterator[str]:
 def hostile_vault(emulator):
     servers: list[Iterator[str]] = []
 
-    def start(answer: str) -> str:
+    def start(answer: str | Callable[[int], bytes]) -> str:
         server = _serve(emulator, answer)
         servers.append(server)
         return next(server)
@@ -204,3 +208,53 @@ def test_requests_ca_bundle_is_used_as_requests_did_or_refused_in_one_line(emula
         assert done.exit_code == 2, done.stderr
         assert "REQUESTS_CA_BUNDLE" in done.stderr and "Traceback" not in done.stderr
         assert len(done.stderr.strip().splitlines()) <= 2
+
+
+def _answer(status: str, body: object, *headers: str) -> Callable[[int], bytes]:
+    def make(port: int) -> bytes:
+        data = (body(port) if callable(body) else json.dumps(body)).encode()
+        head = [f"HTTP/1.1 {status}", "Content-Type: application/json", f"Content-Length: {len(data)}", *headers]
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + data
+
+    return make
+
+
+def test_terminal_escapes_in_a_services_error_never_reach_the_terminal(emulator, hostile_vault):
+    message = "nope\x1b]0;PWNED-TITLE\x07\x1b[31mRED\x1b[0m\x1b[2J"
+    url = hostile_vault(_answer("403 Forbidden", {"error": {"code": "Forbidden", "message": message}}))
+    done = run_kvctl_subprocess(["--vault", url, "get", "a"], emulator=emulator, env={"KVCTL_RETRIES": "0"})
+    assert done.exit_code == 5, done.stderr
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr
+    assert "\\x1b]0;PWNED-TITLE" in done.stderr  # shown, as an escape
+
+
+@pytest.mark.parametrize("retry_after", ["inf", "1e400", "abc", "99999999999999999999", "1, 1"])
+def test_a_retry_after_kvctl_cannot_sleep_is_neither_a_crash_nor_a_hang(emulator, hostile_vault, retry_after):
+    throttled = {"error": {"code": "Throttled", "message": "Request was not processed because too many requests"}}
+    url = hostile_vault(_answer("429 Too Many Requests", throttled, f"Retry-After: {retry_after}"))
+    done = run_kvctl_subprocess(["--vault", url, "get", "a"], emulator=emulator, env={"KVCTL_RETRIES": "1"}, timeout=45)
+    assert done.exit_code == 7 and "throttling" in done.stderr, done.stderr
+
+
+def test_json_nested_thousands_deep_is_an_invalid_answer(emulator, hostile_vault):
+    url = hostile_vault(_answer("200 OK", lambda port: '{"value": "v", "x": ' + "[" * 3000 + "]" * 3000 + "}"))
+    done = run_kvctl_subprocess(["--vault", url, "get", "a"], emulator=emulator, env={"KVCTL_RETRIES": "0"})
+    assert done.exit_code == 7 and "unexpected" not in done.stderr, done.stderr
+
+
+def test_a_page_link_with_a_backslash_is_an_invalid_answer_and_nothing_follows_it(emulator, hostile_vault):
+    def page(port: int) -> str:
+        link = f"https://evil.example\\@127.0.0.1:{port}/secrets?$skiptoken=2"
+        item = {"id": f"https://127.0.0.1:{port}/secrets/a", "attributes": {"enabled": True}}
+        return json.dumps({"value": [item], "nextLink": link})
+
+    url = hostile_vault(_answer("200 OK", page))
+    done = run_kvctl_subprocess(["--vault", url, "list", "-o", "plain"], emulator=emulator, env={"KVCTL_RETRIES": "0"})
+    assert done.exit_code == 7 and "unexpected" not in done.stderr, done.stderr
+
+
+def test_an_answer_about_another_vaults_secret_is_refused(emulator, hostile_vault):
+    foreign = {"id": "https://evil.vault.azure.net/secrets/a/0123456789abcdef0123456789abcdef", "value": "x"}
+    url = hostile_vault(_answer("200 OK", foreign))
+    done = run_kvctl_subprocess(["--vault", url, "get", "a"], emulator=emulator, env={"KVCTL_RETRIES": "0"})
+    assert done.exit_code == 7 and done.stdout == "", done.stderr

@@ -233,3 +233,27 @@ def test_a_request_to_another_origin_never_connects(serve, tls):
     with pytest.raises(UnavailableError, match="another host"):
         _get(transport, other.origin + "/secrets?$skiptoken=x")
     assert other.connections == 0 and server.connections == 0
+
+
+def test_a_deadline_cuts_the_connection_without_unwrapping_tls(serve, tls):
+    """After the watchdog's cut a read must fail, never go on as plaintext (SSLSocket.shutdown
+    would drop the TLS layer and let unauthenticated bytes be read as the answer)."""
+    from kvctl.azure.direct_transport import _DEADLINES
+
+    release = threading.Event()
+    server = serve(lambda conn, request: release.wait(10))
+    context = ssl.create_default_context(cafile=str(tls[0]))
+    raw = socket.create_connection(("127.0.0.1", server.port))
+    sock = context.wrap_socket(raw, server_hostname="127.0.0.1")
+    try:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        ident = _DEADLINES.start(0.05, sock)
+        with pytest.raises((OSError, ssl.SSLError)):
+            while sock.recv(1024):
+                pass
+            raise OSError("the connection ended")
+        assert _DEADLINES.stop(ident) is True
+        assert sock._sslobj is not None, "the TLS layer is still there: nothing after the cut is plaintext"
+    finally:
+        release.set()
+        sock.close()

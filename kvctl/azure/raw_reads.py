@@ -27,6 +27,7 @@ from azure.core.exceptions import (
 )
 from azure.core.rest import HttpRequest
 
+from ..core.clouds import is_loopback
 from ..core.errors import UnavailableError
 from ..core.models import Secret, SecretAttributes
 from ..core.redaction import register
@@ -94,8 +95,11 @@ def _next_page(link: str) -> str:
 
 
 def _ours(client: Any, secret: Secret) -> Secret:
-    """`secret`, if its identifier is in the client's vault (a service names no other vault's)."""
-    if _vault_key(secret.vault_url) != _vault_key(str(client.vault_url)):
+    """`secret`, if its identifier is in the client's vault (Key Vault names no other vault's). A
+    vault on loopback (the emulator, a test double) may be reached by another name than its
+    identifiers carry (`localhost` for 127.0.0.1), so there only the rest is checked."""
+    ours = _vault_key(str(client.vault_url))
+    if not is_loopback(urllib.parse.urlsplit(ours).hostname or "") and _vault_key(secret.vault_url) != ours:
         raise BadAnswer("an item of another vault")
     return secret
 

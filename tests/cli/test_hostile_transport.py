@@ -253,8 +253,8 @@ def test_a_page_link_with_a_backslash_is_an_invalid_answer_and_nothing_follows_i
     assert done.exit_code == 7 and "unexpected" not in done.stderr, done.stderr
 
 
-def test_an_answer_about_another_vaults_secret_is_refused(emulator, hostile_vault):
-    foreign = {"id": "https://evil.vault.azure.net/secrets/a/0123456789abcdef0123456789abcdef", "value": "x"}
+def test_an_answer_about_another_secret_is_refused(emulator, hostile_vault):
+    foreign = {"id": "https://evil.vault.azure.net/secrets/b/0123456789abcdef0123456789abcdef", "value": "x"}
     url = hostile_vault(_answer("200 OK", foreign))
     done = run_kvctl_subprocess(["--vault", url, "get", "a"], emulator=emulator, env={"KVCTL_RETRIES": "0"})
     assert done.exit_code == 7 and done.stdout == "", done.stderr

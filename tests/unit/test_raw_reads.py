@@ -85,3 +85,18 @@ def test_a_secret_reads_as_the_sdk_reads_it(item):
 def test_what_the_api_does_not_promise_is_refused(item, error):
     with pytest.raises(error):
         secret_record(item)
+
+
+def test_a_real_vaults_answers_must_be_about_that_vault():
+    from types import SimpleNamespace
+
+    from kvctl.azure.raw_reads import _ours
+
+    item = secret_record({"id": "https://other.vault.azure.net/secrets/a"})
+    with pytest.raises(BadAnswer):
+        _ours(SimpleNamespace(vault_url="https://mine.vault.azure.net"), item)
+    same = secret_record({"id": "https://Mine.vault.azure.net:443/secrets/a"})
+    assert _ours(SimpleNamespace(vault_url="https://mine.vault.azure.net/"), same) is same
+    # the emulator reached as localhost names itself 127.0.0.1: loopback vaults are not compared
+    local = secret_record({"id": "https://127.0.0.1:8443/secrets/a"})
+    assert _ours(SimpleNamespace(vault_url="https://localhost:8443"), local) is local

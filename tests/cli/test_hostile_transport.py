@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EmulatorProcess, run_kvctl_subprocess
+from tests.servers import serve_connections
 
 CHALLENGE = b'Bearer authorization="https://login.windows.net/t", resource="https://vault.azure.net"'
 
@@ -65,15 +66,7 @@ def _serve(emulator: EmulatorProcess, answer: str | Callable[[int], bytes]) -> I
         except (OSError, ssl.SSLError):
             pass
 
-    def accept() -> None:
-        while True:
-            try:
-                raw, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(raw,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
+    serve_connections(listener, handle)
     try:
         yield f"https://127.0.0.1:{listener.getsockname()[1]}"
     finally:
@@ -121,20 +114,15 @@ def test_the_emulators_identity_endpoint_is_never_reached_through_http_proxy(fre
     seen: list[bytes] = []
     listener = socket.create_server(("127.0.0.1", 0))
 
-    def record() -> None:
-        while True:
+    def record(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
             try:
-                conn, _ = listener.accept()
+                seen.append(conn.recv(4096))
             except OSError:
-                return
-            with conn:
-                conn.settimeout(5)
-                try:
-                    seen.append(conn.recv(4096))
-                except OSError:
-                    seen.append(b"")
+                seen.append(b"")
 
-    threading.Thread(target=record, daemon=True).start()
+    serve_connections(listener, record)
     proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
     name = unique()
     env = {"HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": None, "no_proxy": None, "KVCTL_TOKEN_CACHE": "off"}

@@ -28,6 +28,7 @@ from kvctl.azure.direct_transport import DirectTransport
 from kvctl.core.errors import UnavailableError
 from kvctl.emulator.tls import ensure_tls_files
 from tests.conftest import closed_port
+from tests.servers import serve_connections
 
 Behaviour = Callable[[ssl.SSLSocket, bytes], None]
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
@@ -81,16 +82,8 @@ def serve(tls) -> Iterator[Callable[..., Server]]:
         sockets.append(listener)
         server = Server(host, listener.getsockname()[1])
 
-        def accept() -> None:
-            while True:
-                try:
-                    raw, _ = listener.accept()
-                except OSError:
-                    return
-                server.connections += 1
-                threading.Thread(target=handle, args=(raw,), daemon=True).start()
-
         def handle(raw: socket.socket) -> None:
+            server.connections += 1
             try:
                 with tls[1].wrap_socket(raw, server_side=True) as conn:
                     while request := _read_request(conn):
@@ -99,7 +92,7 @@ def serve(tls) -> Iterator[Callable[..., Server]]:
             except (OSError, ssl.SSLError):
                 pass
 
-        threading.Thread(target=accept, daemon=True).start()
+        serve_connections(listener, handle)
         return server
 
     yield start

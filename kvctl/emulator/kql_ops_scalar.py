@@ -202,37 +202,28 @@ def _string_op(op: str, left: Compiled, right: Compiled, pos: int) -> Compiled:
 
 def has_term(haystack: str, needle: str) -> bool:
     """Kusto `has`: the needle occurs as whole terms (runs of ASCII letters and digits)."""
-    if not needle:
-        return True
-    start = 0
-    while (i := haystack.find(needle, start)) >= 0:
-        before_ok = i == 0 or not _TERM.match(haystack[i - 1]) or not _TERM.match(needle[0])
-        end = i + len(needle)
-        after_ok = end == len(haystack) or not _TERM.match(haystack[end]) or not _TERM.match(needle[-1])
-        if before_ok and after_ok:
-            return True
-        start = i + 1
-    return False
+    return _occurs_bounded(haystack, needle, at_start=True, at_end=True)
 
 
 def _has_prefix(haystack: str, needle: str) -> bool:
-    if not needle:
-        return True
-    start = 0
-    while (i := haystack.find(needle, start)) >= 0:
-        if i == 0 or not _TERM.match(haystack[i - 1]) or not _TERM.match(needle[0]):
-            return True
-        start = i + 1
-    return False
+    return _occurs_bounded(haystack, needle, at_start=True, at_end=False)
 
 
 def _has_suffix(haystack: str, needle: str) -> bool:
+    return _occurs_bounded(haystack, needle, at_start=False, at_end=True)
+
+
+def _occurs_bounded(haystack: str, needle: str, *, at_start: bool, at_end: bool) -> bool:
+    """Does `needle` occur where a term starts (`at_start`) and/or ends (`at_end`)? A side where the
+    needle itself begins or ends with a non-term character needs no boundary."""
     if not needle:
         return True
     start = 0
     while (i := haystack.find(needle, start)) >= 0:
         end = i + len(needle)
-        if end == len(haystack) or not _TERM.match(haystack[end]) or not _TERM.match(needle[-1]):
+        before_ok = not at_start or i == 0 or not _TERM.match(haystack[i - 1]) or not _TERM.match(needle[0])
+        after_ok = not at_end or end == len(haystack) or not _TERM.match(haystack[end]) or not _TERM.match(needle[-1])
+        if before_ok and after_ok:
             return True
         start = i + 1
     return False

@@ -7,10 +7,10 @@ events, in order, with the right callers, operations, secrets, versions and resu
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
-import os
 import shlex
 import time
 import urllib.request
@@ -97,10 +97,7 @@ def script(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Script]:
     ).start()
     run = Script(emu)
     vault = emu.info["vaults"][0]["resourceId"]
-    saved = {k: os.environ.get(k) for k in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER")}
-    os.environ["IDENTITY_ENDPOINT"] = emu.info["identityEndpoint"]
-    os.environ["IDENTITY_HEADER"] = emu.info["identityHeader"]
-    try:
+    with _sdk_identity(emu):
         clients = {name: secret_client(emu, client_id=run.who(name)["clientId"]) for name in ("admin", "alice", "bob")}
         value = lambda: f"value-{uuid.uuid4().hex}"  # noqa: E731
         v1, k1, v2 = value(), value(), value()
@@ -143,12 +140,6 @@ def script(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Script]:
         run.part_b = 1
         for client in clients.values():
             client.close()
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
     yield run
     emu.stop()
 
@@ -353,25 +344,14 @@ def test_logging_off_is_exit_3_with_the_command_that_turns_it_on(emulator):
 
 
 def _reads(emu: EmulatorProcess, count: int, pause: float, threads: int = 1) -> None:
-    saved = {k: os.environ.get(k) for k in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER")}
-    os.environ.update(
-        {"IDENTITY_ENDPOINT": emu.info["identityEndpoint"], "IDENTITY_HEADER": emu.info["identityHeader"]}
-    )
-    try:
-        with secret_client(emu) as client:
-            client.set_secret("s", "value-not-shown")
-            if threads > 1:
-                with ThreadPoolExecutor(threads) as pool:
-                    list(pool.map(lambda _: client.get_secret("s"), range(count)))
-            for _ in range(count if threads == 1 else 0):
-                client.get_secret("s")
-                time.sleep(pause)
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    with _sdk_identity(emu), secret_client(emu) as client:
+        client.set_secret("s", "value-not-shown")
+        if threads > 1:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(lambda _: client.get_secret("s"), range(count)))
+        for _ in range(count if threads == 1 else 0):
+            client.get_secret("s")
+            time.sleep(pause)
 
 
 def test_a_truncated_answer_is_split_until_complete(fresh_emulator):
@@ -463,3 +443,13 @@ def test_a_log_younger_than_the_window_says_so_and_marks_unused_only_since_it_be
     checked = script.kvctl("check", "--unread-for", "90d", "-o", "json")
     assert not [f for f in checked.json if f["id"] == "KV015"], "no secret is unread for 90 days of a young log"
     assert any(f["id"] == "KV022" and "begins at" in f["message"] for f in checked.json)
+
+
+@contextlib.contextmanager
+def _sdk_identity(emu: EmulatorProcess) -> Iterator[None]:
+    """The SDK's ManagedIdentityCredential finds the emulator through the environment: set it for
+    the block, then put back what was there."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IDENTITY_ENDPOINT", emu.info["identityEndpoint"])
+        patch.setenv("IDENTITY_HEADER", emu.info["identityHeader"])
+        yield

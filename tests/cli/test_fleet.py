@@ -219,14 +219,15 @@ def test_no_subscription_visible_is_one_clear_line(fleet):
 # -- the Resource Graph endpoint through the real SDK ----------------------------------------------
 
 
-def _graph_client(emu, monkeypatch):
+def _graph_client(emu, monkeypatch, identity: str | None = None):
+    """The real Resource Graph client against the emulator, as its admin or as `identity`."""
     from azure.identity import ManagedIdentityCredential
     from azure.mgmt.resourcegraph import ResourceGraphClient
 
     monkeypatch.setenv("IDENTITY_ENDPOINT", emu.info["identityEndpoint"])
     monkeypatch.setenv("IDENTITY_HEADER", emu.info["identityHeader"])
     return ResourceGraphClient(
-        ManagedIdentityCredential(),
+        ManagedIdentityCredential(client_id=emu.identity(identity)["clientId"] if identity else None),
         base_url=emu.info["armEndpoint"],
         credential_scopes=["https://management.azure.com/.default"],
         connection_verify=emu.info["caFile"],
@@ -289,36 +290,18 @@ def test_resource_graph_refuses_what_it_cannot_answer_in_args_shape(fleet, monke
 
 
 def test_the_reader_graph_sees_one_subscription(fleet, monkeypatch):
-    from azure.identity import ManagedIdentityCredential
-    from azure.mgmt.resourcegraph import ResourceGraphClient
     from azure.mgmt.resourcegraph.models import QueryRequest
 
-    monkeypatch.setenv("IDENTITY_ENDPOINT", fleet.info["identityEndpoint"])
-    monkeypatch.setenv("IDENTITY_HEADER", fleet.info["identityHeader"])
-    client = ResourceGraphClient(
-        ManagedIdentityCredential(client_id=fleet.identity("reader")["clientId"]),
-        base_url=fleet.info["armEndpoint"],
-        credential_scopes=["https://management.azure.com/.default"],
-        connection_verify=fleet.info["caFile"],
-    )
+    client = _graph_client(fleet, monkeypatch, "reader")
     found = client.resources(QueryRequest(query="resources | project name"))
     assert sorted(r["name"] for r in found.data) == ["dev-a", "dev-b"]
 
 
 def test_a_query_that_doubles_a_string_to_256_mb_is_refused_for_an_identity_with_no_role(fleet, monkeypatch):
     from azure.core.exceptions import HttpResponseError
-    from azure.identity import ManagedIdentityCredential
-    from azure.mgmt.resourcegraph import ResourceGraphClient
     from azure.mgmt.resourcegraph.models import QueryRequest
 
-    monkeypatch.setenv("IDENTITY_ENDPOINT", fleet.info["identityEndpoint"])
-    monkeypatch.setenv("IDENTITY_HEADER", fleet.info["identityHeader"])
-    client = ResourceGraphClient(
-        ManagedIdentityCredential(client_id=fleet.identity("nobody")["clientId"]),
-        base_url=fleet.info["armEndpoint"],
-        credential_scopes=["https://management.azure.com/.default"],
-        connection_verify=fleet.info["caFile"],
-    )
+    client = _graph_client(fleet, monkeypatch, "nobody")
     lets = " ".join(f"let a{i + 1} = strcat(a{i}, a{i});" for i in range(24))
     query = f'let a0 = "{"x" * 16}"; {lets} resources | project n = strlen(a24)'
     assert len(query) < 900

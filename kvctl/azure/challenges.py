@@ -22,18 +22,15 @@ It is used only when it cannot mislead:
 from __future__ import annotations
 
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from .pipeline import origin_of
 from .token_cache import CHALLENGES_NAME, TokenStore, cache_dir, enabled, entry_key
 
 # How long a remembered challenge is kept without being confirmed again (a vault's tenant and
 # scope rarely change; a wrong one costs one extra round trip, never a wrong token).
 KEEP_SECONDS = 30 * 24 * 3600
-
-
-FILE_NAME = CHALLENGES_NAME
 
 
 class ChallengeStore(TokenStore):
@@ -42,7 +39,7 @@ class ChallengeStore(TokenStore):
 
     def __init__(self, directory: Path) -> None:
         super().__init__(directory)
-        self.path = directory / FILE_NAME
+        self.path = directory / CHALLENGES_NAME
 
 
 _STORE: ChallengeStore | None = None
@@ -60,8 +57,7 @@ def challenge_store() -> ChallengeStore | None:
 
 
 def _key(vault_url: str) -> str:
-    parts = urllib.parse.urlsplit(vault_url)
-    return entry_key("challenge", f"{parts.scheme}://{parts.netloc}".lower())
+    return entry_key("challenge", origin_of(vault_url))
 
 
 def _acceptable(challenge: Any, vault_url: str, vault_scope: str | None) -> str | None:

@@ -12,6 +12,7 @@ an invalid answer (exit 7), never kvctl's own crash.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import urllib.parse
 from collections.abc import Iterator
@@ -28,10 +29,11 @@ from azure.core.exceptions import (
 from azure.core.rest import HttpRequest
 
 from ..core.clouds import is_loopback
-from ..core.errors import UnavailableError
 from ..core.models import Secret, SecretAttributes
 from ..core.redaction import register
 from .paging import PageLinks
+from .pipeline import origin_of
+from .secret_records import checked_moment
 
 _ERRORS = {401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError}
 PAGE_SIZE = 25
@@ -98,16 +100,10 @@ def _ours(client: Any, secret: Secret) -> Secret:
     """`secret`, if its identifier is in the client's vault (Key Vault names no other vault's). A
     vault on loopback (the emulator, a test double) may be reached by another name than its
     identifiers carry (`localhost` for 127.0.0.1), so there only the rest is checked."""
-    ours = _vault_key(str(client.vault_url))
-    if not is_loopback(urllib.parse.urlsplit(ours).hostname or "") and _vault_key(secret.vault_url) != ours:
+    ours = origin_of(str(client.vault_url))
+    if not is_loopback(urllib.parse.urlsplit(ours).hostname or "") and origin_of(secret.vault_url) != ours:
         raise BadAnswer("an item of another vault")
     return secret
-
-
-def _vault_key(url: str) -> str:
-    parts = urllib.parse.urlsplit(url.lower())
-    netloc = parts.netloc.removesuffix(":443") if parts.scheme == "https" else parts.netloc
-    return f"{parts.scheme}://{netloc}"
 
 
 def secret_record(item: Any, value: str | None = None) -> Secret:
@@ -155,19 +151,11 @@ def _identifier(identifier: str) -> tuple[str, str, str | None]:
 
 
 def _moment(value: Any, name: str, field: str) -> dt.datetime | None:
-    """A Unix time from the wire; one kvctl cannot represent is a malformed answer, said as such
-    (as secret_records._moment says it for the SDK's path)."""
-    if value is None:
-        return None
+    """A Unix time from the wire, refused as secret_records refuses one the SDK could not decode."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return dt.datetime.fromtimestamp(value, dt.UTC)
-        except (OverflowError, OSError, ValueError):
-            pass
-    raise UnavailableError(
-        f"the service answered secret {name!r} with a {field} kvctl cannot read (not a date it can represent)",
-        hint="fix that attribute with the Azure portal or az keyvault secret set-attributes",
-    )
+        with contextlib.suppress(OverflowError, OSError, ValueError):
+            value = dt.datetime.fromtimestamp(value, dt.UTC)
+    return checked_moment(value, name, field)
 
 
 def _text(value: Any) -> str | None:

@@ -19,7 +19,7 @@ def wire_text(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
-def _moment(value: Any, name: str, field: str) -> dt.datetime | None:
+def checked_moment(value: Any, name: str, field: str) -> dt.datetime | None:
     """A time the SDK decoded, or None when absent. The SDK hands a time it cannot decode (say a
     year past 9999) over as the raw number: that is a malformed answer, refused as one rather
     than shown as "not set" (a missing expiry is a finding of its own in `check`)."""
@@ -41,10 +41,10 @@ def secret_from(props: SecretProperties, value: str | None = None, deleted: Dele
         version=props.version,
         attributes=SecretAttributes(
             enabled=props.enabled,
-            created=_moment(props.created_on, name, "creation time"),
-            updated=_moment(props.updated_on, name, "update time"),
-            expires=_moment(props.expires_on, name, "expiry"),
-            not_before=_moment(props.not_before, name, "not-before time"),
+            created=checked_moment(props.created_on, name, "creation time"),
+            updated=checked_moment(props.updated_on, name, "update time"),
+            expires=checked_moment(props.expires_on, name, "expiry"),
+            not_before=checked_moment(props.not_before, name, "not-before time"),
             recovery_level=wire_text(props.recovery_level),
             recoverable_days=props.recoverable_days,
         ),
@@ -66,7 +66,7 @@ def from_deleted(secret: DeletedSecret) -> Secret:
     name = secret.name or ""
     state = DeletedState(
         secret.recovery_id,
-        _moment(secret.deleted_date, name, "deletion date"),
-        _moment(secret.scheduled_purge_date, name, "scheduled purge date"),
+        checked_moment(secret.deleted_date, name, "deletion date"),
+        checked_moment(secret.scheduled_purge_date, name, "scheduled purge date"),
     )
     return secret_from(secret.properties, None, state)

@@ -82,7 +82,7 @@ class TokenStore:
     def _discard(self, why: str) -> None:
         """Forget the cached tokens (the files, never what a symlink points to), saying why under -v."""
         _LOG.info("token cache: discarding %s: %s", self.directory, why)
-        for name in (FILE_NAME, LOCK_NAME, CHALLENGES_NAME, CHAIN_NAME, self.path.name):  # all kvctl keeps here
+        for name in (FILE_NAME, LOCK_NAME, CHALLENGES_NAME, CHAIN_NAME):  # all kvctl keeps here
             with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
                 os.unlink(self.directory / name)
 

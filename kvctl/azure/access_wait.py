@@ -17,7 +17,6 @@ from azure.core.pipeline.policies import HTTPPolicy
 
 _LOG = logging.getLogger("kvctl")
 _NOTICE = logging.getLogger("kvctl.wait")  # shown without -v (cli/context.py)
-_SAID: list[bool] = []
 FIRST_PAUSE = 2.0
 LONGEST_PAUSE = 15.0
 
@@ -44,6 +43,7 @@ class WaitForAccessPolicy(HTTPPolicy):
         self.seconds = seconds
         self._clock = clock
         self._sleep = sleep
+        self._said = False
 
     def send(self, request: Any) -> Any:
         deadline = self._clock() + self.seconds
@@ -57,8 +57,8 @@ class WaitForAccessPolicy(HTTPPolicy):
             if left <= 0:
                 return response
             wait = min(pause, left)
-            if not _SAID:  # once, without -v: a CI log must not show a silent pause
-                _SAID.append(True)
+            if not self._said:  # once, without -v: a CI log must not show a silent pause
+                self._said = True
                 _NOTICE.warning(
                     "access is not effective yet (a role assignment takes minutes to apply); "
                     "waiting up to %.0f s more (--wait-for-access)",

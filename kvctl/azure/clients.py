@@ -47,6 +47,7 @@ class AzureClients:
         self.settings = settings
         self._session: Any = None  # requests' session, only once a client needs it
         self._proxy: bool | None = None
+        self._trust: Any = None  # the data plane's TLS context, built with the first client
         self._credentials: dict[str, GuardedCredential] = {}
         self._shared_credentials: dict[str, Any] = {}  # per auth mode, shared by every host's guard
         self._backends: dict[str, AzureSecretBackend] = {}
@@ -66,9 +67,11 @@ class AzureClients:
         if direct and origin.startswith("https://") and not self._proxied():
             from .direct_transport import DirectTransport, trust_context
 
+            if self._trust is None:  # one for every vault's client (building one parses CA files)
+                self._trust = trust_context(self.settings.ca_bundle)
             transport = DirectTransport(
                 origin,
-                trust_context(self.settings.ca_bundle),
+                self._trust,
                 connection_timeout=min(self.settings.timeout, 10.0),
                 read_timeout=self.settings.timeout,
                 pool_size=max(4, self.settings.concurrency + 4),

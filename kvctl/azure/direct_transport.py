@@ -77,20 +77,19 @@ def proxy_configured() -> bool:
 def trust_context(ca_bundle: str | None) -> ssl.SSLContext:
     """The TLS trust requests' transport gave kvctl's clients (see transport._TrustAdapter)."""
     variable = next((name for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(name)), None)
-    from_environment = os.environ[variable] if variable else None
     if ca_bundle:
         from ..core.trust import context_with
 
         context = context_with(ca_bundle)  # shared per process: built (and checked) once
-        if variable and from_environment:
-            _load_environment_bundle(context, variable, from_environment)
+        if variable:
+            _load_environment_bundle(context, variable, os.environ[variable])
         return context
-    if variable and from_environment:
+    if variable:
         # requests trusted only the variable's bundle: an empty client context (certificate and
         # host name checked), not create_default_context(), which would add the system store.
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        _load_environment_bundle(context, variable, from_environment)
+        _load_environment_bundle(context, variable, os.environ[variable])
         return context
     import certifi
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..core.errors import UnavailableError
 from ..core.settings import Settings
-from ..core.throttle import ThrottleGate
+from ..core.throttle import LONGEST_ASKED_PAUSE, ThrottleGate
 
 # A request's `retry_on_methods` for a POST that only reads (backup): azure-core resends a POST
 # only on 500/503/504, never after a reset connection or a 429, since most POSTs change something.
@@ -49,8 +49,7 @@ def refuse_other_origin(origin: str | None, url: str) -> None:
         )
 
 
-# The longest pause kvctl takes because a service asked for it (as core.throttle's gate does).
-RETRY_AFTER_CAP = 60
+RETRY_AFTER_CAP = LONGEST_ASKED_PAUSE
 
 
 def sane_retry_after(headers: Any) -> None:

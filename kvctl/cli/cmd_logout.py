@@ -26,13 +26,11 @@ def logout(app: AppContext) -> None:
     The next command asks its credential for a new token. Your Azure CLI, managed identity or
     other sign-in is left as it is.
     """
-    import os
 
-    from ..azure.token_cache import TokenStore, cache_dir, labels
+    from ..azure.token_cache import TokenStore, cache_dir, enabled, labels
     from ..core.errors import UsageError
-    from ..core.settings import token_cache_enabled
 
-    token_cache_enabled(os.environ.get("KVCTL_TOKEN_CACHE"))  # a value kvctl cannot read is refused here too
+    enabled()  # a KVCTL_TOKEN_CACHE value kvctl cannot read is refused here too
     given = {name: app.value(name) for name, _flag in _FILTERS if name in app.explicit and app.value(name)}
     if given.get("auth") == "auto":
         del given["auth"]  # auto is every kind: no filter

@@ -26,7 +26,10 @@ def configure_logging(settings: Settings) -> None:
 
         def emit(self, record: logging.LogRecord) -> None:
             try:
-                _console_line(f"kvctl: {record.getMessage()}")
+                from ..core.redaction import redact
+                from ..output import terminal_safe
+
+                _console_line(terminal_safe(redact(f"kvctl: {record.getMessage()}")))
             except Exception:  # noqa: BLE001 - logging must never break the command
                 self.handleError(record)
 

@@ -28,17 +28,16 @@ def fetch_values(factory: BackendFactory, refs: Sequence[SecretRef], *, concurre
     failures: list[tuple[str, KvctlError]] = []
     pending = list(unique.items())
     first_key, first_ref = pending.pop(0)
-    started, started_cpu = time.perf_counter(), time.thread_time()
-    try:
-        results[first_key] = get_secret(factory, first_ref)
-    except KvctlError as exc:
+    first, workers = _first_alone(factory, first_ref, concurrency)
+    if isinstance(first, KvctlError):
         if not pending:
-            raise
-        failures.append((first_ref.name, exc))
+            raise first
+        failures.append((first_ref.name, first))
+    else:
+        results[first_key] = first
     if pending:
         from concurrent.futures import ThreadPoolExecutor  # not loaded for the one secret of a `get`
 
-        workers = useful_workers(time.perf_counter() - started, time.thread_time() - started_cpu, concurrency)
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(pending)))) as pool:
             futures = {key: pool.submit(get_secret, factory, ref) for key, ref in pending}
             for key, future in futures.items():
@@ -49,6 +48,17 @@ def fetch_values(factory: BackendFactory, refs: Sequence[SecretRef], *, concurre
     if failures:
         raise partial_failure(failures, len(unique))
     return [results[ref.key] for ref in refs]
+
+
+def _first_alone(factory: BackendFactory, ref: SecretRef, concurrency: int) -> tuple[Secret | KvctlError, int]:
+    """The first value, fetched alone (or why it could not be), and the pool it says the rest need."""
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    outcome: Secret | KvctlError
+    try:
+        outcome = get_secret(factory, ref)
+    except KvctlError as exc:
+        outcome = exc
+    return outcome, useful_workers(time.perf_counter() - started, time.thread_time() - started_cpu, concurrency)
 
 
 # kvctl's own CPU per fetched secret once a client is set up (benchmarks/bulk.py measures it: ~1-2 ms).
@@ -120,13 +130,12 @@ def fetch_bulk(
 
     workers = max(1, concurrency)
     if refs:  # the first alone, to size the pool (see fetch_values); a listing alone keeps them all
+        outcome, workers = _first_alone(factory, refs[0], concurrency)
         first: Future[Secret] = Future()
-        started, started_cpu = time.perf_counter(), time.thread_time()
-        try:
-            first.set_result(get_secret(factory, refs[0]))
-        except KvctlError as exc:
-            first.set_exception(exc)
-        workers = useful_workers(time.perf_counter() - started, time.thread_time() - started_cpu, concurrency)
+        if isinstance(outcome, KvctlError):
+            first.set_exception(outcome)
+        else:
+            first.set_result(outcome)
         futures[refs[0].key], by_key[refs[0].key] = first, refs[0]
         if on_fetched is not None:
             on_fetched(1)

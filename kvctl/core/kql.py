@@ -8,7 +8,6 @@ accepts contains one). Nothing else from outside is ever pasted into a query.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,10 +44,6 @@ def literal(value: str) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError("a control character cannot be part of a query value")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def datetime_literal(when: dt.datetime) -> str:
-    return f"datetime({when.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')})"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,11 @@ BASE_DELAY = 0.5
 MAX_DELAY = 8.0
 
 
+# The longest pause kvctl takes because a service asked for it (Retry-After), here and in the
+# SDK's retry policy (azure/pipeline.sane_retry_after).
+LONGEST_ASKED_PAUSE = 60
+
+
 class ThrottleGate:
     def __init__(
         self,
@@ -56,7 +61,7 @@ class ThrottleGate:
             if now < self._pause_until:
                 return
             if retry_after is not None and retry_after > 0:
-                delay = min(retry_after, 60.0)
+                delay = min(retry_after, LONGEST_ASKED_PAUSE)
             else:
                 delay = min(MAX_DELAY, BASE_DELAY * 2**self._streak) * (0.75 + self._jitter() / 2)
             self._streak += 1

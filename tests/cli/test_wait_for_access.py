@@ -43,6 +43,7 @@ def test_waiting_ends_with_the_refusal_when_time_runs_out(fresh_emulator):
     )
     assert result.exit_code == 5, result.stderr
     assert "Traceback" not in result.stderr
+    assert result.stderr.count("access is not effective yet") == 1, "it did wait, and said so once"
 
 
 def test_a_bad_duration_is_a_usage_error_before_any_request():
@@ -54,11 +55,15 @@ def test_a_bad_duration_is_a_usage_error_before_any_request():
     assert from_env.exit_code == 2 and "KVCTL_WAIT_FOR_ACCESS" in from_env.stderr, from_env.stderr
 
 
-def test_zero_means_do_not_wait():
+def test_zero_means_do_not_wait(fresh_emulator):
+    emu = fresh_emulator("--identity", "never")
     result = run_kvctl_subprocess(
-        ["get", "x", "--vault", "https://127.0.0.1:9"], env={"KVCTL_WAIT_FOR_ACCESS": "0", "KVCTL_RETRIES": "0"}
+        ["get", "anything", "--auth", "emulator", "--client-id", "never"],
+        emulator=emu,
+        env={"KVCTL_WAIT_FOR_ACCESS": "0"},
     )
-    assert result.exit_code != 2, result.stderr  # not a usage error: it went on (and found nothing listening)
+    assert result.exit_code == 5, result.stderr  # refused at once: no usage error, no wait
+    assert "access is not effective yet" not in result.stderr
 
 
 @pytest.mark.parametrize(

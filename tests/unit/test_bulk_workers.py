@@ -66,7 +66,7 @@ def _refs(vault: FakeVault, count: int) -> list[SecretRef]:
 
 
 @pytest.mark.parametrize("fetch", ["values", "bulk"])
-def test_a_slow_first_answer_opens_the_pool_and_a_quick_one_keeps_it_within_the_limit(fetch):
+def test_a_slow_first_answer_opens_the_pool_never_beyond_the_limit(fetch):
     for wait, concurrency in ((0.05, 16), (0.05, 3)):
         vault = _Counting(wait)
         refs = _refs(vault, 20)

@@ -241,10 +241,7 @@ def test_a_deadline_cuts_the_connection_without_unwrapping_tls(serve, tls):
     try:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         ident = _DEADLINES.start(0.05, sock)
-        with pytest.raises((OSError, ssl.SSLError)):
-            while sock.recv(1024):
-                pass
-            raise OSError("the connection ended")
+        assert sock.recv(1024) == b""  # a TLS read of a cut socket ends (a ragged EOF), with no data
         assert _DEADLINES.stop(ident) is True
         assert sock._sslobj is not None, "the TLS layer is still there: nothing after the cut is plaintext"
     finally:

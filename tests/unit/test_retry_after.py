@@ -24,6 +24,10 @@ def test_what_a_service_really_sends_is_kept():
         headers = {"retry-after": sent}
         sane_retry_after(headers)
         assert headers == {"retry-after": kept}
+    for sent, kept in (("1500", "1500"), ("0", "0"), ("99999", str(RETRY_AFTER_CAP * 1000)), ("abc", None)):
+        headers = {"x-ms-retry-after-ms": sent, "retry-after-ms": sent}
+        sane_retry_after(headers)
+        assert headers == ({} if kept is None else {"x-ms-retry-after-ms": kept, "retry-after-ms": kept})
     dated = {"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}
     sane_retry_after(dated)
     assert dated == {"retry-after": str(RETRY_AFTER_CAP)}

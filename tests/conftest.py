@@ -118,6 +118,11 @@ def user_like(
     reset_process_state()
 
 
+def kvctl_cache_dir() -> Path:
+    """Where this test's kvctl processes keep their token cache (XDG_CACHE_HOME is per test)."""
+    return Path(os.environ["XDG_CACHE_HOME"]) / "kvctl"
+
+
 _PYCACHE = pytest.StashKey[str]()
 
 

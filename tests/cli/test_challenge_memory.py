@@ -10,11 +10,11 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import EmulatorProcess, run_kvctl_subprocess
+from tests.conftest import EmulatorProcess, kvctl_cache_dir, run_kvctl_subprocess
 
 
 def _challenges() -> Path:
-    return Path(os.environ["XDG_CACHE_HOME"]) / "kvctl" / "challenges.json"
+    return kvctl_cache_dir() / "challenges.json"
 
 
 def _get(emulator: EmulatorProcess, name: str) -> tuple[Any, list[str]]:
@@ -99,7 +99,7 @@ def test_a_challenge_file_others_could_write_is_discarded_with_the_tokens(fresh_
 def test_a_revoked_cached_token_with_a_remembered_challenge_is_replaced(fresh_emulator, unique):
     emulator = fresh_emulator()
     name = _seeded(emulator, unique, "value")
-    tokens_file = Path(os.environ["XDG_CACHE_HOME"]) / "kvctl" / "tokens.json"
+    tokens_file = kvctl_cache_dir() / "tokens.json"
     data = json.loads(tokens_file.read_text())
     for entry in data["tokens"].values():
         header, payload, _signature = entry["token"].split(".")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.cli.test_token_cache_az import FAKE_AZ, _sign_in
-from tests.conftest import EmulatorProcess, closed_port, run_kvctl_subprocess
+from tests.conftest import EmulatorProcess, closed_port, kvctl_cache_dir, run_kvctl_subprocess
 
 
 def _path_without_az(extra: Path | None = None) -> str:
@@ -96,5 +96,5 @@ def test_the_last_winner_is_tried_first(fresh_emulator, tmp_path, unique):
     assert second.exit_code == 3, second.stderr
     assert "azure-cli answered" in second.stderr
     assert "managed-identity did not answer" not in second.stderr, "the remembered winner was not tried first"
-    memory = (Path(os.environ["XDG_CACHE_HOME"]) / "kvctl" / "chain.json").read_text()
+    memory = (kvctl_cache_dir() / "chain.json").read_text()
     assert "azure-cli" in memory and "eyJ" not in memory  # a kind, never a token

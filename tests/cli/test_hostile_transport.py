@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EmulatorProcess, run_kvctl_subprocess
+from tests.conftest import EmulatorProcess, kvctl_cache_dir, run_kvctl_subprocess
 from tests.servers import serve_connections
 
 CHALLENGE = b'Bearer authorization="https://login.windows.net/t", resource="https://vault.azure.net"'
@@ -136,7 +136,7 @@ def test_the_emulators_identity_endpoint_is_never_reached_through_http_proxy(fre
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ["XDG_CACHE_HOME"]) / "kvctl"
+    return kvctl_cache_dir()
 
 
 def test_a_fifo_planted_as_the_challenge_file_neither_hangs_nor_stays(fresh_emulator, unique):

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import EmulatorProcess, run_kvctl_subprocess
+from tests.conftest import EmulatorProcess, kvctl_cache_dir, run_kvctl_subprocess
 
 _CONTROL_CALLS: dict[int, int] = {}
 
@@ -25,7 +25,7 @@ def _issued(emulator: EmulatorProcess) -> int:
 
 
 def _cache_file() -> Path:
-    return Path(os.environ["XDG_CACHE_HOME"]) / "kvctl" / "tokens.json"
+    return kvctl_cache_dir() / "tokens.json"
 
 
 def _entries() -> dict[str, Any]:

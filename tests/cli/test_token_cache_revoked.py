@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EmulatorProcess, run_kvctl_subprocess
+from tests.conftest import EmulatorProcess, kvctl_cache_dir, run_kvctl_subprocess
 
 
 def _cache_file() -> Path:
-    return Path(os.environ["XDG_CACHE_HOME"]) / "kvctl" / "tokens.json"
+    return kvctl_cache_dir() / "tokens.json"
 
 
 def _cached_tokens() -> set[str]:

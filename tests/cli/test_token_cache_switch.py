@@ -5,7 +5,6 @@ cleared everything). Real `kvctl` processes against an emulator that counts the 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,11 @@ from hypothesis import strategies as st
 
 from kvctl.core.errors import UsageError
 from kvctl.core.settings import TOKEN_CACHE_OFF, TOKEN_CACHE_ON, token_cache_enabled
-from tests.conftest import EmulatorProcess, run_kvctl_subprocess
+from tests.conftest import EmulatorProcess, kvctl_cache_dir, run_kvctl_subprocess
 
 
 def _cache_file() -> Path:
-    return Path(os.environ["XDG_CACHE_HOME"]) / "kvctl" / "tokens.json"
+    return kvctl_cache_dir() / "tokens.json"
 
 
 def _entries() -> dict[str, Any]:

@@ -5,18 +5,17 @@ symlink is never followed. A token the service still rejects after the one refre
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import run_kvctl_subprocess
+from tests.conftest import kvctl_cache_dir, run_kvctl_subprocess
 
 PLANTED = {"version": 1, "tokens": {"planted": {"token": "planted.token.x", "expires_on": int(time.time()) + 7200}}}
 
 
 def _dir() -> Path:
-    return Path(os.environ["XDG_CACHE_HOME"]) / "kvctl"
+    return kvctl_cache_dir()
 
 
 def _seed(emulator: Any, name: str) -> None:

@@ -74,12 +74,17 @@ _ISOLATED_PREFIXES = ("KVCTL_", "AZURE_", "IDENTITY_", "MSI_", "IMDS_")
 
 
 def reset_process_state() -> None:
-    """Forget what earlier in-process kvctl runs left behind: registered values and log handlers."""
+    """Forget what earlier in-process kvctl runs and SDK clients left behind: registered values,
+    log handlers, and the SDK's process-wide cache of vault challenges (an emulator on a port an
+    earlier test's emulator used would otherwise be sent no unauthenticated first request)."""
     import logging
+
+    from azure.keyvault.secrets._shared import http_challenge_cache
 
     from kvctl.core import redaction
 
     redaction.forget_all()
+    http_challenge_cache.clear()
     for name in ("kvctl", "azure", *logging.Logger.manager.loggerDict):
         if not (name == "kvctl" or name.startswith(("kvctl.", "azure"))):
             continue
